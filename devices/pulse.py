@@ -1,0 +1,109 @@
+"""The pulse-level PCM model for on-chip learning (DESIGN.md 4.2)."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..hw_configs import section
+from .abstract import AbstractDevice, _write
+from .conductance import ConductanceRange
+from .drift import Drift
+from .energy import DeviceEnergy
+from .faults import Faults
+from .programming_noise import ProgrammingNoise
+from .read_noise import ReadNoise
+from .reset_response import ResetResponse
+from .set_response import CumulativeSet
+from .state import DeviceState
+from .variability import DeviceVariability
+
+__all__ = ["PulsePCM"]
+
+
+class PulsePCM(AbstractDevice):
+    """Cumulative stochastic partial SET, abrupt RESET, drift, read noise, faults and wear.
+
+    SET increments follow Nandakumar et al., J. Appl. Phys. 124, 152135 (2018); drift and read
+    noise follow DESIGN.md 4.1. The drift clock of a device restarts at every write; its drift
+    exponent is redrawn at RESET and program-and-verify and follows its conductance as SET
+    pulses move it (same standard-normal draw, so one device keeps one trajectory).
+    """
+
+    description: str = eqx.field(static=True)
+    conductance: ConductanceRange = section("conductance window")
+    set_response: CumulativeSet = section("partial-SET increment statistics")
+    reset_response: ResetResponse = section("conductance after RESET")
+    variability: DeviceVariability = section("device-to-device variation")
+    programming_noise: ProgrammingNoise = section("programming noise of program-and-verify")
+    drift: Drift = section("drift exponent statistics")
+    read_noise: ReadNoise = section("1/f read noise")
+    energy: DeviceEnergy = section("energy per operation")
+    faults: Faults = section("stuck devices and endurance")
+
+    def reset_level_S(self):
+        return self.reset_response.g_reset_S
+
+    def _reset_conductance(self, shape, key):
+        spread = self.reset_response.relative_spread * jax.random.normal(key, shape)
+        return jnp.maximum(self.reset_response.g_reset_S * (1.0 + spread), 0.0)
+
+    def _fabricate(self, shape, *, key):
+        k_step, k_gmax, k_reset = jax.random.split(key, 3)
+        step_scale = jnp.maximum(
+            1.0 + self.variability.step_relative * jax.random.normal(k_step, shape), 0.0
+        )
+        g_max = self.conductance.g_max_S * jnp.maximum(
+            1.0 + self.variability.g_max_relative * jax.random.normal(k_gmax, shape), 0.05
+        )
+        return step_scale, g_max, self._reset_conductance(shape, k_reset)
+
+    def set_pulses(self, state: DeviceState, n, t, *, key) -> DeviceState:
+        """Fire ``n`` partial SET pulses per device at chip time ``t`` (s).
+
+        ``n`` is a non-negative integer array broadcastable to the state. The pulses are
+        applied one after another to the drifted conductance at ``t``; stuck and worn-out
+        devices do not move but their pulses are still counted (the periphery fires them).
+        """
+        shape = state.shape
+        n = jnp.broadcast_to(jnp.maximum(jnp.asarray(n, jnp.int32), 0), shape)
+        healthy = state.healthy
+        decay = self.set_response.memory_decay()
+        g0 = self.drifted(state, t)
+
+        def one_pulse(i, carry):
+            g, memory = carry
+            active = healthy & (i < n)
+            memory_next = memory * decay
+            mean = self.set_response.increment_mean_S(g, memory_next)
+            std = self.set_response.increment_std_S(g, memory_next)
+            step = (mean + std * jax.random.normal(jax.random.fold_in(key, i), shape))
+            g_next = jnp.clip(g + state.step_scale * step, 0.0, state.g_max_S)
+            return jnp.where(active, g_next, g), jnp.where(active, memory_next, memory)
+
+        n_max = jnp.max(n) if n.size else jnp.int32(0)
+        g, memory = jax.lax.fori_loop(0, n_max, one_pulse, (g0, state.pulse_memory))
+        written = healthy & (n > 0)
+        nu = self.drift.nu(g, state.nu_z)
+        state = _write(state, written, g, t, nu=nu, nu_z=state.nu_z, pulse_memory=memory)
+        return eqx.tree_at(lambda s: s.set_pulses, state, state.set_pulses + n)
+
+    def reset(self, state: DeviceState, mask, t, *, key) -> DeviceState:
+        """RESET the devices where ``mask`` is true at chip time ``t`` (s): one melt-quench pulse.
+
+        Healthy devices land near ``g_reset`` with the preset's spread, their pulse memory
+        returns to 1 and a new drift exponent is drawn; every masked device counts a cycle,
+        and devices past their endurance wear out.
+        """
+        shape = state.shape
+        mask = jnp.broadcast_to(jnp.asarray(mask, bool), shape)
+        k_g, k_nu = jax.random.split(key)
+        g = self._reset_conductance(shape, k_g)
+        nu_z = jax.random.normal(k_nu, shape)
+        written = state.healthy & mask
+        state = _write(
+            state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0
+        )
+        state = eqx.tree_at(lambda s: s.cycles, state, state.cycles + mask.astype(jnp.int32))
+        return self._wear(state)

@@ -1,0 +1,308 @@
+"""Strict conversion of YAML mappings into typed, frozen parameter classes.
+
+A parameter class is any dataclass (``equinox.Module`` included) whose fields are declared
+with :func:`param` or :func:`section`. A field's SI unit is part of its name (``g_max_S``,
+``t0_s``, ``read_voltage_V``, ``set_pulse_energy_J``); a YAML file may state the same value in a
+prefixed unit by changing only the suffix (``g_max_uS: 25``, ``set_pulse_energy_pJ: 2``), and
+the loader converts it to SI. Dimensionless fields carry no suffix.
+
+Everything a user can get wrong fails here, with the file and the dotted key in the message:
+unknown and missing keys, wrong types, non-finite numbers and values outside physical bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "InvalidParameter",
+    "build",
+    "param",
+    "section",
+    "read_yaml",
+    "unit_of",
+    "describe",
+]
+
+# SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
+_PREFIXES = {
+    "G": 1e9,
+    "M": 1e6,
+    "k": 1e3,
+    "": 1.0,
+    "m": 1e-3,
+    "u": 1e-6,
+    "µ": 1e-6,
+    "n": 1e-9,
+    "p": 1e-12,
+    "f": 1e-15,
+}
+_SI_UNITS = ("S", "s", "V", "J", "A", "Ohm", "Hz", "W")
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message names the file and the key."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source = source
+        self.key = key
+        self.message = message
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}key '{key}': {message}")
+
+
+class InvalidParameter(ValueError):
+    """Raised by a parameter class's own checks; :func:`build` adds the file and key path."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"key '{field}': {message}")
+
+
+def param(
+    doc: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    default: Any = dataclasses.MISSING,
+    static: bool = False,
+) -> Any:
+    """A scalar parameter field with a docstring and physical bounds checked at load time."""
+    metadata = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if static:
+        metadata["static"] = True
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def section(doc: str) -> Any:
+    """A nested parameter class (a YAML mapping)."""
+    return dataclasses.field(metadata={"doc": doc, "section": True})
+
+
+def unit_of(field_name: str) -> str:
+    """The SI unit encoded in a field name (``'g_max_S'`` → ``'S'``), or ``''``."""
+    for unit in _SI_UNITS:
+        if field_name.endswith("_" + unit):
+            return unit
+    return ""
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file that must hold one mapping; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "<file>", "file does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), "<file>", f"cannot be read ({err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(str(path), "<file>", f"malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            str(path), "<file>", f"expected a mapping at the top level, got {_kind(data)}"
+        )
+    return data
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _yaml_keys_for(name: str) -> list[str]:
+    unit = unit_of(name)
+    if not unit:
+        return [name]
+    base = name[: -len(unit)]
+    return [base + prefix + unit for prefix in _PREFIXES]
+
+
+def _lookup(mapping: Mapping[str, Any], name: str, source: str, path: str):
+    """Find the YAML key for a field; return (key, value, SI factor) or None when absent."""
+    unit = unit_of(name)
+    found = [k for k in _yaml_keys_for(name) if k in mapping]
+    if len(found) > 1:
+        raise ConfigError(source, path + found[1], f"gives the same value as '{path}{found[0]}'")
+    if not found:
+        return None
+    key = found[0]
+    factor = _PREFIXES[key[len(name) - len(unit) : -len(unit)]] if unit else 1.0
+    return key, mapping[key], factor
+
+
+def _as_number(value: Any, source: str, key: str, want_int: bool) -> float | int:
+    if isinstance(value, bool):
+        raise ConfigError(source, key, f"expected a number, got {_kind(value)}")
+    if isinstance(value, str):
+        # YAML 1.1 reads 1e-6 (no dot, unsigned exponent) as a string; it is still a number.
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(source, key, f"expected a number, got {_kind(value)}") from None
+    if not isinstance(value, int | float):
+        raise ConfigError(source, key, f"expected a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise ConfigError(source, key, f"expected a finite number, got {value!r}")
+    if want_int:
+        if float(value) != int(value):
+            raise ConfigError(source, key, f"expected an integer, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _check_bounds(value: float, meta: Mapping[str, Any], source: str, key: str, unit: str):
+    suffix = f" {unit}" if unit else ""
+    checks = (
+        ("ge", lambda b: value >= b, "≥"),
+        ("gt", lambda b: value > b, ">"),
+        ("le", lambda b: value <= b, "≤"),
+        ("lt", lambda b: value < b, "<"),
+    )
+    for name, ok, symbol in checks:
+        bound = meta.get(name)
+        if bound is not None and not ok(bound):
+            raise ConfigError(
+                source, key, f"must be {symbol} {bound:g}{suffix}, got {value:g}{suffix}"
+            )
+
+
+def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source: str, key: str):
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise ConfigError(source, key, f"expected one of {allowed}, got {_kind(value)}")
+        return value
+    if origin in (tuple, list):
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(source, key, f"expected a non-empty list, got {_kind(value)}")
+        item_tp = args[0]
+        return tuple(
+            _convert(item_tp, v, meta, factor, source, f"{key}[{i}]") for i, v in enumerate(value)
+        )
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(args[0], value, meta, factor, source, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true or false, got {_kind(value)}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(source, key, f"expected text, got {_kind(value)}")
+        return value
+    if tp in (int, float):
+        number = _as_number(value, source, key, want_int=tp is int)
+        if tp is float:
+            number = number * factor
+        _check_bounds(number, meta, source, key, meta.get("unit", ""))
+        return number
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(source, key, f"expected a mapping, got {_kind(value)}")
+        return build(tp, value, source=source, prefix=key + ".")
+    raise TypeError(f"parameter type {tp!r} of key '{key}' is not supported by the loader")
+
+
+def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: str = "") -> Any:
+    """Construct ``cls`` from ``mapping`` strictly.
+
+    Args:
+        cls: a dataclass whose fields were declared with :func:`param` / :func:`section`.
+        mapping: the YAML mapping.
+        source: the file name (or other origin) quoted in error messages.
+        prefix: the dotted key path of ``mapping`` inside the file (for messages).
+    """
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(source, prefix.rstrip(".") or "<top>", "expected a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    kwargs: dict[str, Any] = {}
+    used: set[str] = set()
+    for field in fields:
+        found = _lookup(mapping, field.name, source, prefix)
+        if found is None:
+            if field.default is not dataclasses.MISSING:
+                continue
+            expected = _yaml_keys_for(field.name)[0] if unit_of(field.name) else field.name
+            doc = field.metadata.get("doc", "")
+            hint = f" ({doc})" if doc else ""
+            raise ConfigError(source, prefix + expected, f"is missing{hint}")
+        key, value, factor = found
+        used.add(key)
+        kwargs[field.name] = _convert(
+            hints[field.name],
+            value,
+            {**field.metadata, "unit": unit_of(field.name)},
+            factor,
+            source,
+            prefix + key,
+        )
+    unknown = [k for k in mapping if k not in used]
+    if unknown:
+        allowed = sorted(
+            _yaml_keys_for(f.name)[0] if unit_of(f.name) else f.name for f in fields
+        )
+        raise ConfigError(
+            source,
+            prefix + str(unknown[0]),
+            f"is not a known key here (known: {', '.join(allowed)})",
+        )
+    try:
+        return cls(**kwargs)
+    except InvalidParameter as err:
+        raise ConfigError(source, prefix + err.field, err.message) from None
+
+
+def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Rows ``(key, value, unit, doc)`` for every parameter of a parameter class instance.
+
+    Values in siemens, joules and seconds are shown with an engineering prefix.
+    """
+    rows = []
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        key = prefix + field.name
+        doc = field.metadata.get("doc", "")
+        if dataclasses.is_dataclass(value):
+            rows.extend(describe(value, key + "."))
+            continue
+        unit = unit_of(field.name)
+        rows.append((key, *_pretty(value, unit), doc))
+    return rows
+
+
+def _pretty(value: Any, unit: str) -> tuple[str, str]:
+    if isinstance(value, tuple):
+        parts = [_pretty(v, unit) for v in value]
+        return "[" + ", ".join(p[0] for p in parts) + "]", parts[0][1] if parts else unit
+    if not unit or not isinstance(value, float) or value == 0.0:
+        return (f"{value:g}" if isinstance(value, float) else str(value)), unit
+    for prefix in ("G", "M", "k", "", "m", "µ", "n", "p", "f"):
+        scaled = value / _PREFIXES[prefix]
+        if abs(scaled) >= 1.0 or prefix == "f":
+            return f"{scaled:.4g}", prefix + unit
+    return f"{value:g}", unit

@@ -1,0 +1,28 @@
+"""memxbar: emulate, compile for and learn on phase-change-memory crossbar chips.
+
+The floors install as subpackages (``memxbar.devices``, ``memxbar.crossbar``, ...). Public
+names are re-exported here lazily, so ``import memxbar.devices`` does not pay for the runtime.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_preset": "memxbar.devices",
+    "AbstractDevice": "memxbar.devices",
+    "DeviceState": "memxbar.devices",
+    "StatisticalPCM": "memxbar.devices",
+    "PulsePCM": "memxbar.devices",
+    "ConfigError": "memxbar.hw_configs",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'memxbar' has no attribute {name!r}")
