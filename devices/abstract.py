@@ -47,7 +47,7 @@ class AbstractDevice(eqx.Module):
 
     @abc.abstractmethod
     def set_pulses(self, state: DeviceState, n, t, *, key) -> DeviceState:
-        """Fire ``n`` (non-negative integer, per device) partial SET pulses at chip time ``t`` (s)."""
+        """Fire ``n`` (non-negative integers, per device) SET pulses at chip time ``t`` (s)."""
 
     @abc.abstractmethod
     def reset(self, state: DeviceState, mask, t, *, key) -> DeviceState:

@@ -40,7 +40,9 @@ class Drift(eqx.Module):
 
     def nu_mean(self, g_S):
         """Mean drift exponent of devices written to conductance ``g_S`` (S)."""
-        return jnp.clip(self.mu_slope * self._log_g(g_S) + self.mu_intercept, self.mu_min, self.mu_max)
+        return jnp.clip(
+            self.mu_slope * self._log_g(g_S) + self.mu_intercept, self.mu_min, self.mu_max
+        )
 
     def nu_std(self, g_S):
         """Std of the drift exponent (before the absolute value) at conductance ``g_S`` (S)."""

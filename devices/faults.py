@@ -17,7 +17,9 @@ class Faults(eqx.Module):
     ``endurance_cycles`` write cycles and then sticks at ``worn_out_state``.
     """
 
-    p_stuck_set: float = param("probability a device is stuck at its maximum conductance", ge=0.0, le=1.0)
+    p_stuck_set: float = param(
+        "probability a device is stuck at its maximum conductance", ge=0.0, le=1.0
+    )
     p_stuck_reset: float = param("probability a device is stuck at its RESET level", ge=0.0, le=1.0)
     endurance_cycles: float = param("write cycles before a device wears out (count)", ge=1.0)
     worn_out_state: Literal["stuck_set", "stuck_reset"] = param(

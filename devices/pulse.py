@@ -78,7 +78,7 @@ class PulsePCM(AbstractDevice):
             memory_next = memory * decay
             mean = self.set_response.increment_mean_S(g, memory_next)
             std = self.set_response.increment_std_S(g, memory_next)
-            step = (mean + std * jax.random.normal(jax.random.fold_in(key, i), shape))
+            step = mean + std * jax.random.normal(jax.random.fold_in(key, i), shape)
             g_next = jnp.clip(g + state.step_scale * step, 0.0, state.g_max_S)
             return jnp.where(active, g_next, g), jnp.where(active, memory_next, memory)
 
@@ -102,8 +102,6 @@ class PulsePCM(AbstractDevice):
         g = self._reset_conductance(shape, k_g)
         nu_z = jax.random.normal(k_nu, shape)
         written = state.healthy & mask
-        state = _write(
-            state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0
-        )
+        state = _write(state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0)
         state = eqx.tree_at(lambda s: s.cycles, state, state.cycles + mask.astype(jnp.int32))
         return self._wear(state)

@@ -35,4 +35,6 @@ class CumulativeSet(eqx.Module):
 
     def increment_std_S(self, g_S, memory):
         """Std (S) of the increment of a pulse at conductance ``g_S`` and memory P (≥ 0)."""
-        return jnp.maximum(self.std_offset_S + self.std_slope * g_S + self.std_memory_S * memory, 0.0)
+        return jnp.maximum(
+            self.std_offset_S + self.std_slope * g_S + self.std_memory_S * memory, 0.0
+        )

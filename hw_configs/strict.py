@@ -263,9 +263,7 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
         )
     unknown = [k for k in mapping if k not in used]
     if unknown:
-        allowed = sorted(
-            _yaml_keys_for(f.name)[0] if unit_of(f.name) else f.name for f in fields
-        )
+        allowed = sorted(_yaml_keys_for(f.name)[0] if unit_of(f.name) else f.name for f in fields)
         raise ConfigError(
             source,
             prefix + str(unknown[0]),

@@ -12,8 +12,8 @@ from pathlib import Path
 
 
 def _devices_list(args) -> int:
-    from .hw_configs import preset_names
     from .devices import load_preset
+    from .hw_configs import preset_names
 
     for name in preset_names("devices"):
         model = load_preset(name)
