@@ -78,6 +78,7 @@ class AbstractDevice(eqx.Module):
             t_prog_s=jnp.zeros(shape),
             nu=self.drift.nu(g, nu_z),
             nu_z=nu_z,
+            read_noise_q=self.read_noise.q_s(g),
             pulse_memory=jnp.ones(shape),
             step_scale=step_scale,
             g_max_S=g_max,
@@ -106,7 +107,7 @@ class AbstractDevice(eqx.Module):
         nu = self.drift.nu(target, nu_z)
         written = state.healthy if mask is None else state.healthy & mask
         touched = jnp.ones(shape, bool) if mask is None else jnp.broadcast_to(mask, shape)
-        state = _write(state, written, g_new, t, nu=nu, nu_z=nu_z, pulse_memory=0.0)
+        state = self._write(state, written, g_new, t, nu=nu, nu_z=nu_z, pulse_memory=0.0)
         state = eqx.tree_at(lambda s: s.cycles, state, state.cycles + touched.astype(jnp.int32))
         return self._wear(state)
 
@@ -118,9 +119,17 @@ class AbstractDevice(eqx.Module):
         """Conductance (S) read at chip time ``t`` (s): drift plus fresh 1/f read noise, ≥ 0."""
         elapsed = jnp.maximum(t - state.t_prog_s, 0.0)
         g_drift = state.g_prog_S * self.drift.factor(elapsed, state.nu)
-        sigma = self.read_noise.relative_sigma(state.g_prog_S, elapsed + self.drift.t0_s)
+        sigma = self.read_noise_sigma(state, elapsed)
         xi = jax.random.normal(key, state.shape)
         return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
+
+    def read_noise_sigma(self, state: DeviceState, elapsed_s):
+        """Std of a read relative to |g_drift| after ``elapsed_s`` (s) since each write."""
+        return (
+            self.read_noise.scale
+            * state.read_noise_q
+            * self.read_noise.time_factor(elapsed_s + self.drift.t0_s)
+        )
 
     def read_energy_J(self, g_S):
         """Energy (J) of one read of devices at conductance ``g_S`` (S), elementwise."""
@@ -144,20 +153,21 @@ class AbstractDevice(eqx.Module):
         level = state.g_max_S if self.faults.worn_out_state == "stuck_set" else self.reset_level_S()
         g = jnp.where(worn, level, state.g_prog_S)
         fault = jnp.where(worn, WORN_OUT, state.fault).astype(state.fault.dtype)
-        return eqx.tree_at(lambda s: (s.g_prog_S, s.fault), state, (g, fault))
+        q = jnp.where(worn, self.read_noise.q_s(g), state.read_noise_q)
+        return eqx.tree_at(lambda s: (s.g_prog_S, s.fault, s.read_noise_q), state, (g, fault, q))
 
-
-def _write(state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory) -> DeviceState:
-    """Replace conductance, write time, drift exponent and pulse memory where ``written``."""
-    t_new = jnp.broadcast_to(jnp.asarray(t, jnp.float32), state.shape)
-    return eqx.tree_at(
-        lambda s: (s.g_prog_S, s.t_prog_s, s.nu, s.nu_z, s.pulse_memory),
-        state,
-        (
-            jnp.where(written, g_new, state.g_prog_S),
-            jnp.where(written, t_new, state.t_prog_s),
-            jnp.where(written, nu, state.nu),
-            jnp.where(written, nu_z, state.nu_z),
-            jnp.where(written, pulse_memory, state.pulse_memory),
-        ),
-    )
+    def _write(self, state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory):
+        """Replace conductance, write time, drift and noise coefficients where ``written``."""
+        t_new = jnp.broadcast_to(jnp.asarray(t, jnp.float32), state.shape)
+        return eqx.tree_at(
+            lambda s: (s.g_prog_S, s.t_prog_s, s.nu, s.nu_z, s.read_noise_q, s.pulse_memory),
+            state,
+            (
+                jnp.where(written, g_new, state.g_prog_S),
+                jnp.where(written, t_new, state.t_prog_s),
+                jnp.where(written, nu, state.nu),
+                jnp.where(written, nu_z, state.nu_z),
+                jnp.where(written, self.read_noise.q_s(g_new), state.read_noise_q),
+                jnp.where(written, pulse_memory, state.pulse_memory),
+            ),
+        )

@@ -26,10 +26,10 @@ class ReadNoise(eqx.Module):
 
     def q_s(self, g_prog_S):
         """Q_s for devices written to ``g_prog_S`` (S)."""
-        g_rel = jnp.abs(g_prog_S) / self.g_ref_S
-        return jnp.minimum(
-            self.q_coefficient / jnp.maximum(g_rel**self.q_exponent, self.q_floor), self.q_max
-        )
+        g_rel = jnp.maximum(jnp.abs(g_prog_S) / self.g_ref_S, 1e-30)
+        # exp(a log g) instead of g**a: XLA's general pow is ~20x slower on CPU.
+        g_pow = jnp.exp(self.q_exponent * jnp.log(g_rel))
+        return jnp.minimum(self.q_coefficient / jnp.maximum(g_pow, self.q_floor), self.q_max)
 
     def time_factor(self, t_since_write_plus_t0_s):
         """sqrt(ln((t + t_read)/(2 t_read))) for t = time since the write + t0 (s)."""

@@ -24,6 +24,10 @@ class DeviceState(eqx.Module):
         nu: drift exponent of the device since its last write (dimensionless).
         nu_z: the standard-normal draw behind ``nu``, kept so a device follows one drift
             trajectory whose exponent tracks its conductance (pulse model).
+        read_noise_q: the 1/f noise coefficient Q_s of the device since its last write
+            (fixed by the written conductance, so it is computed once per write, not per read).
+        read_noise_q: the 1/f noise coefficient Q_s of the device since its last write (fixed
+            by the written conductance, so computed once per write rather than per read).
         pulse_memory: the pulse-memory variable P of the cumulative SET model (1 after RESET).
         step_scale: device-to-device multiplier of the SET increment (1 = nominal).
         g_max_S: this device's maximum conductance (S) (device-to-device spread).
@@ -36,6 +40,7 @@ class DeviceState(eqx.Module):
     t_prog_s: Float[Array, ...]
     nu: Float[Array, ...]
     nu_z: Float[Array, ...]
+    read_noise_q: Float[Array, ...]
     pulse_memory: Float[Array, ...]
     step_scale: Float[Array, ...]
     g_max_S: Float[Array, ...]

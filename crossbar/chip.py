@@ -1,0 +1,89 @@
+"""The physical description of a chip: tile geometry, periphery, update scheme and energies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import equinox as eqx
+
+from ..hw_configs import InvalidParameter, build, param, preset_path, read_yaml, section
+from .converters import ADC, DAC
+
+__all__ = ["ChipSpec", "TileGeometry", "Periphery", "UpdateConfig", "load_chip"]
+
+
+class TileGeometry(eqx.Module):
+    """Size and count of the crossbar tiles."""
+
+    rows: int = param("word lines (inputs) per tile", ge=1, static=True)
+    cols: int = param("bit lines (outputs) per tile", ge=1, static=True)
+    count: int = param("tiles on the chip", ge=1, static=True)
+    devices_per_side: int = param(
+        "PCM devices per side of a differential synapse (multi-memristive)", ge=1, static=True
+    )
+
+
+class Periphery(eqx.Module):
+    """Analogue read path around the array."""
+
+    dac: DAC = section("input converters")
+    adc: ADC = section("output converters")
+    read_voltage_V: float = param("read voltage at full-scale input, V", gt=0.0)
+    read_pulse_s: float = param("duration of one read pulse, s", gt=0.0)
+    wire_resistance_Ohm: float = param(
+        "wire resistance per cell segment along rows and columns, Ohm (0: no IR drop)", ge=0.0
+    )
+    output_noise: float = param(
+        "std of additive output noise before the ADC, relative to the ADC full scale", ge=0.0
+    )
+    drift_compensation: bool = param(
+        "rescale outputs by a reference read (global drift compensation)", static=True
+    )
+
+
+class UpdateConfig(eqx.Module):
+    """How a requested weight change becomes pulses."""
+
+    scheme: Literal["deterministic", "stochastic", "pulse_train"] = param(
+        "rounding of pulse counts, or stochastic row/column pulse-train coincidence", static=True
+    )
+    g_weight_max_S: float = param(
+        "conductance of one device that represents |w| = w_max, S", gt=0.0
+    )
+    pulse_step_S: float = param(
+        "nominal conductance change of one SET pulse used to count pulses, S", gt=0.0
+    )
+    max_pulses: int = param("most SET pulses per device per update", ge=1, static=True)
+    pulse_train_length: int = param(
+        "slots of the stochastic pulse trains (pulse_train scheme)", ge=1, static=True
+    )
+    set_pulse_s: float = param("duration of one SET pulse slot, s", gt=0.0)
+    refresh_threshold: float = param(
+        "a pair is refreshed when a device exceeds this fraction of g_weight_max", gt=0.0
+    )
+
+
+class ChipSpec(eqx.Module):
+    """Everything about the hardware that a tile, the compiler and the runtime need."""
+
+    description: str = param("what this chip is", static=True)
+    device_preset: str = param("device preset name or YAML path", static=True)
+    tile: TileGeometry = section("tile geometry")
+    periphery: Periphery = section("read periphery")
+    update: UpdateConfig = section("update scheme")
+    clock_Hz: float = param("digital clock frequency, Hz", gt=0.0)
+
+    def __check_init__(self):
+        if self.update.scheme == "pulse_train" and self.update.pulse_train_length < 2:
+            raise InvalidParameter("update.pulse_train_length", "must be ≥ 2 for pulse trains")
+
+
+def load_chip(name_or_path: str | Path) -> ChipSpec:
+    """Load a chip preset (a file stem in ``hw_configs/chips/`` or a YAML path).
+
+    Raises:
+        ConfigError (a ValueError) naming the file and the key of the first problem.
+    """
+    path = preset_path("chips", name_or_path)
+    return build(ChipSpec, read_yaml(path), source=str(path))

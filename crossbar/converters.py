@@ -1,0 +1,52 @@
+"""DAC and ADC of a tile's periphery: range, resolution, saturation, energy and time."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from ..hw_configs import param
+
+__all__ = ["DAC", "ADC", "quantise"]
+
+
+def quantise(value, full_scale, bits: int):
+    """Clip ``value`` to ±``full_scale`` and round it to a signed uniform grid.
+
+    The grid has 2^(bits-1) - 1 steps on each side of zero (zero is exact, the range is
+    symmetric), as a sign-magnitude converter does.
+    """
+    levels = 2 ** (bits - 1) - 1
+    step = full_scale / levels
+    return jnp.round(jnp.clip(value, -full_scale, full_scale) / step) * step
+
+
+class DAC(eqx.Module):
+    """Input digital-to-analogue converter: one conversion per input element per vector."""
+
+    bits: int = param("resolution in bits (signed, sign-magnitude)", ge=2, static=True)
+    input_range: float = param("|x| mapped to the full read voltage; larger inputs clip", gt=0.0)
+    energy_J: float = param("energy per conversion, J", ge=0.0)
+
+    def convert(self, x):
+        """Quantised input in units of x (clipped to ±input_range)."""
+        return quantise(x, self.input_range, self.bits)
+
+
+class ADC(eqx.Module):
+    """Output analogue-to-digital converter shared by the columns of a tile.
+
+    Its full scale is stated as ``output_range`` in weight·input units: the ADC saturates when
+    |sum_i x_i w_ij| exceeds output_range · input_range · w_max (aihwkit's ``out_bound`` idea);
+    in current that is output_range · V_read · g_weight_max · devices_per_side.
+    """
+
+    bits: int = param("resolution in bits (signed)", ge=2, static=True)
+    output_range: float = param("full scale in units of (input_range · w_max)", gt=0.0)
+    energy_J: float = param("energy per conversion, J", ge=0.0)
+    conversion_s: float = param("time of one conversion, s", gt=0.0)
+    per_tile: int = param("ADCs per tile; columns share them in turn", ge=1, static=True)
+
+    def convert(self, y_normalised):
+        """Quantise outputs in full-scale units of (input_range · w_max); saturates."""
+        return quantise(y_normalised, self.output_range, self.bits)

@@ -1,0 +1,397 @@
+"""A crossbar tile of PCM differential pairs with DAC/ADC periphery and an energy ledger."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from ..devices import AbstractDevice, DeviceState, load_preset
+from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
+from .ir_drop import ir_drop_attenuation
+from .ledger import EnergyLedger
+from .pulse_schemes import pulse_train_pulses, rounded_pulses
+from .read_view import ReadView
+from .tile import AbstractTile
+
+__all__ = ["PCMTile"]
+
+_POS, _NEG = 0, 1
+
+
+class PCMTile(AbstractTile):
+    """rows × cols synapses, each w = w_scale (sum G+ − sum G−) over N devices per side.
+
+    ``w_scale = w_max / (N g_weight_max)``: a weight of w_max corresponds to every device of
+    the positive side at ``g_weight_max`` and the negative side at 0.
+
+    Forward read (:meth:`mvm`): DAC quantisation and clipping of the inputs → conductances at
+    chip time t (drift) → first-order IR drop → 1/f read noise, exact in distribution at the
+    outputs (variance sum_i v_i^2 sigma_ij^2, so a batch costs one extra matmul instead of a
+    fresh read of every device) → additive output noise → ADC quantisation with saturation →
+    digital scaling and optional global drift compensation. (The clip of each read
+    conductance at 0 S is not applied in this output-noise form; it only matters for devices
+    far below 1 µS.)
+
+    Updates (:meth:`update`): requested changes become SET-pulse counts on G+ (potentiation) or
+    G− (depression), on one device per side chosen by a rotating arbiter.
+    """
+
+    device: AbstractDevice
+    periphery: Periphery
+    update_config: UpdateConfig
+    devices: DeviceState
+    ledger: EnergyLedger
+    arbiter: Int[Array, ""]
+    drift_reference_S: Float[Array, ""]
+    view: ReadView
+    view_time_s: Float[Array, ""]
+    w_max: float
+    rows: int = eqx.field(static=True)
+    cols: int = eqx.field(static=True)
+    devices_per_side: int = eqx.field(static=True)
+
+    @classmethod
+    def create(
+        cls,
+        chip: ChipSpec | str = "pcm_256",
+        *,
+        key,
+        rows: int | None = None,
+        cols: int | None = None,
+        w_max: float = 1.0,
+        device: AbstractDevice | None = None,
+        weights=None,
+        t: float = 0.0,
+    ) -> PCMTile:
+        """A fresh tile (devices in their RESET state), optionally programmed to ``weights``.
+
+        Args:
+            chip: a ChipSpec or a chip preset name / YAML path (periphery, update scheme,
+                energies, devices per side, default size).
+            key: PRNG key (device fabrication and programming).
+            rows, cols: tile size; default the chip's tile size.
+            w_max: the weight represented by a full device (weight units).
+            device: a device model overriding the chip's device preset.
+            weights: optional (rows, cols) weights to program at chip time ``t`` (s).
+        """
+        spec = load_chip(chip) if isinstance(chip, str) else chip
+        rows = spec.tile.rows if rows is None else rows
+        cols = spec.tile.cols if cols is None else cols
+        if rows < 1 or cols < 1:
+            raise ValueError(f"PCMTile: rows and cols must be ≥ 1, got {rows} × {cols}")
+        if not (isinstance(w_max, int | float) and math.isfinite(w_max) and w_max > 0):
+            raise ValueError(f"PCMTile: w_max must be a positive number, got {w_max!r}")
+        model = load_preset(spec.device_preset) if device is None else device
+        # The chip's read conditions set the read energy of its devices.
+        model = eqx.tree_at(
+            lambda m: (m.energy.read_voltage_V, m.energy.read_pulse_s),
+            model,
+            (spec.periphery.read_voltage_V, spec.periphery.read_pulse_s),
+        )
+        n = spec.tile.devices_per_side
+        k_init, k_prog = jax.random.split(key)
+        devices = model.init((2, n, rows, cols), key=k_init)
+        tile = cls(
+            device=model,
+            periphery=spec.periphery,
+            update_config=spec.update,
+            devices=devices,
+            ledger=EnergyLedger.zeros(),
+            arbiter=jnp.zeros((), jnp.int32),
+            drift_reference_S=jnp.zeros((), jnp.float32),
+            view=ReadView.compute(model, devices, t, spec.periphery.wire_resistance_Ohm),
+            view_time_s=jnp.asarray(t, jnp.float32),
+            w_max=float(w_max),
+            rows=rows,
+            cols=cols,
+            devices_per_side=n,
+        )
+        if weights is not None:
+            tile = tile.program_weights(weights, t, key=k_prog)
+        return tile
+
+    # --- geometry ---------------------------------------------------------------------------
+
+    @property
+    def w_scale(self):
+        """Weight per siemens of conductance difference (weight units / S)."""
+        return self.w_max / (self.devices_per_side * self.update_config.g_weight_max_S)
+
+    @property
+    def dw_pulse(self):
+        """Weight change of one nominal SET pulse (weight units)."""
+        return self.w_scale * self.update_config.pulse_step_S
+
+    def _book(self, **increments) -> PCMTile:
+        return eqx.tree_at(lambda s: s.ledger, self, self.ledger.add(**increments))
+
+    # --- analogue read path -----------------------------------------------------------------
+
+    def _view_at(self, t) -> tuple[ReadView, PCMTile]:
+        """The read view at chip time t (s), reused when the tile already holds it."""
+
+        def fresh():
+            return ReadView.compute(
+                self.device, self.devices, t, self.periphery.wire_resistance_Ohm
+            )
+
+        t = jnp.asarray(t, jnp.float32)
+        view = jax.lax.cond(self.view_time_s == t, lambda: self.view, fresh)
+        return view, eqx.tree_at(lambda s: (s.view, s.view_time_s), self, (view, t))
+
+    def _with_devices(self, devices: DeviceState) -> PCMTile:
+        """The tile with new device states; its read view is stale from now on."""
+        return eqx.tree_at(
+            lambda s: (s.devices, s.view_time_s), self, (devices, jnp.float32(jnp.nan))
+        )
+
+    def _reference_read(self, view: ReadView, key):
+        """A noisy read of the summed conductance of the tile (S) and its cost."""
+        total = view.total_S + jnp.sqrt(view.total_var_S2) * jax.random.normal(key)
+        cost = dict(
+            read=self.device.energy.read_J(view.total_S),
+            device_reads=self.devices.g_prog_S.size,
+            dac_conversions=self.rows,
+            adc_conversions=2 * self.cols,
+            latency_s=self.periphery.read_pulse_s + self._adc_time(2 * self.cols),
+        )
+        return total, cost
+
+    def _adc_time(self, conversions):
+        adc = self.periphery.adc
+        return math.ceil(conversions / adc.per_tile) * adc.conversion_s
+
+    def _mvm(self, x, t, key, transpose: bool):
+        n_in, n_out = (self.cols, self.rows) if transpose else (self.rows, self.cols)
+        self.check_input(x, n_in, "y" if transpose else "x")
+        k_read, k_ref = jax.random.split(key)
+        view, tile = self._view_at(t)
+        g_diff, g_var, in_total = view.g_diff_S, view.g_var_S2, view.row_total_S
+        if transpose:
+            g_diff, g_var, in_total = g_diff.T, g_var.T, view.col_total_S
+        dac = self.periphery.dac
+        v = dac.convert(x) / dac.input_range
+        v2 = v * v
+        per_unit = 1.0 / (self.devices_per_side * self.update_config.g_weight_max_S)
+        out_sigma = self.periphery.output_noise * self.periphery.adc.output_range
+        mean = (v @ g_diff) * per_unit
+        std = jnp.sqrt((v2 @ g_var) * per_unit**2 + out_sigma**2)
+        y = self.periphery.adc.convert(mean + std * jax.random.normal(k_read, mean.shape))
+        y = y * dac.input_range * self.w_max
+        vectors = math.prod(jnp.shape(x)[:-1])
+        tile = tile._book(
+            read=self.device.energy.read_J(jnp.sum(v2 @ in_total)),
+            dac=vectors * n_in * dac.energy_J,
+            adc=vectors * n_out * self.periphery.adc.energy_J,
+            mvm_vectors=vectors,
+            device_reads=vectors * self.devices.g_prog_S.size,
+            dac_conversions=vectors * n_in,
+            adc_conversions=vectors * n_out,
+            latency_s=vectors * (self.periphery.read_pulse_s + self._adc_time(n_out)),
+        )
+        if self.periphery.drift_compensation:
+            alpha, tile = tile._drift_alpha(view, k_ref)
+            y = y * alpha
+        return y, tile
+
+    def _drift_alpha(self, view: ReadView, key):
+        """Global drift compensation factor (1 before the first calibration) and its cost."""
+        now, cost = self._reference_read(view, key)
+        alpha = jnp.where(self.drift_reference_S > 0, self.drift_reference_S / now, 1.0)
+        return alpha, self._book(**cost)
+
+    def mvm(self, x, t, *, key):
+        """Forward read y = x @ W of a batch (..., rows) → (..., cols) at chip time t (s)."""
+        return self._mvm(x, t, key, transpose=False)
+
+    def mvm_t(self, y, t, *, key):
+        """Transposed read y @ W.T of a batch (..., cols) → (..., rows) at chip time t (s)."""
+        return self._mvm(y, t, key, transpose=True)
+
+    def calibrate(self, t, *, key):
+        """Record the reference read of global drift compensation at chip time t (s)."""
+        view, tile = self._view_at(t)
+        reference, cost = tile._reference_read(view, key)
+        tile = eqx.tree_at(lambda s: s.drift_reference_S, tile, reference)
+        return tile._book(**cost)
+
+    def read_weights(self, t, *, key):
+        """Full weight read (rows, cols) at chip time t (s).
+
+        Each synapse is sensed once (both sides, all devices, with fresh read noise), its
+        conductance difference digitised with the ADC's bits over ±w_max and scaled (and
+        drift-compensated when enabled). Booked: a read of every device, one DAC conversion
+        per row and one ADC conversion per synapse.
+        """
+        k_read, k_ref = jax.random.split(key)
+        g = self.device.read(self.devices, t, key=k_read)
+        g = g * ir_drop_attenuation(g, self.periphery.wire_resistance_Ohm)
+        W = jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+        adc = self.periphery.adc
+        W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
+        tile = self._book(
+            read=self.device.energy.read_J(jnp.sum(g)),
+            device_reads=g.size,
+            dac_conversions=self.rows,
+            adc_conversions=self.rows * self.cols,
+            weight_reads=1,
+            latency_s=self.rows * (self.periphery.read_pulse_s + self._adc_time(self.cols)),
+        )
+        if self.periphery.drift_compensation:
+            view, tile = tile._view_at(t)
+            alpha, tile = tile._drift_alpha(view, k_ref)
+            W = W * alpha
+        return W, tile
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _targets(self, W):
+        """Per-device target conductances (2, N, rows, cols) for absolute weights W."""
+        g = jnp.asarray(W, jnp.float32) / (self.w_scale * self.devices_per_side)
+        pos = jnp.maximum(g, 0.0)
+        neg = jnp.maximum(-g, 0.0)
+        return jnp.broadcast_to(
+            jnp.stack([pos, neg])[:, None], (2, self.devices_per_side, self.rows, self.cols)
+        )
+
+    def _program_cost(self, targets, mask):
+        """Ledger increments of program-and-verify writes of ``targets`` where ``mask``."""
+        energy = self.device.energy
+        mask = jnp.broadcast_to(mask, targets.shape)
+        writes = jnp.sum(mask)
+        iterations = energy.program_iterations
+        return dict(
+            reset=writes * energy.reset_pulse_J,
+            set=writes * iterations * energy.set_pulse_J,
+            read=iterations * jnp.sum(jnp.where(mask, energy.read_J(targets), 0.0)),
+            reset_pulses=writes,
+            set_pulses=writes * iterations,
+            device_reads=writes * iterations,
+        )
+
+    def program_weights(self, W, t, *, key):
+        """Program-and-verify every synapse to the weights ``W`` (rows, cols) at chip time t (s).
+
+        The positive part goes to G+ and the negative part to G−, split evenly over the N
+        devices of a side; the other side is written to g_min. Booked as one RESET plus the
+        preset's program-and-verify iterations per device. The drift reference is re-taken.
+        """
+        W = jnp.asarray(W)
+        if W.shape != (self.rows, self.cols):
+            raise ValueError(
+                f"PCMTile.program_weights: W must be {(self.rows, self.cols)}, got {W.shape}"
+            )
+        k_prog, k_cal = jax.random.split(key)
+        targets = self._targets(W)
+        devices = self.device.program(self.devices, targets, t, key=k_prog)
+        tile = self._with_devices(devices)
+        tile = tile._book(**self._program_cost(targets, True))
+        return tile.calibrate(t, key=k_cal)
+
+    def _apply_pulses(self, n_sides, t, key):
+        """Fire pulse counts (2, rows, cols) at the arbiter's device of each side."""
+        index = self.arbiter
+
+        def select(a):
+            return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
+
+        chosen = jax.tree.map(select, self.devices)
+        chosen = self.device.set_pulses(chosen, n_sides, t, key=key)
+
+        def place(full, part):
+            return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
+
+        devices = jax.tree.map(place, self.devices, chosen)
+        arbiter = (index + 1) % self.devices_per_side
+        return eqx.tree_at(lambda s: s.arbiter, self._with_devices(devices), arbiter)
+
+    def _book_update(self, n_sides, latency_s):
+        pulses = jnp.sum(n_sides)
+        return self._book(
+            set=self.device.energy.set_J(pulses),
+            set_pulses=pulses,
+            update_events=jnp.sum(jnp.any(n_sides > 0, axis=0)),
+            update_calls=1,
+            latency_s=latency_s,
+        )
+
+    def update(self, dW, t, *, key):
+        """Turn a requested weight change ``dW`` (rows, cols) into SET pulses at chip time t (s).
+
+        Deterministic or stochastic rounding of |dW| / dw_pulse per the chip's update scheme,
+        capped at ``max_pulses``; rows are programmed one after another (latency booked).
+        The ``pulse_train`` scheme needs the outer-product factors: use :meth:`update_outer`.
+        """
+        dW = jnp.asarray(dW)
+        if dW.shape != (self.rows, self.cols):
+            raise ValueError(f"PCMTile.update: dW must be {(self.rows, self.cols)}, got {dW.shape}")
+        scheme = self.update_config.scheme
+        if scheme == "pulse_train":
+            raise ValueError(
+                "PCMTile.update: the chip's update scheme is 'pulse_train', which updates outer "
+                "products in parallel; call update_outer(x, d, t, key=...) instead"
+            )
+        k_round, k_pulse = jax.random.split(key)
+        n = rounded_pulses(
+            dW,
+            self.dw_pulse,
+            self.update_config.max_pulses,
+            stochastic=scheme == "stochastic",
+            key=k_round,
+        )
+        latency = self.rows * jnp.max(n) * self.update_config.set_pulse_s
+        return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
+
+    def update_outer(self, x, d, t, *, key, scale=1.0):
+        """Apply dW = scale * sum_b outer(x_b, d_b), in parallel when the scheme is pulse_train."""
+        if self.update_config.scheme != "pulse_train":
+            return super().update_outer(x, d, t, key=key, scale=scale)
+        self.check_input(x, self.rows, "x")
+        self.check_input(d, self.cols, "d")
+        k_train, k_pulse = jax.random.split(key)
+        length = self.update_config.pulse_train_length
+        n = pulse_train_pulses(
+            x, d, scale, self.dw_pulse, length, self.update_config.max_pulses, key=k_train
+        )
+        samples = math.prod(jnp.shape(x)[:-1])
+        latency = samples * length * self.update_config.set_pulse_s
+        return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
+
+    def refresh(self, t, *, key):
+        """Refresh synapses whose devices near saturation (Boybat et al. 2018 style).
+
+        All devices are read; a synapse with any device above refresh_threshold ·
+        g_weight_max has both sides RESET and its read weight re-programmed onto one side.
+        Everything it costs is booked under ``refresh``; ``refreshes`` counts synapses.
+        """
+        k_read, k_reset, k_prog = jax.random.split(key, 3)
+        g = self.device.read(self.devices, t, key=k_read)
+        threshold = self.update_config.refresh_threshold * self.update_config.g_weight_max_S
+        saturated = jnp.any(g > threshold, axis=(0, 1))
+        W = jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+        mask = jnp.broadcast_to(saturated, g.shape)
+        devices = self.device.reset(self.devices, mask, t, key=k_reset)
+        targets = self._targets(W)
+        written = mask & (targets > 0)
+        devices = self.device.program(devices, targets, t, key=k_prog, mask=written)
+        cost = self._program_cost(targets, written)
+        resets = jnp.sum(mask)
+        refresh_J = (
+            self.device.energy.read_J(jnp.sum(g))
+            + resets * self.device.energy.reset_pulse_J
+            + cost["set"]
+            + cost["reset"]
+            + cost["read"]
+        )
+        return self._with_devices(devices)._book(
+            refresh=refresh_J,
+            device_reads=g.size + cost["device_reads"],
+            reset_pulses=resets + cost["reset_pulses"],
+            set_pulses=cost["set_pulses"],
+            adc_conversions=self.rows * self.cols,
+            refreshes=jnp.sum(saturated),
+        )

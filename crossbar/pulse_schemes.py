@@ -1,0 +1,73 @@
+"""Turning requested weight changes into SET-pulse counts.
+
+Three schemes, as on real PCM learning chips:
+- deterministic: round(|dW| / dw_pulse) pulses;
+- stochastic: floor(q) + Bernoulli(q - floor(q)) pulses for q = |dW| / dw_pulse, unbiased in
+  the pulse count;
+- pulse_train: the fully parallel outer-product update of stochastic row and column pulse
+  trains (Gokmen & Vlasov 2016; aihwkit's ``PulseType.STOCHASTIC_COMPRESSED``): a synapse
+  receives a pulse in every slot where its row and its column both fire.
+The sign of a change selects the device of the differential pair (G+ up for potentiation,
+G- up for depression); counts are returned per side.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["rounded_pulses", "pulse_train_pulses"]
+
+
+def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
+    """Pulse counts (2, rows, cols) int32 for potentiation (side 0) and depression (side 1).
+
+    Args:
+        dW: requested weight change (rows, cols).
+        dw_pulse: weight change of one nominal SET pulse (> 0).
+        max_pulses: cap per device per update.
+        stochastic: unbiased stochastic rounding instead of round-to-nearest.
+        key: PRNG key (used only when stochastic).
+    """
+    q = jnp.abs(dW) / dw_pulse
+    if stochastic:
+        whole = jnp.floor(q)
+        n = whole + (jax.random.uniform(key, q.shape) < (q - whole))
+    else:
+        n = jnp.round(q)
+    n = jnp.minimum(n, max_pulses).astype(jnp.int32)
+    return jnp.stack([jnp.where(dW > 0, n, 0), jnp.where(dW < 0, n, 0)])
+
+
+def pulse_train_pulses(x, d, scale, dw_pulse, length: int, max_pulses: int, *, key):
+    """Pulse counts (2, rows, cols) of stochastic pulse-train coincidences for a batch.
+
+    The requested change is dW = scale * sum_b outer(x_b, d_b). Row i of sample b fires in each
+    of ``length`` slots with probability p = min(a |x_bi|, 1) and column j with
+    q = min(c |d_bj|, 1), where a c = scale / (dw_pulse * length) so that the expected number
+    of coincidences, length * p * q, equals |dW_b,ij| / dw_pulse; a and c balance the two
+    sides (aihwkit's update management). Probabilities that would exceed 1 are clipped, so
+    very large requests saturate, as on hardware. Counts of a batch add up per device.
+    """
+    x = jnp.reshape(x, (-1, x.shape[-1]))
+    d = jnp.reshape(d, (-1, d.shape[-1]))
+    gain = jnp.abs(scale) / (dw_pulse * length)
+    x_max = jnp.maximum(jnp.max(jnp.abs(x)), 1e-30)
+    d_max = jnp.maximum(jnp.max(jnp.abs(d)), 1e-30)
+    a = jnp.sqrt(gain * d_max / x_max)
+    c = jnp.sqrt(gain * x_max / d_max)
+    p = jnp.minimum(a * jnp.abs(x), 1.0)
+    q = jnp.minimum(c * jnp.abs(d), 1.0)
+    k_row, k_col = jax.random.split(key)
+    batch = x.shape[0]
+    row_fires = jax.random.uniform(k_row, (batch, length, x.shape[1])) < p[:, None, :]
+    col_fires = jax.random.uniform(k_col, (batch, length, d.shape[1])) < q[:, None, :]
+    sign = jnp.sign(scale)
+    x_pos = (row_fires & (sign * x[:, None, :] > 0)).reshape(-1, x.shape[1]).astype(jnp.float32)
+    x_neg = (row_fires & (sign * x[:, None, :] < 0)).reshape(-1, x.shape[1]).astype(jnp.float32)
+    d_pos = (col_fires & (d[:, None, :] > 0)).reshape(-1, d.shape[1]).astype(jnp.float32)
+    d_neg = (col_fires & (d[:, None, :] < 0)).reshape(-1, d.shape[1]).astype(jnp.float32)
+    potentiate = x_pos.T @ d_pos + x_neg.T @ d_neg
+    depress = x_pos.T @ d_neg + x_neg.T @ d_pos
+    n = jnp.stack([potentiate, depress])
+    return jnp.minimum(jnp.round(n), max_pulses).astype(jnp.int32)
