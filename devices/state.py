@@ -36,17 +36,17 @@ class DeviceState(eqx.Module):
         fault: HEALTHY, STUCK_SET, STUCK_RESET or WORN_OUT.
     """
 
-    g_prog_S: Float[Array, "..."]
-    t_prog_s: Float[Array, "..."]
-    nu: Float[Array, "..."]
-    nu_z: Float[Array, "..."]
-    read_noise_q: Float[Array, "..."]
-    pulse_memory: Float[Array, "..."]
-    step_scale: Float[Array, "..."]
-    g_max_S: Float[Array, "..."]
-    set_pulses: Int[Array, "..."]
-    cycles: Int[Array, "..."]
-    fault: Int[Array, "..."]
+    g_prog_S: Float[Array, "*shape"]
+    t_prog_s: Float[Array, "*shape"]
+    nu: Float[Array, "*shape"]
+    nu_z: Float[Array, "*shape"]
+    read_noise_q: Float[Array, "*shape"]
+    pulse_memory: Float[Array, "*shape"]
+    step_scale: Float[Array, "*shape"]
+    g_max_S: Float[Array, "*shape"]
+    set_pulses: Int[Array, "*shape"]
+    cycles: Int[Array, "*shape"]
+    fault: Int[Array, "*shape"]
 
     @property
     def shape(self) -> tuple[int, ...]:
