@@ -295,8 +295,10 @@ def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
 
 def _pretty(value: Any, unit: str) -> tuple[str, str]:
     if isinstance(value, tuple):
-        parts = [_pretty(v, unit) for v in value]
-        return "[" + ", ".join(p[0] for p in parts) + "]", parts[0][1] if parts else unit
+        # One prefix for the whole list, chosen from its largest entry.
+        _, shown_unit = _pretty(max(value, key=abs), unit)
+        scale = _PREFIXES[shown_unit[: -len(unit)]] if unit and shown_unit != unit else 1.0
+        return "[" + ", ".join(f"{v / scale:.5g}" for v in value) + "]", shown_unit
     if not unit or not isinstance(value, float) or value == 0.0:
         return (f"{value:g}" if isinstance(value, float) else str(value)), unit
     for prefix in ("G", "M", "k", "", "m", "µ", "n", "p", "f"):

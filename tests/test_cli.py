@@ -1,0 +1,166 @@
+"""The ``memxbar devices`` commands: output on success, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memxbar.cli import main
+
+REPO = Path(__file__).parents[1]
+SHIPPED_PULSE = REPO / "hw_configs" / "devices" / "pcm_gst_pulse.yaml"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m memxbar.cli`` in a fresh interpreter, CPU-only so jax logs nothing."""
+    return subprocess.run(
+        [sys.executable, "-m", "memxbar.cli", *args],
+        cwd=REPO,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
+    assert rc == 2
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("memxbar: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# --- success ---------------------------------------------------------------------------------
+
+
+def test_devices_list_names_both_presets(capsys):
+    assert main(["devices", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    assert rows == {"pcm_gst_pulse": "PulsePCM", "pcm_nandakumar2019": "StatisticalPCM"}
+
+
+def test_devices_show_prints_a_table_with_units(capsys):
+    assert main(["devices", "show", "pcm_nandakumar2019"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("pcm_nandakumar2019: StatisticalPCM")
+    assert lines[1].split() == ["parameter", "value", "unit", "meaning"]
+    table = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+    assert table["conductance.g_max_S"] == ["25", "µS"]
+    assert table["drift.t0_s"] == ["20", "s"]
+    assert table["read_noise.t_read_s"] == ["250", "ns"]
+
+
+def test_devices_show_accepts_a_yaml_path(capsys):
+    assert main(["devices", "show", str(SHIPPED_PULSE)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith(f"{SHIPPED_PULSE}: PulsePCM")
+    table = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:]}
+    assert table["set_response.memory_pulses"] == "2.6"
+    assert table["reset_response.g_reset_S"] == "100"  # 0.1 µS, printed as 100 nS
+
+
+def test_devices_plot_writes_the_pngs(tmp_path, capsys):
+    out_dir = tmp_path / "figures" / "pulse"
+    assert main(["devices", "plot", "pcm_gst_pulse", "-o", str(out_dir), "--devices", "200"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    names = ["set_pulses.png", "drift.png", "noise_vs_target.png"]
+    assert out.splitlines() == [str(out_dir / name) for name in names]
+    for name in names:
+        data = (out_dir / name).read_bytes()
+        assert data[:8] == PNG_MAGIC
+        assert len(data) > 10_000  # a figure with axes and curves, not an empty canvas
+
+
+# --- user errors: one line on stderr, exit code 2 -------------------------------------------
+
+
+def unknown_key_yaml(tmp_path: Path) -> str:
+    path = tmp_path / "extra_key.yaml"
+    path.write_text(SHIPPED_PULSE.read_text(encoding="utf-8") + "\nbogus_knob: 1.0\n")
+    return str(path)
+
+
+def malformed_yaml(tmp_path: Path) -> str:
+    path = tmp_path / "malformed.yaml"
+    path.write_text("model: pcm_pulse\nconductance: [25.0, 0.0\n")
+    return str(path)
+
+
+def blocked_output(tmp_path: Path) -> str:
+    blocker = tmp_path / "a_regular_file"
+    blocker.write_text("not a folder")
+    return str(blocker / "figures")
+
+
+BAD_INPUTS = {
+    "unknown preset": (lambda tmp: ["devices", "show", "no_such_preset"], ["no_such_preset"]),
+    "missing yaml": (
+        lambda tmp: ["devices", "show", str(tmp / "missing.yaml")],
+        ["missing.yaml", "does not exist"],
+    ),
+    "malformed yaml": (
+        lambda tmp: ["devices", "show", malformed_yaml(tmp)],
+        ["malformed.yaml", "malformed YAML"],
+    ),
+    "unknown key": (
+        lambda tmp: ["devices", "show", unknown_key_yaml(tmp)],
+        ["extra_key.yaml", "bogus_knob"],
+    ),
+    "plot unknown preset": (
+        lambda tmp: ["devices", "plot", "no_such_preset", "-o", str(tmp / "o")],
+        ["no_such_preset"],
+    ),
+    "uncreatable output": (
+        lambda tmp: ["devices", "plot", "pcm_gst_pulse", "-o", blocked_output(tmp)],
+        ["cannot create output folder", "a_regular_file"],
+    ),
+    "no devices": (
+        lambda tmp: ["devices", "plot", "pcm_gst_pulse", "-o", str(tmp / "o"), "--devices", "0"],
+        ["n_devices must be at least 1"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_code_2(case, tmp_path, capsys):
+    make_args, fragments = BAD_INPUTS[case]
+    rc = main(make_args(tmp_path))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(rc, err, *fragments)
+
+
+def test_usage_errors_exit_2(capsys):
+    for argv in (["devices", "frobnicate"], [], ["devices", "plot"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        _, err = capsys.readouterr()
+        assert "usage: memxbar" in err and "Traceback" not in err
+
+
+# --- the real command line ------------------------------------------------------------------
+
+
+def test_subprocess_success_and_error_without_traceback(tmp_path):
+    listed = run_cli("devices", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr == ""
+    assert "pcm_gst_pulse" in listed.stdout and "pcm_nandakumar2019" in listed.stdout
+
+    failed = run_cli("devices", "show", unknown_key_yaml(tmp_path))
+    assert failed.stdout == ""
+    assert_one_line_error(failed.returncode, failed.stderr, "bogus_knob")
