@@ -1,0 +1,105 @@
+"""Job files: what `memxbar run` and `memxbar compile` read.
+
+A job names the data, the network (compiler IR with plasticity rules), the hardware (a chip
+preset, ideal or PCM tiles) and the training schedule. Loading is strict: every problem is a
+ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import equinox as eqx
+
+from ..compiler.network import Network, network_from_mapping
+from ..hw_configs import ConfigError, build, param, read_yaml, section
+
+__all__ = ["Job", "DataConfig", "HardwareConfig", "TrainingConfig", "ReadoutConfig", "load_job"]
+
+
+class DataConfig(eqx.Module):
+    """Which data set and how it is split."""
+
+    dataset: Literal["digits", "mnist"] = param("data set name", static=True)
+    test_fraction: float = param("share held out for testing (digits)", gt=0.0, lt=1.0)
+    train_limit: int = param("use at most this many training samples (0: all)", ge=0)
+    test_limit: int = param("use at most this many test samples (0: all)", ge=0)
+
+
+class HardwareConfig(eqx.Module):
+    """Where the network runs."""
+
+    chip: str = param("chip preset name or YAML path", static=True)
+    tiles: Literal["pcm", "ideal"] = param("PCM tiles or ideal float tiles", static=True)
+    w_max: float = param("weight represented by a full device (weight units)", gt=0.0)
+
+
+class TrainingConfig(eqx.Module):
+    """The on-chip learning schedule."""
+
+    epochs: int = param("passes over the training set", ge=1)
+    batch_size: int = param("samples per learning step", ge=1)
+    chunk_steps: int = param("steps per jitted chunk (progress and checkpoint granularity)", ge=1)
+    refresh_every_steps: int = param("refresh the tiles every this many steps (0: never)", ge=0)
+    step_time_s: float = param("chip time that passes per learning step, s", gt=0.0)
+    snapshots: int = param("conductance/weight snapshots written over training", ge=1)
+
+
+class ReadoutConfig(eqx.Module):
+    """The digital linear classifier trained on the learned features."""
+
+    epochs: int = param("full-batch optimisation steps", ge=1)
+    learning_rate: float = param("Adam learning rate", gt=0.0)
+    feature_inv_tau: float = param("features are softmax(feature_inv_tau * u)", gt=0.0)
+
+
+class Job(eqx.Module):
+    """A complete job file."""
+
+    name: str = param("job name", static=True)
+    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0)
+    data: DataConfig = section("data")
+    network: Network = eqx.field(static=True)
+    hardware: HardwareConfig = section("hardware")
+    training: TrainingConfig = section("training")
+    readout: ReadoutConfig = section("readout")
+    source: str = eqx.field(static=True, default="")
+    text: str = eqx.field(static=True, default="")
+
+
+def load_job(path: str | Path) -> Job:
+    """Read and check a job YAML file.
+
+    Raises:
+        ConfigError (a ValueError): missing or malformed file, unknown or missing key, wrong
+            type, impossible value; the message names the file and the dotted key.
+    """
+    path = Path(path)
+    mapping = read_yaml(path)
+    source = str(path)
+    if "network" not in mapping:
+        raise ConfigError(source, "network", "is missing (the layers to build)")
+    network = network_from_mapping(mapping["network"], source=source)
+    rest = {k: v for k, v in mapping.items() if k != "network"}
+    sections = build(_JobSections, rest, source=source)
+    return Job(
+        name=sections.name,
+        seed=sections.seed,
+        data=sections.data,
+        network=network,
+        hardware=sections.hardware,
+        training=sections.training,
+        readout=sections.readout,
+        source=source,
+        text=path.read_text(encoding="utf-8"),
+    )
+
+
+class _JobSections(eqx.Module):
+    name: str = param("job name", static=True)
+    seed: int = param("PRNG seed", ge=0)
+    data: DataConfig = section("data")
+    hardware: HardwareConfig = section("hardware")
+    training: TrainingConfig = section("training")
+    readout: ReadoutConfig = section("readout")
