@@ -7,6 +7,7 @@ from .ir_drop import ir_drop_attenuation
 from .ledger import COUNTERS, ENERGY_CATEGORIES, EnergyLedger
 from .pcm_tile import PCMTile
 from .tile import AbstractTile
+from .tiled import TiledMatrix, block_edges
 
 __all__ = [
     "ADC",
@@ -20,7 +21,9 @@ __all__ = [
     "PCMTile",
     "Periphery",
     "TileGeometry",
+    "TiledMatrix",
     "UpdateConfig",
+    "block_edges",
     "ir_drop_attenuation",
     "load_chip",
     "quantise",

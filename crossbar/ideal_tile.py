@@ -28,7 +28,7 @@ class IdealTile(AbstractTile):
         w = jnp.zeros((rows, cols), jnp.float32) if weights is None else jnp.asarray(weights)
         if w.shape != (rows, cols):
             raise ValueError(f"IdealTile: weights must have shape {(rows, cols)}, got {w.shape}")
-        return cls(w.astype(jnp.float32), EnergyLedger.zeros(), rows, cols)
+        return cls(weights=w.astype(jnp.float32), ledger=EnergyLedger.zeros(), rows=rows, cols=cols)
 
     def _book(self, **counts) -> IdealTile:
         return eqx.tree_at(lambda t: t.ledger, self, self.ledger.add(**counts))
@@ -67,6 +67,9 @@ class IdealTile(AbstractTile):
                 f"IdealTile.program_weights: W must be {(self.rows, self.cols)}, got {W.shape}"
             )
         return eqx.tree_at(lambda s: s.weights, self, W)
+
+    def true_weights(self):
+        return self.weights
 
     def refresh(self, t, *, key):
         del t, key

@@ -247,6 +247,11 @@ class PCMTile(AbstractTile):
             W = W * alpha
         return W, tile
 
+    def true_weights(self):
+        """Weights from the programmed conductances (no drift, no noise, nothing booked)."""
+        g = self.devices.g_prog_S
+        return jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+
     # --- writes -----------------------------------------------------------------------------
 
     def _targets(self, W):

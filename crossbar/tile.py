@@ -7,22 +7,20 @@ import abc
 import equinox as eqx
 import jax.numpy as jnp
 
-from .ledger import EnergyLedger
-
 __all__ = ["AbstractTile"]
 
 
 class AbstractTile(eqx.Module):
     """A rows × cols array of synaptic weights with a forward read and a learning write.
 
-    Weights act as ``y = x @ W`` with ``W`` of shape (rows, cols). Every method is pure and
+    Weights act as ``y = x @ W`` with ``W`` of shape (rows, cols). Every tile has ``rows``,
+    ``cols`` and ``ledger`` (an :class:`EnergyLedger`). Every method is pure and
     returns the new tile; ``t`` is the chip time in seconds; ``key`` is keyword-only and
     consumed. Energy of every operation is booked in ``tile.ledger``.
     """
 
-    rows: eqx.AbstractVar[int]
-    cols: eqx.AbstractVar[int]
-    ledger: eqx.AbstractVar[EnergyLedger]
+    # Every tile has ``rows`` and ``cols`` (ints) and ``ledger`` (an EnergyLedger), as fields
+    # or properties; they are not declared here, so that a composite tile can derive them.
 
     @abc.abstractmethod
     def mvm(self, x, t, *, key) -> tuple[jnp.ndarray, AbstractTile]:
@@ -47,6 +45,13 @@ class AbstractTile(eqx.Module):
     @abc.abstractmethod
     def refresh(self, t, *, key) -> AbstractTile:
         """Restore headroom of saturated synapses without changing their weights."""
+
+    @abc.abstractmethod
+    def true_weights(self) -> jnp.ndarray:
+        """The weights the emulator holds (rows, cols), without noise or drift.
+
+        Introspection for snapshots and tests, not a hardware operation: nothing is booked.
+        """
 
     def calibrate(self, t, *, key) -> AbstractTile:
         """Take the reference read used by global drift compensation (no-op if not needed)."""

@@ -23,6 +23,7 @@ class DataConfig(eqx.Module):
 
     dataset: Literal["digits", "mnist"] = param("data set name", static=True)
     test_fraction: float = param("share held out for testing (digits)", gt=0.0, lt=1.0)
+    center: bool = param("subtract the training set's mean image from every sample", static=True)
     train_limit: int = param("use at most this many training samples (0: all)", ge=0)
     test_limit: int = param("use at most this many test samples (0: all)", ge=0)
 

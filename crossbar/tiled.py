@@ -1,0 +1,170 @@
+"""A weight matrix larger than one tile, spread over a grid of tiles.
+
+The compiler splits a (rows, cols) matrix into tile-sized blocks; this class puts the blocks
+back together behind the same interface as one tile, so algorithms never see the split:
+inputs are sliced by row block, each block does its own analogue MVM, and the partial sums of
+a column range are added digitally.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .ledger import EnergyLedger
+from .tile import AbstractTile
+
+__all__ = ["TiledMatrix", "block_edges"]
+
+
+def block_edges(size: int, block: int) -> tuple[int, ...]:
+    """Edges (0, block, 2·block, ..., size) of a split of ``size`` into ``block``-sized parts."""
+    if size < 1 or block < 1:
+        raise ValueError(f"block_edges: size and block must be ≥ 1, got {size}, {block}")
+    return (*range(0, size, block), size)
+
+
+class TiledMatrix(AbstractTile):
+    """A grid of tiles acting as one (rows, cols) weight matrix.
+
+    ``blocks[i][j]`` holds rows ``row_edges[i]:row_edges[i+1]`` and columns
+    ``col_edges[j]:col_edges[j+1]``; ``blocks`` is stored row-major as a flat tuple.
+    """
+
+    blocks: tuple[AbstractTile, ...]
+    row_edges: tuple[int, ...] = eqx.field(static=True)
+    col_edges: tuple[int, ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        n_r, n_c = len(self.row_edges) - 1, len(self.col_edges) - 1
+        if len(self.blocks) != n_r * n_c:
+            raise ValueError(f"TiledMatrix: expected {n_r}×{n_c} blocks, got {len(self.blocks)}")
+        for n, tile in enumerate(self.blocks):
+            i, j = divmod(n, n_c)
+            want = (
+                self.row_edges[i + 1] - self.row_edges[i],
+                self.col_edges[j + 1] - self.col_edges[j],
+            )
+            if (tile.rows, tile.cols) != want:
+                raise ValueError(
+                    f"TiledMatrix: block ({i}, {j}) is {tile.rows}×{tile.cols}, "
+                    f"expected {want[0]}×{want[1]}"
+                )
+
+    @classmethod
+    def build(cls, rows: int, cols: int, tile_rows: int, tile_cols: int, make_tile) -> TiledMatrix:
+        """Split (rows, cols) into tiles of at most (tile_rows, tile_cols).
+
+        ``make_tile(index, row_slice, col_slice)`` builds the tile of one block.
+        """
+        row_edges = block_edges(rows, tile_rows)
+        col_edges = block_edges(cols, tile_cols)
+        row_ranges = [slice(a, b) for a, b in itertools.pairwise(row_edges)]
+        col_ranges = [slice(a, b) for a, b in itertools.pairwise(col_edges)]
+        blocks = tuple(
+            make_tile(n, r, c) for n, (r, c) in enumerate(itertools.product(row_ranges, col_ranges))
+        )
+        return cls(blocks=blocks, row_edges=row_edges, col_edges=col_edges)
+
+    @property
+    def rows(self) -> int:
+        return self.row_edges[-1]
+
+    @property
+    def cols(self) -> int:
+        return self.col_edges[-1]
+
+    @property
+    def ledger(self) -> EnergyLedger:
+        """The sum of the blocks' ledgers."""
+        total = self.blocks[0].ledger
+        for tile in self.blocks[1:]:
+            total = total + tile.ledger
+        return total
+
+    def _grid(self, key=None):
+        """(tile, row slice, col slice, key) of every block; keys split from ``key``."""
+        n_c = len(self.col_edges) - 1
+        keys = (
+            jax.random.split(key, len(self.blocks))
+            if key is not None
+            else [None] * len(self.blocks)
+        )
+        for n, (tile, k) in enumerate(zip(self.blocks, keys, strict=True)):
+            i, j = divmod(n, n_c)
+            rows = slice(self.row_edges[i], self.row_edges[i + 1])
+            cols = slice(self.col_edges[j], self.col_edges[j + 1])
+            yield tile, rows, cols, k
+
+    def _replace(self, blocks) -> TiledMatrix:
+        return eqx.tree_at(lambda s: s.blocks, self, tuple(blocks))
+
+    def mvm(self, x, t, *, key):
+        self.check_input(x, self.rows, "x")
+        y = jnp.zeros((*jnp.shape(x)[:-1], self.cols), jnp.float32)
+        blocks = []
+        for tile, rows, cols, k in self._grid(key):
+            part, tile = tile.mvm(x[..., rows], t, key=k)
+            y = y.at[..., cols].add(part)
+            blocks.append(tile)
+        return y, self._replace(blocks)
+
+    def mvm_t(self, y, t, *, key):
+        self.check_input(y, self.cols, "y")
+        x = jnp.zeros((*jnp.shape(y)[:-1], self.rows), jnp.float32)
+        blocks = []
+        for tile, rows, cols, k in self._grid(key):
+            part, tile = tile.mvm_t(y[..., cols], t, key=k)
+            x = x.at[..., rows].add(part)
+            blocks.append(tile)
+        return x, self._replace(blocks)
+
+    def _check_matrix(self, M, what: str):
+        if jnp.shape(M) != (self.rows, self.cols):
+            raise ValueError(
+                f"TiledMatrix.{what}: expected shape {(self.rows, self.cols)}, got {jnp.shape(M)}"
+            )
+
+    def update(self, dW, t, *, key):
+        self._check_matrix(dW, "update")
+        return self._replace(
+            tile.update(dW[rows, cols], t, key=k) for tile, rows, cols, k in self._grid(key)
+        )
+
+    def update_outer(self, x, d, t, *, key, scale=1.0):
+        self.check_input(x, self.rows, "x")
+        self.check_input(d, self.cols, "d")
+        return self._replace(
+            tile.update_outer(x[..., rows], d[..., cols], t, key=k, scale=scale)
+            for tile, rows, cols, k in self._grid(key)
+        )
+
+    def read_weights(self, t, *, key):
+        W = jnp.zeros((self.rows, self.cols), jnp.float32)
+        blocks = []
+        for tile, rows, cols, k in self._grid(key):
+            part, tile = tile.read_weights(t, key=k)
+            W = W.at[rows, cols].set(part)
+            blocks.append(tile)
+        return W, self._replace(blocks)
+
+    def true_weights(self):
+        W = jnp.zeros((self.rows, self.cols), jnp.float32)
+        for tile, rows, cols, _ in self._grid():
+            W = W.at[rows, cols].set(tile.true_weights())
+        return W
+
+    def program_weights(self, W, t, *, key):
+        self._check_matrix(W, "program_weights")
+        return self._replace(
+            tile.program_weights(W[rows, cols], t, key=k) for tile, rows, cols, k in self._grid(key)
+        )
+
+    def refresh(self, t, *, key):
+        return self._replace(tile.refresh(t, key=k) for tile, _, _, k in self._grid(key))
+
+    def calibrate(self, t, *, key):
+        return self._replace(tile.calibrate(t, key=k) for tile, _, _, k in self._grid(key))

@@ -1,0 +1,43 @@
+"""Assembling a chip's tiles: one TiledMatrix per weight matrix, ideal or PCM."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+
+from ..crossbar import ChipSpec, IdealTile, PCMTile, TiledMatrix
+from ..devices import load_preset
+
+__all__ = ["tile_factory"]
+
+
+def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float):
+    """A ``make_tile(layer, matrix, rows, cols, *, key)`` that splits matrices over tiles.
+
+    Blocks follow the compiler's placement: rows in chunks of the chip's tile rows, columns in
+    chunks of its tile columns, one block per tile, partial sums added digitally.
+    """
+    if kind not in ("pcm", "ideal"):
+        raise ValueError(f"tiles must be 'pcm' or 'ideal', got {kind!r}")
+    device = load_preset(chip.device_preset) if kind == "pcm" else None
+
+    def make_tile(layer: str, matrix: str, rows: int, cols: int, *, key) -> TiledMatrix:
+        del layer, matrix
+
+        def block(n, row_slice, col_slice):
+            shape = (row_slice.stop - row_slice.start, col_slice.stop - col_slice.start)
+            if kind == "ideal":
+                return IdealTile.create(*shape)
+            return PCMTile.create(
+                chip,
+                key=jax.random.fold_in(key, n),
+                rows=shape[0],
+                cols=shape[1],
+                w_max=w_max,
+                device=device,
+            )
+
+        return TiledMatrix.build(rows, cols, chip.tile.rows, chip.tile.cols, block)
+
+    return make_tile

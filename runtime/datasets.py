@@ -1,0 +1,74 @@
+"""Data sets: the embedded scikit-learn digits (default) and MNIST from a data folder."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["Dataset", "centered", "load_digits_split", "load_dataset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Train and test arrays: images flattened to (n, features) in [0, 1], integer labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    def limited(self, train_limit: int, test_limit: int) -> Dataset:
+        """The first ``train_limit`` / ``test_limit`` samples (0 keeps all)."""
+        tr = slice(None) if train_limit == 0 else slice(train_limit)
+        te = slice(None) if test_limit == 0 else slice(test_limit)
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[tr],
+            y_train=self.y_train[tr],
+            x_test=self.x_test[te],
+            y_test=self.y_test[te],
+        )
+
+
+def centered(data: Dataset) -> Dataset:
+    """Both splits minus the training set's mean image (test statistics are never used).
+
+    Without it every pixel that is dark in all images points the same way in every sample,
+    and a Hebbian neuron initialised against that direction never wins a competition.
+    """
+    mean = data.x_train.mean(axis=0, keepdims=True)
+    return dataclasses.replace(data, x_train=data.x_train - mean, x_test=data.x_test - mean)
+
+
+def load_digits_split(test_fraction: float = 0.2, *, seed: int = 0) -> Dataset:
+    """scikit-learn's 1,797 8×8 digits (shipped with scikit-learn), a stratified split.
+
+    Pixels are scaled from 0–16 to [0, 1]. The split depends only on ``seed``.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int32)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_fraction, random_state=seed, stratify=y
+    )
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
+
+
+def load_dataset(config, *, seed: int = 0) -> Dataset:
+    """The data set a job's ``data`` section names, limited as it asks."""
+    if config.dataset == "digits":
+        data = load_digits_split(config.test_fraction, seed=seed)
+    else:
+        raise ValueError(f"data set '{config.dataset}' is not available yet (supported: digits)")
+    data = data.limited(config.train_limit, config.test_limit)
+    return centered(data) if config.center else data

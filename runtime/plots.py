@@ -1,0 +1,76 @@
+"""PNG figures of a run: metrics and energy over training, breakdown, conductances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .run_file import RunRecord
+
+__all__ = ["write_run_plots"]
+
+_CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
+    """Write metric, energy, breakdown and conductance-histogram PNGs into ``out_dir``."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create plot folder '{out}': {err.strerror or err}") from None
+    paths = []
+
+    fig = Figure(figsize=(5 * max(len(record.metrics), 1), 3.5))
+    for i, (name, values) in enumerate(record.metrics.items()):
+        ax = fig.add_subplot(1, max(len(record.metrics), 1), i + 1)
+        ax.plot(record.metric_steps, values, marker=".")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"test accuracy {record.final.get('test_accuracy', float('nan')):.3f}")
+    paths.append(_save(fig, out / f"{prefix}metrics.png"))
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    for name in (*_CATEGORIES, "total"):
+        values = record.energy[name]
+        if np.any(values > 0):
+            ax.plot(record.energy_steps, values * 1e6, label=name, lw=2 if name == "total" else 1)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cumulative energy (µJ)")
+    ax.set_title("on-chip learning energy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    paths.append(_save(fig, out / f"{prefix}energy.png"))
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    final = [
+        float(record.energy[name][-1]) if len(record.energy[name]) else 0.0 for name in _CATEGORIES
+    ]
+    ax.bar(_CATEGORIES, np.array(final) * 1e6)
+    ax.set_ylabel("energy over training (µJ)")
+    per_update = record.energy_attrs["per_synaptic_update_J"]
+    ax.set_title(f"energy breakdown — {per_update * 1e12:.3g} pJ per synaptic update")
+    paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
+
+    for layer, g in record.conductances.items():
+        fig = Figure(figsize=(6, 4))
+        ax = fig.add_subplot()
+        ax.hist(g[0].ravel() * 1e6, bins=60, alpha=0.6, label="G+")
+        ax.hist(g[1].ravel() * 1e6, bins=60, alpha=0.6, label="G−")
+        ax.set_xlabel("programmed conductance (µS)")
+        ax.set_ylabel("devices")
+        ax.set_title(f"layer {layer}: conductances after training")
+        ax.legend()
+        paths.append(_save(fig, out / f"{prefix}conductance_{layer}.png"))
+    return paths

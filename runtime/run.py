@@ -1,0 +1,272 @@
+"""Running a job: build the chip, learn on it in chunks, evaluate, write the run file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..algorithms import algorithm_for, train_readout
+from ..compiler import compile_network, program_to_yaml
+from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix, load_chip
+from .checkpoint import load_checkpoint, save_checkpoint
+from .chip import tile_factory
+from .datasets import load_dataset
+from .job import Job
+from .run_file import RunRecord, write_run_file
+from .trainer import Schedule, batched_features, make_chunk_runner, tiles_ledger
+
+__all__ = ["RunInterrupted", "run_job", "checkpoint_path"]
+
+
+class RunInterrupted(RuntimeError):
+    """Training stopped before the end; a checkpoint allows ``--resume``."""
+
+
+def checkpoint_path(out_path: Path) -> Path:
+    """Where the checkpoint of a run writing ``out_path`` lives."""
+    return out_path.with_name(out_path.name + ".ckpt")
+
+
+def _fingerprint(job: Job, seed: int, epochs: int) -> str:
+    text = f"{job.text}\nseed={seed}\nepochs={epochs}".encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def _ledger_row(ledger) -> np.ndarray:
+    values = [float(ledger.energy_J(k)) for k in ENERGY_CATEGORIES]
+    return np.array([*values, sum(values)], np.float64)
+
+
+def _layer_conductances(tile) -> np.ndarray | None:
+    """Programmed conductances (2, N, rows, cols) of a tiled PCM matrix, S; None if ideal."""
+    if not isinstance(tile, TiledMatrix) or not isinstance(tile.blocks[0], PCMTile):
+        return None
+    first = tile.blocks[0].devices.g_prog_S
+    out = np.zeros((2, first.shape[1], tile.rows, tile.cols), np.float32)
+    for _, block, rows, cols in tile._grid():
+        out[:, :, rows, cols] = np.asarray(block.devices.g_prog_S)
+    return out
+
+
+def run_job(
+    job: Job,
+    out_path: str | Path,
+    *,
+    seed: int | None = None,
+    epochs: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after_chunks: int | None = None,
+) -> RunRecord:
+    """Train ``job`` on its chip, evaluate it and write the run file ``out_path``.
+
+    Args:
+        seed: overrides the job's seed. epochs: overrides training.epochs.
+        resume: continue from the checkpoint next to ``out_path`` if there is one.
+        stop_after_chunks: stop (raise RunInterrupted) after this many chunks of this call,
+            as an interruption would; the checkpoint stays for a resume.
+    """
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise ValueError(f"{out_path}: output folder '{out_path.parent}' does not exist")
+    seed = job.seed if seed is None else seed
+    training = job.training
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be ≥ 1, got {epochs}")
+        training = dataclasses.replace(training, epochs=epochs)
+    chip = load_chip(job.hardware.chip)
+    program = compile_network(job.network, chip)
+    data = load_dataset(job.data, seed=seed)
+    algorithm = algorithm_for(job.network)
+    schedule = Schedule(
+        data.x_train.shape[0], training.batch_size, training.epochs, training.step_time_s
+    )
+
+    key = jax.random.key(seed)
+    k_init, k_data, k_train, k_eval = jax.random.split(key, 4)
+    make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max)
+    state = algorithm.init(make_tile, key=k_init)
+    initial_programming = _ledger_row(tiles_ledger(algorithm, state))
+
+    fingerprint = _fingerprint(job, seed, training.epochs)
+    ckpt = checkpoint_path(out_path)
+    step = 0
+    names = algorithm.metric_names
+    history: dict[str, np.ndarray] = {
+        "step": np.zeros(0, np.int64),
+        "energy": np.zeros((0, len(ENERGY_CATEGORIES) + 1)),
+        **{f"metric_{n}": np.zeros(0) for n in names},
+    }
+    snapshot_steps = np.unique(
+        np.linspace(0, schedule.total_steps, training.snapshots + 1).round().astype(int)[1:]
+    )
+    layers = list(algorithm.tiles(state))
+    snapshots = {name: [] for name in layers}
+    if resume and ckpt.exists():
+        state, step, history = load_checkpoint(ckpt, state, fingerprint=fingerprint)
+        for name in layers:
+            saved = history.get(f"snapshot_{name}")
+            snapshots[name] = list(saved) if saved is not None else []
+
+    x_train = jnp.asarray(data.x_train)
+    run_chunk = make_chunk_runner(algorithm, schedule, training.refresh_every_steps)
+    bar = tqdm(
+        total=schedule.total_steps,
+        initial=step,
+        disable=not progress,
+        desc=job.name,
+        unit="step",
+        leave=False,
+    )
+    chunks_done = 0
+    try:
+        while step < schedule.total_steps:
+            stop = min(step + training.chunk_steps, schedule.total_steps)
+            indices = jnp.asarray(schedule.batch_indices(k_data, step, stop))
+            steps = jnp.arange(step, stop)
+            state, metrics = run_chunk(state, x_train, indices, steps, k_train)
+            step = stop
+            energy = _ledger_row(tiles_ledger(algorithm, state)) - initial_programming
+            history["step"] = np.append(history["step"], step)
+            history["energy"] = np.vstack([history["energy"], energy])
+            for n in names:
+                history[f"metric_{n}"] = np.append(
+                    history[f"metric_{n}"], float(jnp.mean(metrics[n]))
+                )
+            if len(snapshots[layers[0]]) < np.searchsorted(snapshot_steps, step, side="right"):
+                for name, tile in algorithm.tiles(state).items():
+                    snapshots[name].append(np.asarray(tile.true_weights()))
+            for name in layers:
+                history[f"snapshot_{name}"] = np.asarray(snapshots[name])
+            save_checkpoint(ckpt, state, step=step, fingerprint=fingerprint, history=history)
+            bar.update(stop - int(steps[0]))
+            bar.set_postfix(
+                {n: f"{history[f'metric_{n}'][-1]:.3g}" for n in names}
+                | {"energy": f"{energy[-1]:.3g} J"}
+            )
+            chunks_done += 1
+            if (
+                stop_after_chunks is not None
+                and chunks_done >= stop_after_chunks
+                and step < schedule.total_steps
+            ):
+                raise RunInterrupted(f"stopped after step {step}; resume with --resume")
+    finally:
+        bar.close()
+
+    record = _evaluate(
+        job,
+        algorithm,
+        state,
+        data,
+        schedule,
+        training,
+        k_eval,
+        program,
+        history,
+        snapshots,
+        snapshot_steps,
+        initial_programming,
+    )
+    write_run_file(out_path, record)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+def _evaluate(
+    job,
+    algorithm,
+    state,
+    data,
+    schedule,
+    training,
+    key,
+    program,
+    history,
+    snapshots,
+    snapshot_steps,
+    initial_programming,
+) -> RunRecord:
+    k_cal, k_train_f, k_test_f = jax.random.split(key, 3)
+    t_end = schedule.time_of(schedule.total_steps - 1)
+    tiles = algorithm.tiles(state)
+    keys = jax.random.split(k_cal, len(tiles))
+    state = algorithm.with_tiles(
+        state,
+        {n: tile.calibrate(t_end, key=k) for (n, tile), k in zip(tiles.items(), keys, strict=True)},
+    )
+    t_eval = t_end + 1.0
+    train_ledger = tiles_ledger(algorithm, state)
+    u_train, state = batched_features(algorithm, state, data.x_train, t_eval, key=k_train_f)
+    before_test = tiles_ledger(algorithm, state)
+    u_test, state = batched_features(algorithm, state, data.x_test, t_eval, key=k_test_f)
+    after_test = tiles_ledger(algorithm, state)
+
+    fit = job.readout.feature_inv_tau
+    f_train = jax.nn.softmax(fit * u_train, axis=-1)
+    f_test = jax.nn.softmax(fit * u_test, axis=-1)
+    readout = train_readout(
+        f_train,
+        data.y_train,
+        data.n_classes,
+        steps=job.readout.epochs,
+        learning_rate=job.readout.learning_rate,
+    )
+    energy = history["energy"]
+    training_energy = energy[-1] if len(energy) else np.zeros(len(ENERGY_CATEGORIES) + 1)
+    update_events = float(train_ledger.count("update_events"))
+    programming = sum(
+        training_energy[ENERGY_CATEGORIES.index(k)] for k in ("set", "reset", "refresh")
+    )
+    test_J = _ledger_row(after_test)[-1] - _ledger_row(before_test)[-1]
+    samples = schedule.total_steps * schedule.batch_size
+    final = {
+        "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
+        "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
+        "training_steps": schedule.total_steps,
+        "training_samples": samples,
+        "update_events": update_events,
+        "set_pulses": float(train_ledger.count("set_pulses")),
+        "reset_pulses": float(train_ledger.count("reset_pulses")),
+        "refreshes": float(train_ledger.count("refreshes")),
+        "initial_programming_J": float(initial_programming[-1]),
+        "training_energy_J": float(training_energy[-1]),
+        "test_samples": int(data.x_test.shape[0]),
+        "chip_time_end_s": float(t_end),
+    }
+    for n in algorithm.metric_names:
+        values = history[f"metric_{n}"]
+        final[n] = float(values[-1]) if len(values) else float("nan")
+    energy_attrs = {
+        "per_synaptic_update_J": programming / update_events if update_events else 0.0,
+        "per_inference_J": test_J / max(data.x_test.shape[0], 1),
+        "per_sample_J": float(training_energy[-1]) / samples if samples else 0.0,
+    }
+    weights, weight_steps, conductances = {}, {}, {}
+    for name, tile in algorithm.tiles(state).items():
+        weights[name] = np.asarray(snapshots[name], np.float32)
+        weight_steps[name] = snapshot_steps[: len(snapshots[name])]
+        g = _layer_conductances(tile)
+        if g is not None:
+            conductances[name] = g
+    keys = ("read", "set", "reset", "dac", "adc", "refresh", "total")
+    return RunRecord(
+        job_yaml=job.text,
+        program_yaml=program_to_yaml(program),
+        metric_steps=history["step"],
+        metrics={n: history[f"metric_{n}"] for n in algorithm.metric_names},
+        energy_steps=history["step"],
+        energy={k: energy[:, i] if len(energy) else np.zeros(0) for i, k in enumerate(keys)},
+        energy_attrs=energy_attrs,
+        final=final,
+        weights=weights,
+        weight_steps=weight_steps,
+        conductances=conductances,
+    )

@@ -1,0 +1,110 @@
+"""The HDF5 run file: one file per run, with a fixed layout other tools rely on.
+
+Layout:
+    /config/job_yaml, /config/program_yaml      text of the job and the compiled program
+    /metrics/step, /metrics/<name>              metrics over training (same length)
+    /energy/step, /energy/<category>            cumulative joules over training, categories
+                                                read, set, reset, dac, adc, refresh, total;
+                                                attributes per_synaptic_update_J,
+                                                per_inference_J, per_sample_J
+    /final/<name>                               scalars (test_accuracy, counts, ...)
+    /weights/<layer>                            snapshots (n, rows, cols); attribute steps
+    /conductances/<layer>                       final programmed conductances (S), PCM only
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..crossbar import ENERGY_CATEGORIES
+from .checkpoint import atomic_write_bytes
+
+__all__ = ["RunRecord", "write_run_file", "read_run_file", "ENERGY_KEYS"]
+
+ENERGY_KEYS = (*ENERGY_CATEGORIES, "total")
+_ENERGY_ATTRS = ("per_synaptic_update_J", "per_inference_J", "per_sample_J")
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """Everything a run file holds, as numpy arrays and Python scalars."""
+
+    job_yaml: str
+    program_yaml: str
+    metric_steps: np.ndarray
+    metrics: dict[str, np.ndarray]
+    energy_steps: np.ndarray
+    energy: dict[str, np.ndarray]
+    energy_attrs: dict[str, float]
+    final: dict[str, float]
+    weights: dict[str, np.ndarray]
+    weight_steps: dict[str, np.ndarray]
+    conductances: dict[str, np.ndarray]
+
+
+def write_run_file(path: str | Path, record: RunRecord) -> None:
+    """Write ``record`` to ``path`` atomically (a half-written run file never exists)."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        config = f.create_group("config")
+        config["job_yaml"] = record.job_yaml
+        config["program_yaml"] = record.program_yaml
+        metrics = f.create_group("metrics")
+        metrics["step"] = record.metric_steps
+        for name, values in record.metrics.items():
+            metrics[name] = values
+        energy = f.create_group("energy")
+        energy["step"] = record.energy_steps
+        for name in ENERGY_KEYS:
+            energy[name] = record.energy[name]
+        for name in _ENERGY_ATTRS:
+            energy.attrs[name] = float(record.energy_attrs[name])
+        final = f.create_group("final")
+        for name, value in record.final.items():
+            final[name] = value
+        weights = f.create_group("weights")
+        for name, values in record.weights.items():
+            weights[name] = values
+            weights[name].attrs["steps"] = record.weight_steps[name]
+        conductances = f.create_group("conductances")
+        for name, values in record.conductances.items():
+            conductances[name] = values
+            conductances[name].attrs["unit"] = "S"
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def read_run_file(path: str | Path) -> RunRecord:
+    """Read a run file; a missing, corrupt or incomplete file raises ValueError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: run file does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            metrics = f["metrics"]
+            energy = f["energy"]
+            weights = f["weights"]
+            return RunRecord(
+                job_yaml=_text(f["config/job_yaml"]),
+                program_yaml=_text(f["config/program_yaml"]),
+                metric_steps=metrics["step"][()],
+                metrics={k: metrics[k][()] for k in metrics if k != "step"},
+                energy_steps=energy["step"][()],
+                energy={k: energy[k][()] for k in ENERGY_KEYS},
+                energy_attrs={k: float(energy.attrs[k]) for k in _ENERGY_ATTRS},
+                final={k: f["final"][k][()].item() for k in f["final"]},
+                weights={k: weights[k][()] for k in weights},
+                weight_steps={k: weights[k].attrs["steps"][()] for k in weights},
+                conductances={k: v[()] for k, v in f["conductances"].items()},
+            )
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{path}: not a complete memxbar run file ({err})") from None
+
+
+def _text(dataset) -> str:
+    value = dataset[()]
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,138 @@
+"""The learning loop: jitted lax.scan chunks of steps driven from Python.
+
+Each step's key, batch and chip time depend only on the global step number, never on the
+chunk boundaries, so a run gives the same result whatever its chunk size and after a resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Schedule", "make_chunk_runner", "refresh_all", "tiles_ledger"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """Which samples each step sees and at what chip time it happens."""
+
+    n_train: int
+    batch_size: int
+    epochs: int
+    step_time_s: float
+
+    def __post_init__(self):
+        if self.n_train < self.batch_size:
+            raise ValueError(
+                f"the training set has {self.n_train} samples, fewer than one batch "
+                f"({self.batch_size}); lower training.batch_size"
+            )
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n_train // self.batch_size
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def batch_indices(self, key, start: int, stop: int) -> np.ndarray:
+        """Sample indices (stop − start, batch) of steps [start, stop): a fresh permutation
+        per epoch (drawn from ``key`` and the epoch number), the last partial batch dropped."""
+        rows = []
+        spe, b = self.steps_per_epoch, self.batch_size
+        for epoch in range(start // spe, (stop - 1) // spe + 1):
+            perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), self.n_train))
+            batches = perm[: spe * b].reshape(spe, b)
+            lo = max(start - epoch * spe, 0)
+            hi = min(stop - epoch * spe, spe)
+            rows.append(batches[lo:hi])
+        return np.concatenate(rows)
+
+    def time_of(self, step):
+        """Chip time (s) at which step ``step`` (0-based) learns."""
+        return (step + 1) * self.step_time_s
+
+
+def refresh_all(algorithm, state, t, *, key):
+    """Refresh every tile of the state at chip time t (s)."""
+    tiles = algorithm.tiles(state)
+    keys = jax.random.split(key, len(tiles))
+    return algorithm.with_tiles(
+        state,
+        {name: tile.refresh(t, key=k) for (name, tile), k in zip(tiles.items(), keys, strict=True)},
+    )
+
+
+def tiles_ledger(algorithm, state):
+    """The sum of the ledgers of all tiles of the state."""
+    ledgers = [tile.ledger for tile in algorithm.tiles(state).values()]
+    total = ledgers[0]
+    for ledger in ledgers[1:]:
+        total = total + ledger
+    return total
+
+
+def make_chunk_runner(algorithm, schedule: Schedule, refresh_every: int):
+    """A jitted ``run(state, x_train, indices, steps, key) -> (state, metrics)``.
+
+    ``indices`` (n, batch) are the samples of steps ``steps`` (n,); metrics come back
+    stacked (n,) per name.
+    """
+
+    @eqx.filter_jit
+    def run(state, x_train, indices, steps, key):
+        def body(state, inputs):
+            idx, step = inputs
+            t = schedule.time_of(step)
+            k_step = jax.random.fold_in(key, step)
+            state, metrics = algorithm.train_step(state, x_train[idx], t, key=k_step)
+            if refresh_every > 0:
+                k_refresh = jax.random.fold_in(k_step, 1)
+                state = jax.lax.cond(
+                    (step + 1) % refresh_every == 0,
+                    lambda s: refresh_all(algorithm, s, t, key=k_refresh),
+                    lambda s: s,
+                    state,
+                )
+            return state, metrics
+
+        return jax.lax.scan(body, state, (indices, steps))
+
+    return run
+
+
+def batched_features(algorithm, state, x, t, *, key, batch: int = 256):
+    """Features of all of ``x`` at chip time t (s), ``batch`` samples per MVM call.
+
+    Full batches run in one scan and the remainder in one more call, so exactly the samples
+    of ``x`` are read and booked. Returns (features, state).
+    """
+    x = jnp.asarray(x, jnp.float32)
+    n = x.shape[0]
+    n_full = n // batch
+    k_scan, k_rest = jax.random.split(key)
+
+    @eqx.filter_jit
+    def scan_batches(state, chunks, key):
+        def body(state, inputs):
+            i, xb = inputs
+            f, state = algorithm.features(state, xb, t, key=jax.random.fold_in(key, i))
+            return state, f
+
+        state, feats = jax.lax.scan(body, state, (jnp.arange(chunks.shape[0]), chunks))
+        return feats.reshape(-1, feats.shape[-1]), state
+
+    parts = []
+    if n_full:
+        chunks = x[: n_full * batch].reshape(n_full, batch, x.shape[1])
+        feats, state = scan_batches(state, chunks, k_scan)
+        parts.append(feats)
+    if n % batch:
+        feats, state = eqx.filter_jit(algorithm.features)(state, x[n_full * batch :], t, key=k_rest)
+        parts.append(feats)
+    return jnp.concatenate(parts), state
