@@ -31,6 +31,7 @@ __all__ = [
     "read_yaml",
     "unit_of",
     "describe",
+    "dump",
 ]
 
 # SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
@@ -306,3 +307,24 @@ def _pretty(value: Any, unit: str) -> tuple[str, str]:
         if abs(scaled) >= 1.0 or prefix == "f":
             return f"{scaled:.4g}", prefix + unit
     return f"{value:g}", unit
+
+
+def dump(obj: Any) -> dict[str, Any]:
+    """The inverse of :func:`build`: a plain mapping that ``build(type(obj), ...)`` reads back.
+
+    Keys are the field names (SI units, no prefixes), nested parameter classes become nested
+    mappings, tuples become lists; values keep their Python types (int, float, bool, str, None).
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise TypeError(f"dump expects a parameter class instance, got {type(obj).__name__}")
+    return {f.name: _dump_value(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+
+
+def _dump_value(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dump(value)
+    if isinstance(value, tuple | list):
+        return [_dump_value(v) for v in value]
+    if hasattr(value, "shape") and hasattr(value, "item") and value.shape == ():
+        return value.item()  # a NumPy or JAX scalar
+    return value

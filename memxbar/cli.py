@@ -7,6 +7,7 @@ stderr with exit code 2; tracebacks are reserved for bugs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,94 @@ def _devices_plot(args) -> int:
     return 0
 
 
+def _compile(args) -> int:
+    from .compiler import compile_network, mapping_report, save_program
+    from .crossbar import load_chip
+    from .runtime.job import load_job
+
+    job = load_job(args.job)
+    chip = load_chip(job.hardware.chip)
+    program = compile_network(job.network, chip)
+    print(mapping_report(program))
+    if args.output is not None:
+        path = save_program(program, args.output)
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_compile_command(commands) -> None:
+    compile_ = commands.add_parser(
+        "compile", help="place a job's network onto its chip and print the mapping report"
+    )
+    compile_.add_argument("job", help="job YAML file (network and hardware.chip)")
+    compile_.add_argument(
+        "-o", "--output", default=None, help="write the program (crossbar configuration) YAML here"
+    )
+    compile_.set_defaults(func=_compile)
+
+
+def _run(args) -> int:
+    from .runtime.job import load_job
+    from .runtime.plots import write_run_plots
+    from .runtime.run import RunInterrupted, run_job
+    from .runtime.summary import format_summary
+
+    job = load_job(args.job)
+    out = Path(args.output) if args.output else Path(f"{job.name}.h5")
+    if not out.parent.is_dir():
+        raise OSError(f"output folder '{out.parent}' does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise OSError(f"output folder '{out.parent}' is not writable")
+    try:
+        record = run_job(
+            job,
+            out,
+            seed=args.seed,
+            epochs=args.epochs,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except RunInterrupted as stop:
+        print(f"memxbar: {stop}", file=sys.stderr)
+        return 3
+    print(format_summary(record, job.name))
+    print(f"\nwrote {out}")
+    for path in write_run_plots(record, out.parent, prefix=f"{out.stem}_"):
+        print(f"wrote {path}")
+    return 0
+
+
+def _report(args) -> int:
+    from .runtime.plots import write_run_plots
+    from .runtime.run_file import read_run_file
+    from .runtime.summary import format_summary
+
+    path = Path(args.run)
+    record = read_run_file(path)
+    print(format_summary(record, path.stem))
+    if not args.no_plots:
+        for plot in write_run_plots(record, path.parent, prefix=f"{path.stem}_"):
+            print(f"wrote {plot}")
+    return 0
+
+
+def _add_run_commands(commands) -> None:
+    run = commands.add_parser("run", help="train a job on its emulated chip and evaluate it")
+    run.add_argument("job", help="job YAML file")
+    run.add_argument("-o", "--output", default=None, help="run file (default: JOB_NAME.h5)")
+    run.add_argument("--seed", type=int, default=None, help="PRNG seed (default: the job's)")
+    run.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    run.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint of an interrupted run"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    report = commands.add_parser("report", help="print a run file's summary and redraw its plots")
+    report.add_argument("run", help="run file (.h5) written by 'memxbar run'")
+    report.add_argument("--no-plots", action="store_true", help="only print the summary")
+    report.set_defaults(func=_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memxbar", description="Emulate, compile for and learn on PCM crossbar chips."
@@ -70,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     plot.set_defaults(func=_devices_plot)
+    _add_compile_command(commands)
+    _add_run_commands(commands)
     return parser
 
 
@@ -83,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memxbar: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("memxbar: interrupted", file=sys.stderr)
+        print("memxbar: interrupted (a run resumes with --resume)", file=sys.stderr)
         return 130
 
 

@@ -49,7 +49,7 @@ def _layer_conductances(tile) -> np.ndarray | None:
         return None
     first = tile.blocks[0].devices.g_prog_S
     out = np.zeros((2, first.shape[1], tile.rows, tile.cols), np.float32)
-    for _, block, rows, cols in tile._grid():
+    for block, rows, cols, _ in tile._grid():
         out[:, :, rows, cols] = np.asarray(block.devices.g_prog_S)
     return out
 

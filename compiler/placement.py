@@ -1,0 +1,89 @@
+"""Placement: split weight matrices into tile-sized blocks and put each block on its own tile."""
+
+from __future__ import annotations
+
+import math
+
+from ..crossbar.chip import ChipSpec, TileGeometry
+from ..devices import AbstractDevice, load_preset
+from .network import Network
+from .program import Block, Program
+
+__all__ = ["DoesNotFit", "compile_network", "split_blocks", "tiles_needed"]
+
+
+class DoesNotFit(ValueError):
+    """The network needs more tiles than the chip has.
+
+    Attributes:
+        needed: tiles needed per layer (layer name → tiles).
+        total: tiles needed in all.
+        available: tiles on the chip.
+    """
+
+    def __init__(self, network: Network, chip: ChipSpec, needed: dict[str, int]):
+        self.needed = dict(needed)
+        self.total = sum(needed.values())
+        self.available = chip.tile.count
+        per_layer = ", ".join(f"{name}: {n}" for name, n in needed.items())
+        super().__init__(
+            f"network '{network.name}' does not fit: it needs {self.total} tiles of "
+            f"{chip.tile.rows}x{chip.tile.cols} ({per_layer}) but the chip has "
+            f"{self.available}"
+        )
+
+
+def split_blocks(rows: int, cols: int, tile: TileGeometry) -> list[tuple[int, int, int, int]]:
+    """Tile-sized blocks ``(row_start, row_stop, col_start, col_stop)`` of a rows×cols matrix.
+
+    Rows are cut every ``tile.rows``, columns every ``tile.cols``; blocks are listed row block
+    by row block, columns inside.
+    """
+    return [
+        (r, min(r + tile.rows, rows), c, min(c + tile.cols, cols))
+        for r in range(0, rows, tile.rows)
+        for c in range(0, cols, tile.cols)
+    ]
+
+
+def tiles_needed(network: Network, tile: TileGeometry) -> dict[str, int]:
+    """Tiles each layer needs (one per block): layer name → count."""
+    return {
+        layer.name: sum(
+            math.ceil(rows / tile.rows) * math.ceil(cols / tile.cols)
+            for rows, cols in layer.matrices().values()
+        )
+        for layer in network.layers
+    }
+
+
+def compile_network(
+    network: Network, chip: ChipSpec, *, device: AbstractDevice | None = None
+) -> Program:
+    """Place ``network`` onto ``chip``: one tile-sized block of a weight matrix per tile.
+
+    Tiles are filled in order (layer by layer, matrix by matrix, row block by row block); blocks
+    of one matrix that share a column range have their outputs added digitally
+    (:meth:`Program.partial_sums`). The update scheme is the chip's (``chip.update``).
+
+    Args:
+        network: the network IR.
+        chip: the chip description.
+        device: the device model; by default loaded from ``chip.device_preset``.
+
+    Raises:
+        DoesNotFit (a ValueError): more tiles needed than the chip has; the message gives the
+            tiles needed per layer and in total, and the tiles on the chip.
+        ConfigError (a ValueError): the chip's device preset cannot be loaded.
+    """
+    needed = tiles_needed(network, chip.tile)
+    if sum(needed.values()) > chip.tile.count:
+        raise DoesNotFit(network, chip, needed)
+    if device is None:
+        device = load_preset(chip.device_preset)
+    blocks = []
+    for layer in network.layers:
+        for matrix, (rows, cols) in layer.matrices().items():
+            for r0, r1, c0, c1 in split_blocks(rows, cols, chip.tile):
+                blocks.append(Block(layer.name, matrix, len(blocks), r0, r1, c0, c1))
+    return Program(network, chip, tuple(blocks), device)

@@ -1,0 +1,219 @@
+"""The mapping report of a Program: tiles, utilisation, estimated energy and latency.
+
+The estimates are a first-order model of the chip, stated in :data:`ASSUMPTIONS` and printed
+with every report:
+
+Per inference, each block performs ``mvms_per_inference`` matrix-vector products (MVM vectors)
+of its matrix. One vector on a block of r rows and c cols costs
+
+- r DAC conversions and c ADC conversions at the chip's energy per conversion,
+- 2·N·r·c device reads (N devices per side of a differential pair), each dissipating
+  V_read²·⟨x²⟩·t_read·G_mean with ⟨x²⟩ = 1/3 (inputs uniform on the full DAC range) and
+  G_mean = g_weight_max/4,
+
+and takes t_read + ceil(c / ADCs per tile)·t_conversion. Blocks of a layer run in parallel,
+the vectors of one block and the layers run in sequence.
+
+A synaptic update event is one SET pulse on one device (``set_pulse_J`` of the device preset,
+one SET slot of time). A full update gives every synapse one pulse; tiles update in parallel,
+a tile either row by row (one SET slot per row, columns in parallel) or, with the pulse-train
+scheme, all at once in ``pulse_train_length`` slots; layers update in sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .program import Block, Program
+
+__all__ = ["ASSUMPTIONS", "MEAN_SQUARED_INPUT", "mapping_summary", "mapping_report"]
+
+#: ⟨x²⟩ of inputs spread uniformly over the full DAC range [-1, 1].
+MEAN_SQUARED_INPUT = 1.0 / 3.0
+#: Mean device conductance as a fraction of g_weight_max.
+MEAN_CONDUCTANCE_FRACTION = 0.25
+
+ASSUMPTIONS = (
+    "each block does mvms_per_inference MVM vectors per inference (conv: one per output "
+    "position; recurrent and spiking: one per time step)",
+    "per vector and block of r x c: r DAC and c ADC conversions at the chip's energy per "
+    "conversion",
+    "per vector: 2*N*r*c device reads (N devices per side), each V_read^2 * <x^2> * t_read * "
+    "G_mean with <x^2> = 1/3 (inputs uniform on the DAC range) and G_mean = g_weight_max/4",
+    "latency per vector: t_read + ceil(c / ADCs per tile) * t_conversion; blocks of a layer run "
+    "in parallel, vectors of a block and layers in sequence",
+    "digital partial-sum additions, activations, data movement and static power are not counted",
+    "synaptic update event: one SET pulse on one device (set_pulse_J of the device preset, one "
+    "SET slot); nothing else is counted",
+    "full update: every synapse one SET pulse; tiles in parallel, each row by row (or all at "
+    "once in pulse_train_length slots with the pulse_train scheme); layers in sequence",
+)
+
+
+def _vector_costs(program: Program, block: Block) -> tuple[float, float, float, float]:
+    """(DAC J, ADC J, device read J, latency s) of one MVM vector on ``block``."""
+    chip = program.chip
+    periphery = chip.periphery
+    g_mean = MEAN_CONDUCTANCE_FRACTION * chip.update.g_weight_max_S
+    read_per_device = (
+        periphery.read_voltage_V**2 * MEAN_SQUARED_INPUT * periphery.read_pulse_s * g_mean
+    )
+    devices = 2 * chip.tile.devices_per_side * block.rows * block.cols
+    dac = block.rows * periphery.dac.energy_J
+    adc = block.cols * periphery.adc.energy_J
+    latency = (
+        periphery.read_pulse_s
+        + math.ceil(block.cols / periphery.adc.per_tile) * periphery.adc.conversion_s
+    )
+    return dac, adc, devices * read_per_device, latency
+
+
+def _full_update_latency(program: Program, block: Block) -> float:
+    update = program.chip.update
+    if update.scheme == "pulse_train":
+        return update.pulse_train_length * update.set_pulse_s
+    return block.rows * update.set_pulse_s
+
+
+def mapping_summary(program: Program) -> dict[str, Any]:
+    """The mapping report as a dict (SI units: J, s; utilisation as a fraction).
+
+    Keys: network, chip, device_preset, update_scheme, tiles_used, tiles_total, tile_rows,
+    tile_cols, utilisation, layers (layer name → tiles, synapses, utilisation, matrices,
+    inference {dac_J, adc_J, read_J, energy_J, latency_s}, full_update {energy_J, latency_s}),
+    partial_sums (count of digitally added column groups), inference, update_event,
+    full_update, assumptions.
+    """
+    set_pulse_J = float(program.device.energy.set_pulse_J)
+    set_slot_s = program.chip.update.set_pulse_s
+    layers: dict[str, Any] = {}
+    totals = {"dac_J": 0.0, "adc_J": 0.0, "read_J": 0.0, "energy_J": 0.0, "latency_s": 0.0}
+    full_energy = full_latency = 0.0
+    for layer in program.network.layers:
+        mvms = layer.mvms_per_inference()
+        energy = {"dac_J": 0.0, "adc_J": 0.0, "read_J": 0.0}
+        latency = update_latency = 0.0
+        matrices = {}
+        for matrix, shape in layer.matrices().items():
+            blocks = program.blocks_of(layer.name, matrix)
+            n = mvms[matrix]
+            for block in blocks:
+                dac, adc, read, t = _vector_costs(program, block)
+                energy["dac_J"] += n * dac
+                energy["adc_J"] += n * adc
+                energy["read_J"] += n * read
+                latency = max(latency, n * t)
+                update_latency = max(update_latency, _full_update_latency(program, block))
+            matrices[matrix] = {
+                "shape": shape,
+                "blocks": len(blocks),
+                "row_blocks": len({b.row_start for b in blocks}),
+                "col_blocks": len({b.col_start for b in blocks}),
+                "mvms_per_inference": n,
+            }
+        energy["energy_J"] = energy["dac_J"] + energy["adc_J"] + energy["read_J"]
+        synapses = sum(b.cells for b in program.blocks_of(layer.name))
+        layers[layer.name] = {
+            "type": layer.type,
+            "tiles": len(program.blocks_of(layer.name)),
+            "synapses": synapses,
+            "utilisation": program.utilisation(layer.name),
+            "matrices": matrices,
+            "inference": {**energy, "latency_s": latency},
+            "full_update": {"energy_J": synapses * set_pulse_J, "latency_s": update_latency},
+        }
+        for key, value in energy.items():
+            totals[key] += value
+        totals["latency_s"] += latency
+        full_energy += synapses * set_pulse_J
+        full_latency += update_latency
+    return {
+        "network": program.network.name,
+        "chip": program.chip.description,
+        "device_preset": program.device_preset,
+        "update_scheme": program.update_scheme,
+        "tiles_used": program.tiles_used,
+        "tiles_total": program.chip.tile.count,
+        "tile_rows": program.chip.tile.rows,
+        "tile_cols": program.chip.tile.cols,
+        "utilisation": program.utilisation(),
+        "layers": layers,
+        "partial_sums": len(program.partial_sums()),
+        "inference": totals,
+        "update_event": {"energy_J": set_pulse_J, "latency_s": set_slot_s},
+        "full_update": {"energy_J": full_energy, "latency_s": full_latency},
+        "assumptions": ASSUMPTIONS,
+    }
+
+
+def _eng(value: float, unit: str) -> str:
+    """``value`` with an engineering prefix (``2.56e-12, 'J'`` → ``'2.56 pJ'``)."""
+    if value == 0.0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    prefixes = ("G", "M", "k", "", "m", "µ", "n", "p", "f")
+    scales = (1e9, 1e6, 1e3, 1.0, 1e-3, 1e-6, 1e-9, 1e-12, 1e-15)
+    i = next((i for i, scale in enumerate(scales) if abs(value) >= scale), len(scales) - 1)
+    prefix, scale = prefixes[i], scales[i]
+    return f"{value / scale:.4g} {prefix}{unit}"
+
+
+def mapping_report(program: Program) -> str:
+    """A human-readable mapping report: tiles, utilisation, energy and latency estimates."""
+    s = mapping_summary(program)
+    lines = [
+        f"network '{s['network']}' on chip '{s['chip']}'",
+        f"device preset: {s['device_preset']}, update scheme: {s['update_scheme']}",
+        f"tiles used: {s['tiles_used']} of {s['tiles_total']} "
+        f"({s['tile_rows']}x{s['tile_cols']} synapses each)",
+        f"utilisation: {100 * s['utilisation']:.1f} % of the cells of the tiles used",
+        f"partial sums added digitally: {s['partial_sums']} column groups",
+        "",
+    ]
+    header = (
+        "layer",
+        "type",
+        "matrices (rows x cols: blocks)",
+        "tiles",
+        "util",
+        "E/inference",
+        "t/inference",
+        "E/full update",
+    )
+    rows = []
+    for name, layer in s["layers"].items():
+        matrices = ", ".join(
+            f"{m} {v['shape'][0]}x{v['shape'][1]}: {v['row_blocks']}x{v['col_blocks']}"
+            for m, v in layer["matrices"].items()
+        )
+        rows.append(
+            (
+                name,
+                layer["type"],
+                matrices,
+                str(layer["tiles"]),
+                f"{100 * layer['utilisation']:.1f} %",
+                _eng(layer["inference"]["energy_J"], "J"),
+                _eng(layer["inference"]["latency_s"], "s"),
+                _eng(layer["full_update"]["energy_J"], "J"),
+            )
+        )
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    inf = s["inference"]
+    lines += [
+        "",
+        f"per inference: energy {_eng(inf['energy_J'], 'J')} (DAC {_eng(inf['dac_J'], 'J')}, "
+        f"ADC {_eng(inf['adc_J'], 'J')}, device reads {_eng(inf['read_J'], 'J')}), "
+        f"latency {_eng(inf['latency_s'], 's')}",
+        f"per synaptic update event: energy {_eng(s['update_event']['energy_J'], 'J')}, "
+        f"latency {_eng(s['update_event']['latency_s'], 's')}",
+        f"full update (every synapse one SET pulse): energy "
+        f"{_eng(s['full_update']['energy_J'], 'J')}, latency "
+        f"{_eng(s['full_update']['latency_s'], 's')}",
+        "",
+        "assumptions:",
+        *(f"  - {a}" for a in s["assumptions"]),
+    ]
+    return "\n".join(lines)
