@@ -44,7 +44,9 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     for name in (*_CATEGORIES, "total"):
         values = record.energy[name]
         if np.any(values > 0):
-            ax.plot(record.energy_steps, values * 1e6, label=name, lw=2 if name == "total" else 1)
+            steps = np.concatenate([[0], record.energy_steps])
+            joules = np.concatenate([[0.0], values])
+            ax.plot(steps, joules * 1e6, label=name, lw=2 if name == "total" else 1)
     ax.set_xlabel("training step")
     ax.set_ylabel("cumulative energy (µJ)")
     ax.set_title("on-chip learning energy")
