@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
+import io
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from ..crossbar.chip import ChipSpec
 from ..devices import MODELS, AbstractDevice
 from ..hw_configs import ConfigError, build, read_yaml
 from ..hw_configs.strict import dump
+from .atomic_files import atomic_write_bytes
 from .network import Layer, Network, network_from_mapping
 
 __all__ = [
@@ -371,7 +371,7 @@ def save_program(
                 for name, a in arrays.items()
             },
         }
-    _write_atomically(path, _text_of(document).encode("utf-8"))
+    atomic_write_bytes(path, _text_of(document).encode("utf-8"))
     return path
 
 
@@ -417,55 +417,15 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not possible on every platform; the rename itself is atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _temporary(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def _write_h5_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     import h5py
 
-    tmp = _temporary(path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT + "-conductances"
-            for name, array in arrays.items():
-                f.create_dataset(name, data=array)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format"] = FORMAT + "-conductances"
+        for name, array in arrays.items():
+            f.create_dataset(name, data=array)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 # --- loading -----------------------------------------------------------------------------------

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "save_checkpoint", "load_checkpoint"]
+from ..compiler.atomic_files import atomic_write_bytes
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
-
-    Writes a temporary file in the same folder, fsyncs it, then renames it over ``path``.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["save_checkpoint", "load_checkpoint"]
 
 
 def save_checkpoint(path: Path, state, *, step: int, fingerprint: str, history: dict) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..compiler.atomic_files import atomic_write_bytes
 from ..crossbar import ENERGY_CATEGORIES
-from .checkpoint import atomic_write_bytes
 
 __all__ = ["RunRecord", "write_run_file", "read_run_file", "ENERGY_KEYS"]
 
