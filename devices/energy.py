@@ -28,11 +28,11 @@ class DeviceEnergy(eqx.Module):
 
     def set_J(self, n_pulses):
         """Energy (J) of ``n_pulses`` SET pulses (elementwise)."""
-        return self.set_pulse_J * jnp.asarray(n_pulses, jnp.float32)
+        return self.set_pulse_J * jnp.maximum(jnp.asarray(n_pulses, jnp.float32), 0.0)
 
     def reset_J(self, n_resets):
         """Energy (J) of ``n_resets`` RESET pulses (a count or a boolean mask, elementwise)."""
-        return self.reset_pulse_J * jnp.asarray(n_resets, jnp.float32)
+        return self.reset_pulse_J * jnp.maximum(jnp.asarray(n_resets, jnp.float32), 0.0)
 
     def program_J(self, g_target_S):
         """Energy (J) of one program-and-verify write to ``g_target_S`` (S) (elementwise)."""

@@ -26,8 +26,6 @@ class DeviceState(eqx.Module):
             trajectory whose exponent tracks its conductance (pulse model).
         read_noise_q: the 1/f noise coefficient Q_s of the device since its last write
             (fixed by the written conductance, so it is computed once per write, not per read).
-        read_noise_q: the 1/f noise coefficient Q_s of the device since its last write (fixed
-            by the written conductance, so computed once per write rather than per read).
         pulse_memory: the pulse-memory variable P of the cumulative SET model (1 after RESET).
         step_scale: device-to-device multiplier of the SET increment (1 = nominal).
         g_max_S: this device's maximum conductance (S) (device-to-device spread).

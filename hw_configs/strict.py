@@ -110,7 +110,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(str(path), "<file>", f"cannot be read ({err})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -121,6 +121,27 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             str(path), "<file>", f"expected a mapping at the top level, got {_kind(data)}"
         )
     return data
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
 
 
 def _kind(value: Any) -> str:
@@ -161,6 +182,14 @@ def _as_number(value: Any, source: str, key: str, want_int: bool) -> float | int
             raise ConfigError(source, key, f"expected a number, got {_kind(value)}") from None
     if not isinstance(value, int | float):
         raise ConfigError(source, key, f"expected a number, got {_kind(value)}")
+    try:
+        float(value)
+    except OverflowError:
+        raise ConfigError(
+            source,
+            key,
+            f"expected a finite number, got an integer of {len(str(abs(value)))} digits",
+        ) from None
     if not math.isfinite(value):
         raise ConfigError(source, key, f"expected a finite number, got {value!r}")
     if want_int:
@@ -243,17 +272,19 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
     fields = [f for f in dataclasses.fields(cls) if f.init]
     kwargs: dict[str, Any] = {}
     used: set[str] = set()
+    yaml_key_of: dict[str, str] = {}
     for field in fields:
         found = _lookup(mapping, field.name, source, prefix)
         if found is None:
             if field.default is not dataclasses.MISSING:
                 continue
-            expected = _yaml_keys_for(field.name)[0] if unit_of(field.name) else field.name
+            expected = field.name
             doc = field.metadata.get("doc", "")
             hint = f" ({doc})" if doc else ""
             raise ConfigError(source, prefix + expected, f"is missing{hint}")
         key, value, factor = found
         used.add(key)
+        yaml_key_of[field.name] = key
         kwargs[field.name] = _convert(
             hints[field.name],
             value,
@@ -264,7 +295,7 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
         )
     unknown = [k for k in mapping if k not in used]
     if unknown:
-        allowed = sorted(_yaml_keys_for(f.name)[0] if unit_of(f.name) else f.name for f in fields)
+        allowed = sorted(f.name for f in fields)
         raise ConfigError(
             source,
             prefix + str(unknown[0]),
@@ -273,7 +304,8 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
     try:
         return cls(**kwargs)
     except InvalidParameter as err:
-        raise ConfigError(source, prefix + err.field, err.message) from None
+        key = yaml_key_of.get(err.field, err.field)
+        raise ConfigError(source, prefix + key, err.message) from None
 
 
 def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
