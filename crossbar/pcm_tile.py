@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -246,6 +247,10 @@ class PCMTile(AbstractTile):
             alpha, tile = tile._drift_alpha(view, k_ref)
             W = W * alpha
         return W, tile
+
+    def with_drift_compensation(self, enabled: bool) -> PCMTile:
+        periphery = dataclasses.replace(self.periphery, drift_compensation=bool(enabled))
+        return eqx.tree_at(lambda s: s.periphery, self, periphery)
 
     def true_weights(self):
         """Weights from the programmed conductances (no drift, no noise, nothing booked)."""

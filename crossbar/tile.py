@@ -53,6 +53,11 @@ class AbstractTile(eqx.Module):
         Introspection for snapshots and tests, not a hardware operation: nothing is booked.
         """
 
+    def with_drift_compensation(self, enabled: bool) -> AbstractTile:
+        """This tile with global drift compensation switched on or off (if it has any)."""
+        del enabled
+        return self
+
     def calibrate(self, t, *, key) -> AbstractTile:
         """Take the reference read used by global drift compensation (no-op if not needed)."""
         del t, key

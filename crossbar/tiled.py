@@ -166,5 +166,8 @@ class TiledMatrix(AbstractTile):
     def refresh(self, t, *, key):
         return self._replace(tile.refresh(t, key=k) for tile, _, _, k in self._grid(key))
 
+    def with_drift_compensation(self, enabled: bool):
+        return self._replace(tile.with_drift_compensation(enabled) for tile in self.blocks)
+
     def calibrate(self, t, *, key):
         return self._replace(tile.calibrate(t, key=k) for tile, _, _, k in self._grid(key))

@@ -95,6 +95,8 @@ def _run(args) -> int:
             epochs=args.epochs,
             resume=args.resume,
             progress=not args.quiet,
+            eval_times_s=_eval_times(args.eval_times),
+            data_dir=args.data_dir,
         )
     except RunInterrupted as stop:
         print(f"memxbar: {stop}", file=sys.stderr)
@@ -104,6 +106,20 @@ def _run(args) -> int:
     for path in write_run_plots(record, out.parent, prefix=f"{out.stem}_"):
         print(f"wrote {path}")
     return 0
+
+
+def _eval_times(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        times = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--eval-times: expected comma-separated seconds (e.g. 1,3600,86400), got {text!r}"
+        ) from None
+    if any(not (t > 0) or t == float("inf") for t in times):
+        raise ValueError(f"--eval-times: every time must be a positive number of seconds: {text!r}")
+    return times
 
 
 def _report(args) -> int:
@@ -129,6 +145,12 @@ def _add_run_commands(commands) -> None:
     run.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint of an interrupted run"
     )
+    run.add_argument(
+        "--eval-times",
+        default=None,
+        help="drift study: seconds after training, comma-separated (e.g. 1,3600,86400,2.6e6)",
+    )
+    run.add_argument("--data-dir", default=None, help="MNIST folder (default: $MEMXBAR_DATA)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     report = commands.add_parser("report", help="print a run file's summary and redraw its plots")

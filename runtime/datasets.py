@@ -24,10 +24,18 @@ class Dataset:
     def n_features(self) -> int:
         return self.x_train.shape[1]
 
-    def limited(self, train_limit: int, test_limit: int) -> Dataset:
-        """The first ``train_limit`` / ``test_limit`` samples (0 keeps all)."""
-        tr = slice(None) if train_limit == 0 else slice(train_limit)
-        te = slice(None) if test_limit == 0 else slice(test_limit)
+    def limited(self, train_limit: int, test_limit: int, *, seed: int = 0) -> Dataset:
+        """A random subset of ``train_limit`` / ``test_limit`` samples (0 keeps all).
+
+        Random (by ``seed``), not the first rows: some files are sorted by class.
+        """
+        rng = np.random.default_rng(seed)
+
+        def pick(n, limit):
+            return np.sort(rng.permutation(n)[:limit]) if 0 < limit < n else np.arange(n)
+
+        tr = pick(len(self.x_train), train_limit)
+        te = pick(len(self.x_test), test_limit)
         return dataclasses.replace(
             self,
             x_train=self.x_train[tr],
@@ -64,11 +72,14 @@ def load_digits_split(test_fraction: float = 0.2, *, seed: int = 0) -> Dataset:
     return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
 
 
-def load_dataset(config, *, seed: int = 0) -> Dataset:
-    """The data set a job's ``data`` section names, limited as it asks."""
+def load_dataset(config, *, seed: int = 0, data_dir: str | None = None) -> Dataset:
+    """The data set a job's ``data`` section names, limited as it asks.
+
+    ``data_dir`` (e.g. from --data-dir) overrides the job's folder for MNIST.
+    """
     if config.dataset == "digits":
         data = load_digits_split(config.test_fraction, seed=seed)
     else:
         raise ValueError(f"data set '{config.dataset}' is not available yet (supported: digits)")
-    data = data.limited(config.train_limit, config.test_limit)
+    data = data.limited(config.train_limit, config.test_limit, seed=seed)
     return centered(data) if config.center else data

@@ -26,6 +26,9 @@ class DataConfig(eqx.Module):
     center: bool = param("subtract the training set's mean image from every sample", static=True)
     train_limit: int = param("use at most this many training samples (0: all)", ge=0)
     test_limit: int = param("use at most this many test samples (0: all)", ge=0)
+    data_dir: str = param(
+        "MNIST folder ('' → --data-dir or $MEMXBAR_DATA)", static=True, default=""
+    )
 
 
 class HardwareConfig(eqx.Module):

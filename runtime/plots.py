@@ -65,6 +65,18 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     ax.set_title(f"energy breakdown — {per_update * 1e12:.3g} pJ per synaptic update")
     paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
 
+    if len(record.eval_times_s):
+        fig = Figure(figsize=(6, 4))
+        ax = fig.add_subplot()
+        for label, values in record.accuracy_vs_time.items():
+            ax.semilogx(record.eval_times_s, values, marker="o", label=f"drift {label}")
+        ax.set_xlabel("time after the last update (s)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title("accuracy under conductance drift")
+        ax.legend()
+        ax.grid(alpha=0.3, which="both")
+        paths.append(_save(fig, out / f"{prefix}accuracy_vs_time.png"))
+
     for layer, g in record.conductances.items():
         fig = Figure(figsize=(6, 4))
         ax = fig.add_subplot()

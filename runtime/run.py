@@ -63,6 +63,8 @@ def run_job(
     resume: bool = False,
     progress: bool = True,
     stop_after_chunks: int | None = None,
+    eval_times_s: tuple[float, ...] = (),
+    data_dir: str | None = None,
 ) -> RunRecord:
     """Train ``job`` on its chip, evaluate it and write the run file ``out_path``.
 
@@ -71,6 +73,9 @@ def run_job(
         resume: continue from the checkpoint next to ``out_path`` if there is one.
         stop_after_chunks: stop (raise RunInterrupted) after this many chunks of this call,
             as an interruption would; the checkpoint stays for a resume.
+        eval_times_s: drift study: test accuracy at these times (s) after the last update,
+            with and without global drift compensation, using the readout trained at 1 s.
+        data_dir: MNIST folder overriding the job's data.data_dir.
     """
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
@@ -83,7 +88,9 @@ def run_job(
         training = dataclasses.replace(training, epochs=epochs)
     chip = load_chip(job.hardware.chip)
     program = compile_network(job.network, chip)
-    data = load_dataset(job.data, seed=seed)
+    data = load_dataset(job.data, seed=seed, data_dir=data_dir)
+    if any(not (t > 0) for t in eval_times_s):
+        raise ValueError(f"eval times must be positive seconds, got {list(eval_times_s)}")
     algorithm = algorithm_for(job.network)
     schedule = Schedule(
         data.x_train.shape[0], training.batch_size, training.epochs, training.step_time_s
@@ -102,6 +109,7 @@ def run_job(
     history: dict[str, np.ndarray] = {
         "step": np.zeros(0, np.int64),
         "energy": np.zeros((0, len(ENERGY_CATEGORIES) + 1)),
+        "snapshot_step": np.zeros(0, np.int64),
         **{f"metric_{n}": np.zeros(0) for n in names},
     }
     snapshot_steps = np.unique(
@@ -140,7 +148,12 @@ def run_job(
                 history[f"metric_{n}"] = np.append(
                     history[f"metric_{n}"], float(jnp.mean(metrics[n]))
                 )
-            if len(snapshots[layers[0]]) < np.searchsorted(snapshot_steps, step, side="right"):
+            # A snapshot at the end of the first chunk that reaches a planned snapshot step,
+            # labelled with the step it was taken at (the last one is always the final state).
+            taken = history["snapshot_step"]
+            last_taken = int(taken[-1]) if len(taken) else 0
+            if np.any((snapshot_steps > last_taken) & (snapshot_steps <= step)):
+                history["snapshot_step"] = np.append(taken, step)
                 for name, tile in algorithm.tiles(state).items():
                     snapshots[name].append(np.asarray(tile.true_weights()))
             for name in layers:
@@ -172,8 +185,8 @@ def run_job(
         program,
         history,
         snapshots,
-        snapshot_steps,
         initial_programming,
+        tuple(eval_times_s),
     )
     write_run_file(out_path, record)
     ckpt.unlink(missing_ok=True)
@@ -191,10 +204,10 @@ def _evaluate(
     program,
     history,
     snapshots,
-    snapshot_steps,
     initial_programming,
+    eval_times_s,
 ) -> RunRecord:
-    k_cal, k_train_f, k_test_f = jax.random.split(key, 3)
+    k_cal, k_train_f, k_test_f, k_drift = jax.random.split(key, 4)
     t_end = schedule.time_of(schedule.total_steps - 1)
     tiles = algorithm.tiles(state)
     keys = jax.random.split(k_cal, len(tiles))
@@ -218,6 +231,9 @@ def _evaluate(
         data.n_classes,
         steps=job.readout.epochs,
         learning_rate=job.readout.learning_rate,
+    )
+    accuracy_vs_time = _drift_study(
+        algorithm, state, data, t_end, eval_times_s, fit, readout, key=k_drift
     )
     energy = history["energy"]
     training_energy = energy[-1] if len(energy) else np.zeros(len(ENERGY_CATEGORIES) + 1)
@@ -252,7 +268,7 @@ def _evaluate(
     weights, weight_steps, conductances = {}, {}, {}
     for name, tile in algorithm.tiles(state).items():
         weights[name] = np.asarray(snapshots[name], np.float32)
-        weight_steps[name] = snapshot_steps[: len(snapshots[name])]
+        weight_steps[name] = history["snapshot_step"]
         g = _layer_conductances(tile)
         if g is not None:
             conductances[name] = g
@@ -269,4 +285,31 @@ def _evaluate(
         weights=weights,
         weight_steps=weight_steps,
         conductances=conductances,
+        eval_times_s=np.asarray(eval_times_s, np.float64),
+        accuracy_vs_time=accuracy_vs_time,
     )
+
+
+def _drift_study(algorithm, state, data, t_end, eval_times_s, fit, readout, *, key):
+    """Test accuracy at t_end + each eval time, with and without drift compensation.
+
+    The readout stays the one trained at 1 s, as a deployed chip's would; these reads are
+    evaluated on copies of the state, so they are not booked in the run's energy.
+    """
+    results = {"compensated": [], "uncompensated": []}
+    for i, delay in enumerate(eval_times_s):
+        for j, (label, enabled) in enumerate((("compensated", True), ("uncompensated", False))):
+            tiles = {
+                n: tile.with_drift_compensation(enabled)
+                for n, tile in algorithm.tiles(state).items()
+            }
+            u, _ = batched_features(
+                algorithm,
+                algorithm.with_tiles(state, tiles),
+                data.x_test,
+                t_end + delay,
+                key=jax.random.fold_in(key, 2 * i + j),
+            )
+            f = jax.nn.softmax(fit * u, axis=-1)
+            results[label].append(float(readout.accuracy(f, data.y_test)))
+    return {k: np.asarray(v, np.float64) for k, v in results.items()}

@@ -3,6 +3,8 @@
 Layout:
     /config/job_yaml, /config/program_yaml      text of the job and the compiled program
     /metrics/step, /metrics/<name>              metrics over training (same length)
+    /metrics/eval_time_s,                       drift study (``--eval-times``): test accuracy
+      /metrics/test_accuracy_vs_time[_uncompensated]   at these times after the last update
     /energy/step, /energy/<category>            cumulative joules over training, categories
                                                 read, set, reset, dac, adc, refresh, total;
                                                 attributes per_synaptic_update_J,
@@ -28,6 +30,13 @@ __all__ = ["RunRecord", "write_run_file", "read_run_file", "ENERGY_KEYS"]
 
 ENERGY_KEYS = (*ENERGY_CATEGORIES, "total")
 _ENERGY_ATTRS = ("per_synaptic_update_J", "per_inference_J", "per_sample_J")
+# /metrics entries of the drift study (an eval-time axis, not the training-step axis).
+_DRIFT_STUDY = (
+    "step",
+    "eval_time_s",
+    "test_accuracy_vs_time",
+    "test_accuracy_vs_time_uncompensated",
+)
 
 
 @dataclasses.dataclass
@@ -45,6 +54,8 @@ class RunRecord:
     weights: dict[str, np.ndarray]
     weight_steps: dict[str, np.ndarray]
     conductances: dict[str, np.ndarray]
+    eval_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    accuracy_vs_time: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def write_run_file(path: str | Path, record: RunRecord) -> None:
@@ -58,6 +69,12 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         metrics["step"] = record.metric_steps
         for name, values in record.metrics.items():
             metrics[name] = values
+        if len(record.eval_times_s):
+            metrics["eval_time_s"] = record.eval_times_s
+            metrics["test_accuracy_vs_time"] = record.accuracy_vs_time["compensated"]
+            metrics["test_accuracy_vs_time_uncompensated"] = record.accuracy_vs_time[
+                "uncompensated"
+            ]
         energy = f.create_group("energy")
         energy["step"] = record.energy_steps
         for name in ENERGY_KEYS:
@@ -92,7 +109,7 @@ def read_run_file(path: str | Path) -> RunRecord:
                 job_yaml=_text(f["config/job_yaml"]),
                 program_yaml=_text(f["config/program_yaml"]),
                 metric_steps=metrics["step"][()],
-                metrics={k: metrics[k][()] for k in metrics if k != "step"},
+                metrics={k: metrics[k][()] for k in metrics if k not in _DRIFT_STUDY},
                 energy_steps=energy["step"][()],
                 energy={k: energy[k][()] for k in ENERGY_KEYS},
                 energy_attrs={k: float(energy.attrs[k]) for k in _ENERGY_ATTRS},
@@ -100,6 +117,17 @@ def read_run_file(path: str | Path) -> RunRecord:
                 weights={k: weights[k][()] for k in weights},
                 weight_steps={k: weights[k].attrs["steps"][()] for k in weights},
                 conductances={k: v[()] for k, v in f["conductances"].items()},
+                eval_times_s=metrics["eval_time_s"][()]
+                if "eval_time_s" in metrics
+                else np.zeros(0),
+                accuracy_vs_time={
+                    label: metrics[name][()]
+                    for label, name in (
+                        ("compensated", "test_accuracy_vs_time"),
+                        ("uncompensated", "test_accuracy_vs_time_uncompensated"),
+                    )
+                    if name in metrics
+                },
             )
     except (OSError, KeyError) as err:
         raise ValueError(f"{path}: not a complete memxbar run file ({err})") from None
