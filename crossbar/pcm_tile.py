@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ..devices import AbstractDevice, DeviceState, load_preset
+from ..devices.random import normal16
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ir_drop import ir_drop_attenuation
 from .ledger import EnergyLedger
@@ -181,7 +182,7 @@ class PCMTile(AbstractTile):
         out_sigma = self.periphery.output_noise * self.periphery.adc.output_range
         mean = (v @ g_diff) * per_unit
         std = jnp.sqrt((v2 @ g_var) * per_unit**2 + out_sigma**2)
-        y = self.periphery.adc.convert(mean + std * jax.random.normal(k_read, mean.shape))
+        y = self.periphery.adc.convert(mean + std * normal16(k_read, mean.shape))
         y = y * dac.input_range * self.w_max
         vectors = math.prod(jnp.shape(x)[:-1])
         tile = tile._book(

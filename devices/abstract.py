@@ -13,6 +13,7 @@ from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
 from .programming_noise import ProgrammingNoise
+from .random import normal16
 from .read_noise import ReadNoise
 from .state import HEALTHY, STUCK_RESET, STUCK_SET, WORN_OUT, DeviceState
 
@@ -120,7 +121,7 @@ class AbstractDevice(eqx.Module):
         elapsed = jnp.maximum(t - state.t_prog_s, 0.0)
         g_drift = state.g_prog_S * self.drift.factor(elapsed, state.nu)
         sigma = self.read_noise_sigma(state, elapsed)
-        xi = jax.random.normal(key, state.shape)
+        xi = normal16(key, state.shape)
         return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
 
     def read_noise_sigma(self, state: DeviceState, elapsed_s):

@@ -1,0 +1,37 @@
+"""normal16: two Gaussian samples per 32 random bits."""
+
+import math
+
+import jax
+import numpy as np
+from scipy import stats
+
+from memxbar.devices.random import normal16
+
+N = 400_000
+
+
+def test_moments_match_a_standard_normal():
+    z = np.asarray(normal16(jax.random.key(0), (N,)), np.float64)
+    # Sampling errors of mean and variance of N(0,1): 1/sqrt(N) and sqrt(2/N); 5 of each.
+    assert abs(z.mean()) < 5 / math.sqrt(N)
+    assert abs(z.var() - 1.0) < 5 * math.sqrt(2 / N)
+    # Kolmogorov–Smirnov against N(0,1): the 2^-16 grid is far below the test's resolution.
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_tails_end_at_the_16_bit_grid():
+    z = np.asarray(normal16(jax.random.key(1), (N,)))
+    bound = math.sqrt(2) * float(jax.lax.erf_inv(1.0 - 1.0 / 65536))  # last grid point
+    assert np.abs(z).max() <= bound + 1e-5
+    assert bound < 4.4
+
+
+def test_same_key_same_samples_and_any_shape():
+    a = normal16(jax.random.key(7), (3, 5))
+    b = normal16(jax.random.key(7), (3, 5))
+    c = normal16(jax.random.key(8), (3, 5))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert normal16(jax.random.key(0), (7,)).shape == (7,)  # odd sizes use half a word
+    assert normal16(jax.random.key(0), (0, 4)).shape == (0, 4)
