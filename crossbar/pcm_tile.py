@@ -40,6 +40,10 @@ class PCMTile(AbstractTile):
 
     Updates (:meth:`update`): requested changes become SET-pulse counts on G+ (potentiation) or
     G− (depression), on one device per side chosen by a rotating arbiter.
+
+    The tile caches what a read sees at the last read time (``view``); every method that
+    writes devices invalidates it. Replace ``devices`` only through the methods (or set
+    ``view_time_s`` to NaN after a manual ``eqx.tree_at``), or a read may use stale values.
     """
 
     device: AbstractDevice
@@ -156,6 +160,8 @@ class PCMTile(AbstractTile):
         total = view.total_S + jnp.sqrt(view.total_var_S2) * jax.random.normal(key)
         cost = dict(
             read=self.device.energy.read_J(view.total_S),
+            dac=self.rows * self.periphery.dac.energy_J,
+            adc=2 * self.cols * self.periphery.adc.energy_J,
             device_reads=self.devices.g_prog_S.size,
             dac_conversions=self.rows,
             adc_conversions=2 * self.cols,
@@ -203,8 +209,10 @@ class PCMTile(AbstractTile):
     def _drift_alpha(self, view: ReadView, key):
         """Global drift compensation factor (1 before the first calibration) and its cost."""
         now, cost = self._reference_read(view, key)
-        alpha = jnp.where(self.drift_reference_S > 0, self.drift_reference_S / now, 1.0)
-        return alpha, self._book(**cost)
+        calibrated = self.drift_reference_S > 0
+        alpha = jnp.where(calibrated, self.drift_reference_S / now, 1.0)
+        # An uncalibrated tile has no reference to compare with, so it takes no reading.
+        return alpha, self._book(**{k: jnp.where(calibrated, v, 0.0) for k, v in cost.items()})
 
     def mvm(self, x, t, *, key):
         """Forward read y = x @ W of a batch (..., rows) → (..., cols) at chip time t (s)."""
@@ -237,6 +245,8 @@ class PCMTile(AbstractTile):
         W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
         tile = self._book(
             read=self.device.energy.read_J(jnp.sum(g)),
+            dac=self.rows * self.periphery.dac.energy_J,
+            adc=self.rows * self.cols * adc.energy_J,
             device_reads=g.size,
             dac_conversions=self.rows,
             adc_conversions=self.rows * self.cols,
@@ -361,8 +371,7 @@ class PCMTile(AbstractTile):
         """Apply dW = scale * sum_b outer(x_b, d_b), in parallel when the scheme is pulse_train."""
         if self.update_config.scheme != "pulse_train":
             return super().update_outer(x, d, t, key=key, scale=scale)
-        self.check_input(x, self.rows, "x")
-        self.check_input(d, self.cols, "d")
+        self.check_outer(x, d)
         k_train, k_pulse = jax.random.split(key)
         length = self.update_config.pulse_train_length
         n = pulse_train_pulses(
@@ -375,33 +384,42 @@ class PCMTile(AbstractTile):
     def refresh(self, t, *, key):
         """Refresh synapses whose devices near saturation (Boybat et al. 2018 style).
 
-        All devices are read; a synapse with any device above refresh_threshold ·
-        g_weight_max has both sides RESET and its read weight re-programmed onto one side.
-        Everything it costs is booked under ``refresh``; ``refreshes`` counts synapses.
+        All devices are read. A synapse is refreshed when one of its devices is above
+        refresh_threshold · g_weight_max while the other side also holds conductance (more
+        than 10 % of g_weight_max): both sides are RESET and the read weight is re-programmed
+        onto one side. A synapse whose weight alone needs the high conductance is left alone,
+        since a refresh could not give it headroom. Everything it costs is booked under
+        ``refresh``; ``refreshes`` counts synapses.
         """
         k_read, k_reset, k_prog = jax.random.split(key, 3)
         g = self.device.read(self.devices, t, key=k_read)
-        threshold = self.update_config.refresh_threshold * self.update_config.g_weight_max_S
-        saturated = jnp.any(g > threshold, axis=(0, 1))
+        update = self.update_config
+        threshold = update.refresh_threshold * update.g_weight_max_S
+        side_totals = jnp.sum(g, axis=1)  # (2, rows, cols)
+        saturated = jnp.any(g > threshold, axis=(0, 1)) & (
+            jnp.min(side_totals, axis=0) > 0.1 * update.g_weight_max_S
+        )
         W = jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
         mask = jnp.broadcast_to(saturated, g.shape)
         devices = self.device.reset(self.devices, mask, t, key=k_reset)
         targets = self._targets(W)
         written = mask & (targets > 0)
         devices = self.device.program(devices, targets, t, key=k_prog, mask=written)
+        # The RESET of every device of the pair is booked once, explicitly; the re-programming
+        # adds only its SET and verify-read iterations.
         cost = self._program_cost(targets, written)
         resets = jnp.sum(mask)
         refresh_J = (
             self.device.energy.read_J(jnp.sum(g))
+            + self.rows * self.cols * self.periphery.adc.energy_J
             + resets * self.device.energy.reset_pulse_J
             + cost["set"]
-            + cost["reset"]
             + cost["read"]
         )
         return self._with_devices(devices)._book(
             refresh=refresh_J,
             device_reads=g.size + cost["device_reads"],
-            reset_pulses=resets + cost["reset_pulses"],
+            reset_pulses=resets,
             set_pulses=cost["set_pulses"],
             adc_conversions=self.rows * self.cols,
             refreshes=jnp.sum(saturated),

@@ -69,9 +69,20 @@ class AbstractTile(eqx.Module):
         Tiles whose hardware updates outer products in parallel (stochastic pulse trains)
         override this; the default forms ``dW`` and calls :meth:`update`.
         """
+        self.check_outer(x, d)
         x2 = jnp.reshape(x, (-1, self.rows))
         d2 = jnp.reshape(d, (-1, self.cols))
         return self.update(scale * (x2.T @ d2), t, key=key)
+
+    def check_outer(self, x, d):
+        """Check the factors of an outer-product update: (..., rows) and (..., cols), same batch."""
+        self.check_input(x, self.rows, "x")
+        self.check_input(d, self.cols, "d")
+        if jnp.shape(x)[:-1] != jnp.shape(d)[:-1]:
+            raise ValueError(
+                f"{type(self).__name__}.update_outer: x and d need the same batch shape, "
+                f"got {jnp.shape(x)[:-1]} and {jnp.shape(d)[:-1]}"
+            )
 
     def check_input(self, x, width: int, name: str):
         """Raise a clear error when the last axis of ``x`` is not ``width`` (trace time)."""

@@ -135,8 +135,7 @@ class TiledMatrix(AbstractTile):
         )
 
     def update_outer(self, x, d, t, *, key, scale=1.0):
-        self.check_input(x, self.rows, "x")
-        self.check_input(d, self.cols, "d")
+        self.check_outer(x, d)
         return self._replace(
             tile.update_outer(x[..., rows], d[..., cols], t, key=k, scale=scale)
             for tile, rows, cols, k in self._grid(key)

@@ -1,0 +1,142 @@
+"""Speed of crossbar tiles relative to a plain jitted matmul (DESIGN.md 10).
+
+A 512 × 512 tile, batch 256, on the pcm_256 chip (8-bit DAC/ADC, read noise, IR drop, global
+drift compensation), read 1 day after programming. Every time is the median of repeated,
+jitted calls after warm-up, stated as a ratio to a jitted ``x @ W`` of the same shapes
+measured in the same process (ratios survive a noisy machine better than times).
+
+Measured:
+- PCM mvm, fresh read view: the first read at a new chip time computes drift, IR drop and
+  read-noise variance of every device (the tile's cached view is at another time).
+- PCM mvm, cached view: 10 reads at one chip time in a ``lax.scan`` carrying the tile (the
+  view is computed once, before), against a scan of 10 plain matmuls.
+- PCM update: a full-tile update with stochastic rounding of 1–3 pulses per device.
+- IdealTile mvm.
+The jitted functions return only the outputs (y, or the new conductances for the update):
+returning the whole tile would copy its ~20 MB of device state per call and time that.
+
+Run: ``python benchmarks/crossbar.py [--size 512] [--batch 256] [--repeats 20]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+from memxbar.crossbar import IdealTile, PCMTile, load_chip
+
+DAY_S = 86400.0
+SCAN_LENGTH = 10
+
+
+def median_time_s(fn, make_args, *, repeats: int, warmup: int = 3) -> float:
+    """Median wall time (s) of ``fn(*make_args(i))`` over ``repeats`` calls after warm-up."""
+    for i in range(warmup):
+        jax.block_until_ready(fn(*make_args(i)))
+    times = []
+    for i in range(repeats):
+        args = make_args(warmup + i)
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="rows = cols of the tile")
+    parser.add_argument("--batch", type=int, default=256, help="input vectors per MVM")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per entry")
+    args = parser.parse_args(argv)
+    n, batch, repeats = args.size, args.batch, args.repeats
+
+    chip = load_chip("pcm_256")
+    k_w, k_tile, k_x, k_dw = jax.random.split(jax.random.key(0), 4)
+    W = jax.random.uniform(k_w, (n, n), jnp.float32, -1.0, 1.0)
+    x = jax.random.uniform(k_x, (batch, n), jnp.float32, -1.0, 1.0)
+    xs = jax.random.uniform(k_x, (SCAN_LENGTH, batch, n), jnp.float32, -1.0, 1.0)
+    keys = jax.random.split(jax.random.key(1), 1000)
+
+    create = jax.jit(PCMTile.create, static_argnames=("rows", "cols", "w_max"))
+    tile = jax.block_until_ready(create(chip, key=k_tile, rows=n, cols=n, weights=W))
+    ideal = IdealTile.create(n, n, weights=W)
+    # 1–3 pulses per device, both signs: |dW| uniform in [1, 3] · dw_pulse.
+    dw = float(tile.dw_pulse)
+    magnitude = jax.random.uniform(k_dw, (n, n), jnp.float32, 1.0, 3.0) * dw
+    dW = magnitude * jnp.sign(W)
+
+    matmul = jax.jit(lambda x, W: x @ W)
+    matmul_scan = jax.jit(lambda xs, W: jax.lax.scan(lambda c, x: (c, x @ W), None, xs)[1])
+    pcm_mvm = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key)[0])
+
+    @jax.jit
+    def pcm_mvm_scan(tile, xs, t, keys):
+        def step(tile, inputs):
+            x, key = inputs
+            y, tile = tile.mvm(x, t, key=key)
+            return tile, y
+
+        return jax.lax.scan(step, tile, (xs, keys))[1]
+
+    pcm_update = jax.jit(lambda tile, dW, t, key: tile.update(dW, t, key=key).devices.g_prog_S)
+    ideal_mvm = jax.jit(lambda tile, x, key: tile.mvm(x, 0.0, key=key)[0])
+
+    # The cached-view runs start from a tile whose view is already at 1 day.
+    _, cached = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key))(
+        tile, x, jnp.float32(DAY_S), keys[0]
+    )
+    assert float(cached.view_time_s) == DAY_S
+
+    def t_new(i):  # a new chip time for every call: the view is recomputed
+        return jnp.float32(DAY_S + i)
+
+    floor = median_time_s(matmul, lambda i: (x, W), repeats=repeats)
+    floor_scan = median_time_s(matmul_scan, lambda i: (xs, W), repeats=repeats)
+    rows = [
+        ("plain x @ W (jit)", floor, floor),
+        (
+            "PCM mvm, fresh read view",
+            median_time_s(pcm_mvm, lambda i: (tile, x, t_new(i), keys[i]), repeats=repeats),
+            floor,
+        ),
+        (
+            f"PCM mvm, cached view (scan of {SCAN_LENGTH})",
+            median_time_s(
+                pcm_mvm_scan,
+                lambda i: (cached, xs, jnp.float32(DAY_S), jax.random.split(keys[i], SCAN_LENGTH)),
+                repeats=repeats,
+            ),
+            floor_scan,
+        ),
+        (
+            "PCM update (stochastic, 1-3 pulses)",
+            median_time_s(pcm_update, lambda i: (tile, dW, t_new(i), keys[i]), repeats=repeats),
+            floor,
+        ),
+        (
+            "IdealTile mvm",
+            median_time_s(ideal_mvm, lambda i: (ideal, x, keys[i]), repeats=repeats),
+            floor,
+        ),
+    ]
+
+    print(
+        f"crossbar tiles, {n}x{n}, batch {batch}, pcm_256 periphery, read at 1 day; "
+        f"median of {repeats}; JAX {jax.__version__} on {jax.devices()[0].platform} "
+        f"({platform.processor() or platform.machine()})"
+    )
+    print(
+        f"plain matmul floor: {1e3 * floor:.3f} ms; "
+        f"scan of {SCAN_LENGTH}: {1e3 * floor_scan:.3f} ms"
+    )
+    print(f"{'operation':40s} {'time':>10s} {'ratio to matmul':>16s}")
+    for name, seconds, reference in rows:
+        print(f"{name:40s} {1e3 * seconds:8.3f} ms {seconds / reference:15.2f}x")
+
+
+if __name__ == "__main__":
+    main()
