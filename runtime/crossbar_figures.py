@@ -10,7 +10,6 @@ Units: seconds for chip times, joules for energies, weights in the tile's weight
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -20,6 +19,7 @@ from matplotlib.figure import Figure
 
 from ..crossbar import ENERGY_CATEGORIES, EnergyLedger, PCMTile
 from ..devices import PulsePCM
+from .figure_files import make_output_dir, save_figure
 
 __all__ = [
     "COMPENSATION_LABELS",
@@ -294,23 +294,3 @@ def plot_energy_breakdown(ledger: EnergyLedger, *, title: str = "") -> Figure:
     )
     ax.set_title(f"{title or 'Energy breakdown'}\n{subtitle}", fontsize=10)
     return fig
-
-
-def make_output_dir(out_dir: str | Path) -> Path:
-    """Create the folder ``out_dir`` (and parents) if missing; errors name the path."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create output folder '{out_dir}': {err.strerror or err}") from None
-    return out_dir
-
-
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
-    """Write ``fig`` as a PNG to ``path``; errors name the path."""
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=dpi, format="png")
-    except OSError as err:
-        raise OSError(f"cannot write figure '{path}': {err.strerror or err}") from None
-    return path

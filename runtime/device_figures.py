@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..devices import AbstractDevice
+from .figure_files import make_output_dir, save_figure
 
 __all__ = [
     "DRIFT_TARGETS_S",
@@ -352,16 +353,6 @@ def plot_noise_vs_target(model: AbstractDevice, stats: NoiseStats) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
-    """Write ``fig`` as a PNG to ``path``; errors name the path."""
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=dpi, format="png")
-    except OSError as err:
-        raise OSError(f"cannot write figure '{path}': {err.strerror or err}") from None
-    return path
-
-
 def device_figures(model: AbstractDevice, *, n_devices: int = 2000, seed: int = 0):
     """The device figures of ``model`` as ``{name: Figure}`` (names as in :data:`FIGURE_FILES`).
 
@@ -379,16 +370,6 @@ def device_figures(model: AbstractDevice, *, n_devices: int = 2000, seed: int = 
     stats = noise_vs_target(model, noise_targets_S(model), n_devices=n_devices, key=k_noise)
     figures["noise_vs_target"] = plot_noise_vs_target(model, stats)
     return figures
-
-
-def make_output_dir(out_dir: str | Path) -> Path:
-    """Create the folder ``out_dir`` (and its parents) if missing; errors name the path."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create output folder '{out_dir}': {err.strerror or err}") from None
-    return out_dir
 
 
 def write_device_figures(
