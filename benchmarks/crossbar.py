@@ -27,6 +27,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 
 DAY_S = 86400.0

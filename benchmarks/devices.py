@@ -31,6 +31,7 @@ import time
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+
 import memxbar.devices as mdev
 
 DAY_S = 86400.0

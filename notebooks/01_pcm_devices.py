@@ -41,6 +41,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+
 from memxbar.devices import load_preset
 from memxbar.runtime import device_figures as df
 

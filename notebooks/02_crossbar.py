@@ -36,6 +36,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+
 from memxbar.crossbar import PCMTile, load_chip
 from memxbar.runtime import crossbar_figures as cf
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import equinox as eqx
@@ -34,13 +35,17 @@ def load_checkpoint(path: Path, template, *, fingerprint: str):
     ValueError when the checkpoint is unreadable or belongs to another job or seed.
     """
     try:
-        with np.load(path) as data:
+        # Open the file here: np.load(path) leaks its handle when the archive is corrupt.
+        with open(path, "rb") as handle:
+            data = np.load(handle)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
             meta = json.loads(bytes(data["meta"]).decode())
             leaves = [data[f"leaf_{i}"] for i in range(meta["n_leaves"])]
             history = {
                 k[len("history_") :]: data[k] for k in data.files if k.startswith("history_")
             }
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a readable memxbar checkpoint ({err})") from None
     if meta["fingerprint"] != fingerprint:
         raise ValueError(

@@ -1,7 +1,9 @@
-"""PNG figures of a run: metrics and energy over training, breakdown, conductances."""
+"""PNG figures of a run: metrics and energy over training, breakdown, conductances, and the
+receptive fields of learned weights."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ from matplotlib.figure import Figure
 
 from .run_file import RunRecord
 
-__all__ = ["write_run_plots"]
+__all__ = ["write_run_plots", "receptive_fields_figure"]
 
 _CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
 
@@ -88,3 +90,46 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.legend()
         paths.append(_save(fig, out / f"{prefix}conductance_{layer}.png"))
     return paths
+
+
+def receptive_fields_figure(
+    W, image_shape: tuple[int, int], *, max_neurons: int | None = None, columns: int | None = None
+) -> Figure:
+    """The weights of each neuron drawn as an image: a grid of receptive fields.
+
+    Args:
+        W: weights (inputs, neurons), input-major as the tiles store them; inputs must equal
+            the number of pixels of ``image_shape``.
+        image_shape: (height, width) of one input image, e.g. (8, 8) for the digits.
+        max_neurons: draw only the first this many neurons (default: all).
+        columns: images per row (default: about square).
+
+    Each image has its own symmetric colour scale (blue negative, red positive, white zero),
+    so the pattern of every neuron is visible whatever its norm.
+    """
+    W = np.asarray(W, np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"receptive fields: W must be (inputs, neurons), got shape {W.shape}")
+    height, width = image_shape
+    if W.shape[0] != height * width:
+        raise ValueError(
+            f"receptive fields: W has {W.shape[0]} inputs, but images of {height}x{width} "
+            f"have {height * width} pixels"
+        )
+    n = W.shape[1] if max_neurons is None else min(max_neurons, W.shape[1])
+    if n < 1:
+        raise ValueError("receptive fields: no neurons to draw")
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    fig = Figure(figsize=(0.9 * columns + 0.4, 0.9 * rows + 0.6))
+    for k in range(n):
+        ax = fig.add_subplot(rows, columns, k + 1)
+        image = W[:, k].reshape(height, width)
+        scale = max(float(np.abs(image).max()), 1e-12)
+        ax.imshow(image, cmap="bwr", vmin=-scale, vmax=scale, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"receptive fields of {n} neurons ({height}x{width})")
+    top = 1.0 - 0.45 / fig.get_figheight()  # room for the title
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=top, wspace=0.1, hspace=0.1)
+    return fig

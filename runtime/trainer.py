@@ -7,6 +7,7 @@ chunk boundaries, so a run gives the same result whatever its chunk size and aft
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import equinox as eqx
 import jax
@@ -81,29 +82,30 @@ def make_chunk_runner(algorithm, schedule: Schedule, refresh_every: int):
     """A jitted ``run(state, x_train, indices, steps, key) -> (state, metrics)``.
 
     ``indices`` (n, batch) are the samples of steps ``steps`` (n,); metrics come back
-    stacked (n,) per name.
+    stacked (n,) per name. The jitted function lives at module level with the algorithm and
+    schedule as static arguments, so runs with equal settings share one compilation.
     """
+    return functools.partial(_run_chunk, algorithm, schedule, refresh_every)
 
-    @eqx.filter_jit
-    def run(state, x_train, indices, steps, key):
-        def body(state, inputs):
-            idx, step = inputs
-            t = schedule.time_of(step)
-            k_step = jax.random.fold_in(key, step)
-            state, metrics = algorithm.train_step(state, x_train[idx], t, key=k_step)
-            if refresh_every > 0:
-                k_refresh = jax.random.fold_in(k_step, 1)
-                state = jax.lax.cond(
-                    (step + 1) % refresh_every == 0,
-                    lambda s: refresh_all(algorithm, s, t, key=k_refresh),
-                    lambda s: s,
-                    state,
-                )
-            return state, metrics
 
-        return jax.lax.scan(body, state, (indices, steps))
+@eqx.filter_jit
+def _run_chunk(algorithm, schedule, refresh_every, state, x_train, indices, steps, key):
+    def body(state, inputs):
+        idx, step = inputs
+        t = schedule.time_of(step)
+        k_step = jax.random.fold_in(key, step)
+        state, metrics = algorithm.train_step(state, x_train[idx], t, key=k_step)
+        if refresh_every > 0:
+            k_refresh = jax.random.fold_in(k_step, 1)
+            state = jax.lax.cond(
+                (step + 1) % refresh_every == 0,
+                lambda s: refresh_all(algorithm, s, t, key=k_refresh),
+                lambda s: s,
+                state,
+            )
+        return state, metrics
 
-    return run
+    return jax.lax.scan(body, state, (indices, steps))
 
 
 def batched_features(algorithm, state, x, t, *, key, batch: int = 256):
@@ -113,26 +115,33 @@ def batched_features(algorithm, state, x, t, *, key, batch: int = 256):
     of ``x`` are read and booked. Returns (features, state).
     """
     x = jnp.asarray(x, jnp.float32)
+    t = jnp.asarray(t, jnp.float32)  # traced, so evaluations at other times reuse the compilation
     n = x.shape[0]
     n_full = n // batch
     k_scan, k_rest = jax.random.split(key)
 
-    @eqx.filter_jit
-    def scan_batches(state, chunks, key):
-        def body(state, inputs):
-            i, xb = inputs
-            f, state = algorithm.features(state, xb, t, key=jax.random.fold_in(key, i))
-            return state, f
-
-        state, feats = jax.lax.scan(body, state, (jnp.arange(chunks.shape[0]), chunks))
-        return feats.reshape(-1, feats.shape[-1]), state
-
     parts = []
     if n_full:
         chunks = x[: n_full * batch].reshape(n_full, batch, x.shape[1])
-        feats, state = scan_batches(state, chunks, k_scan)
+        feats, state = _scan_features(algorithm, state, chunks, t, k_scan)
         parts.append(feats)
     if n % batch:
-        feats, state = eqx.filter_jit(algorithm.features)(state, x[n_full * batch :], t, key=k_rest)
+        feats, state = _features(algorithm, state, x[n_full * batch :], t, k_rest)
         parts.append(feats)
     return jnp.concatenate(parts), state
+
+
+@eqx.filter_jit
+def _scan_features(algorithm, state, chunks, t, key):
+    def body(state, inputs):
+        i, xb = inputs
+        f, state = algorithm.features(state, xb, t, key=jax.random.fold_in(key, i))
+        return state, f
+
+    state, feats = jax.lax.scan(body, state, (jnp.arange(chunks.shape[0]), chunks))
+    return feats.reshape(-1, feats.shape[-1]), state
+
+
+@eqx.filter_jit
+def _features(algorithm, state, x, t, key):
+    return algorithm.features(state, x, t, key=key)

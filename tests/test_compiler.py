@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+from memxbar.cli import main
 from memxbar.compiler import (
     Block,
     Conv2d,
@@ -33,8 +35,6 @@ from memxbar.crossbar import ChipSpec, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import build
 from memxbar.hw_configs.strict import dump
-
-from memxbar.cli import main
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "softhebb_digits_pcm.yaml"

@@ -14,6 +14,7 @@ import jupytext
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+
 from memxbar.crossbar import ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.devices import load_preset
 from memxbar.runtime import crossbar_figures as cf

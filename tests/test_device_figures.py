@@ -13,6 +13,7 @@ import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+
 from memxbar.devices import device_from_mapping, load_preset
 from memxbar.hw_configs import preset_path, read_yaml
 from memxbar.runtime import device_figures as df

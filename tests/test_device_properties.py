@@ -12,11 +12,12 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import memxbar.devices as mdev
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import memxbar.devices as mdev
 
 # When a property fails, hypothesis's pytest plugin writes a patch with libcst, whose import of
 # mypy_extensions.TypedDict warns; under filterwarnings=error that warning would replace the

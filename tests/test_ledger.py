@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, EnergyLedger
 
 # Every ledger value is float32: one increment is exact to float32 rounding (rtol 1e-6

@@ -12,9 +12,10 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import memxbar.devices as mdev
 import pytest
 import yaml
+
+import memxbar.devices as mdev
 from memxbar.hw_configs import ConfigError, preset_names
 
 STAT = "pcm_nandakumar2019"

@@ -15,10 +15,11 @@ from importlib import resources
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import memxbar.devices as mdev
 import numpy as np
 import pytest
 import yaml
+
+import memxbar.devices as mdev
 from memxbar.devices import HEALTHY, STUCK_RESET, STUCK_SET, WORN_OUT
 
 UMHO = 1e-6

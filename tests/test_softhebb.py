@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from memxbar.algorithms import train_readout
 from memxbar.algorithms.softhebb import (
     SoftHebbParams,

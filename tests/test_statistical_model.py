@@ -28,9 +28,10 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import memxbar.devices as mdev
 import numpy as np
 import pytest
+
+import memxbar.devices as mdev
 
 UMHO = 1e-6  # one microsiemens in siemens
 N_SIGMA = 5.0

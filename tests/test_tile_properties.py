@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.crossbar.pulse_schemes import pulse_train_pulses, rounded_pulses
 

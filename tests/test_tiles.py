@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import ConfigError, preset_path

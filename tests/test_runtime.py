@@ -1,0 +1,558 @@
+"""The runtime: run files, energy accounting, checkpoints and resume, determinism, the CLI.
+
+Runs are tiny (192 training samples, batch 32, 2 epochs = 12 steps, chunks of 4, refresh
+every 4 steps, 100 test samples) and share one job object per tile kind, so the jitted chunk
+runner compiles once per shape for the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from memxbar.cli import main
+from memxbar.crossbar import load_chip
+from memxbar.runtime.job import load_job
+from memxbar.runtime.run import RunInterrupted, checkpoint_path, run_job
+from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
+from memxbar.runtime.summary import format_summary
+
+REPO = Path(__file__).parents[1]
+EXAMPLES = REPO / "examples"
+LAYER = "hebbian"
+CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
+TINY = {
+    "data": {"train_limit": 192, "test_limit": 100},
+    "training": {"epochs": 2, "chunk_steps": 4, "refresh_every_steps": 4, "snapshots": 2},
+    "readout": {"epochs": 100},
+}
+STEPS = 12  # 192 // 32 steps per epoch, 2 epochs
+FINAL_KEYS = {
+    "test_accuracy",
+    "train_accuracy",
+    "training_steps",
+    "training_samples",
+    "update_events",
+    "set_pulses",
+    "reset_pulses",
+    "refreshes",
+    "initial_programming_J",
+    "training_energy_J",
+    "test_samples",
+    "chip_time_end_s",
+    "norm_deviation",
+    "winner_probability",
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def job_mapping(tiles: str, **training) -> dict:
+    """The example job for ``tiles`` with the tiny settings (and ``training`` overrides)."""
+    job = yaml.safe_load((EXAMPLES / f"softhebb_digits_{tiles}.yaml").read_text())
+    for section, values in TINY.items():
+        job[section].update(values)
+    job["training"].update(training)
+    return job
+
+
+def write_yaml(path: Path, mapping: dict) -> Path:
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
+    return path
+
+
+def h5_contents(path: Path) -> dict[str, tuple[object, dict]]:
+    """Every group and dataset of an HDF5 file: name → (value or None, attributes)."""
+    items = {}
+    with h5py.File(path, "r") as f:
+        items["/"] = (None, dict(f.attrs))
+
+        def visit(name, obj):
+            value = obj[()] if isinstance(obj, h5py.Dataset) else None
+            items[name] = (value, dict(obj.attrs))
+
+        f.visititems(visit)
+    return items
+
+
+def _same(a, b) -> bool:
+    """Bit identity of numbers (NaN and -0 included), equality of text."""
+    if isinstance(a, bytes | str) or isinstance(b, bytes | str):
+        return a == b
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def assert_identical_files(a: Path, b: Path) -> None:
+    """Every group, dataset and attribute of two HDF5 files is bit-identical."""
+    ca, cb = h5_contents(a), h5_contents(b)
+    assert ca.keys() == cb.keys()
+    for name in ca:
+        (va, attrs_a), (vb, attrs_b) = ca[name], cb[name]
+        assert (va is None) == (vb is None), name
+        assert va is None or _same(va, vb), name
+        assert attrs_a.keys() == attrs_b.keys(), name
+        for attr in attrs_a:
+            assert _same(attrs_a[attr], attrs_b[attr]), (name, attr)
+
+
+# --- shared runs -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runtime")
+
+
+@pytest.fixture(scope="module")
+def pcm_job(folder):
+    return load_job(write_yaml(folder / "pcm_job.yaml", job_mapping("pcm")))
+
+
+@pytest.fixture(scope="module")
+def ideal_job(folder):
+    return load_job(write_yaml(folder / "ideal_job.yaml", job_mapping("ideal")))
+
+
+@pytest.fixture(scope="module")
+def pcm_run(folder, pcm_job) -> Path:
+    """The reference PCM run (seed 0, uninterrupted)."""
+    out = folder / "pcm_reference.h5"
+    run_job(pcm_job, out, seed=0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ideal_run(folder, ideal_job) -> Path:
+    out = folder / "ideal_reference.h5"
+    run_job(ideal_job, out, seed=0, progress=False)
+    return out
+
+
+# --- the run file ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tiles", ["pcm", "ideal"])
+def test_run_file_has_the_documented_layout(tiles, request):
+    path = request.getfixturevalue(f"{tiles}_run")
+    job = request.getfixturevalue(f"{tiles}_job")
+    contents = h5_contents(path)
+    groups = {name for name, (value, _) in contents.items() if value is None and name != "/"}
+    datasets = {name for name, (value, _) in contents.items() if value is not None}
+    top = {"config", "metrics", "energy", "final", "weights", "conductances"}
+    assert groups == top
+    expected = {
+        "config/job_yaml",
+        "config/program_yaml",
+        "metrics/step",
+        "metrics/norm_deviation",
+        "metrics/winner_probability",
+        "energy/step",
+        *(f"energy/{k}" for k in ENERGY_KEYS),
+        f"weights/{LAYER}",
+        *(f"final/{k}" for k in FINAL_KEYS),
+    }
+    if tiles == "pcm":
+        expected.add(f"conductances/{LAYER}")
+    assert datasets == expected
+    assert ENERGY_KEYS == (*CATEGORIES, "total")
+
+    with h5py.File(path, "r") as f:
+        assert f["config/job_yaml"][()].decode() == job.text
+        program = yaml.safe_load(f["config/program_yaml"][()].decode())
+        assert isinstance(program, dict)
+        assert LAYER in f["config/program_yaml"][()].decode()
+
+        steps = f["metrics/step"][()]
+        np.testing.assert_array_equal(steps, [4, 8, 12])
+        for name in ("norm_deviation", "winner_probability"):
+            assert f[f"metrics/{name}"].shape == steps.shape
+            assert np.all(np.isfinite(f[f"metrics/{name}"][()]))
+        # The soft winner-take-all output is a probability, above 1/100 (uniform).
+        assert np.all(f["metrics/winner_probability"][()] > 0.01)
+        assert np.all(f["metrics/winner_probability"][()] <= 1.0)
+
+        np.testing.assert_array_equal(f["energy/step"][()], steps)
+        assert set(f["energy"].attrs) == {
+            "per_synaptic_update_J",
+            "per_inference_J",
+            "per_sample_J",
+        }
+
+        final = {k: f[f"final/{k}"][()].item() for k in f["final"]}
+        assert 0.0 <= final["test_accuracy"] <= 1.0 and 0.0 <= final["train_accuracy"] <= 1.0
+        assert final["training_steps"] == STEPS
+        assert final["training_samples"] == STEPS * 32
+        assert final["test_samples"] == 100
+        assert final["chip_time_end_s"] == pytest.approx(STEPS * 1e-3)
+        assert final["norm_deviation"] == f["metrics/norm_deviation"][-1]
+        assert final["update_events"] > 0
+
+        weights = f[f"weights/{LAYER}"]
+        assert weights.shape == (2, 64, 100) and weights.dtype == np.float32
+        # Planned snapshots at steps 6 and 12; with chunks of 4 the first is taken at the end
+        # of the chunk that reaches step 6, and the attribute says so.
+        np.testing.assert_array_equal(weights.attrs["steps"], [8, 12])
+        assert np.all(np.isfinite(weights[()]))
+        assert not np.array_equal(weights[0], weights[1])  # it learned between snapshots
+
+
+@pytest.mark.parametrize("tiles", ["pcm", "ideal"])
+def test_energy_adds_up_and_only_grows(tiles, request):
+    record = read_run_file(request.getfixturevalue(f"{tiles}_run"))
+    energy = np.stack([record.energy[k] for k in CATEGORIES])
+    assert energy.shape == (6, 3)
+    np.testing.assert_allclose(energy.sum(axis=0), record.energy["total"], rtol=1e-12, atol=0)
+    assert np.all(energy >= 0.0)
+    for key in ENERGY_KEYS:
+        assert np.all(np.diff(record.energy[key]) >= 0.0), key
+    final = record.final
+    assert final["training_energy_J"] == record.energy["total"][-1]
+    attrs = record.energy_attrs
+    if tiles == "ideal":
+        # Ideal float tiles book counts but no joules.
+        assert np.all(energy == 0.0)
+        assert attrs == {"per_synaptic_update_J": 0.0, "per_inference_J": 0.0, "per_sample_J": 0.0}
+        assert final["initial_programming_J"] == 0.0
+        # Every synapse gets a nonzero change every step on ideal tiles.
+        assert final["update_events"] == STEPS * 64 * 100
+        return
+    programming = sum(record.energy[k][-1] for k in ("set", "reset", "refresh"))
+    assert record.energy["set"][-1] > 0 and record.energy["read"][-1] > 0
+    assert record.energy["dac"][-1] > 0 and record.energy["adc"][-1] > 0
+    assert record.energy["refresh"][-1] > 0  # a refresh every 4 steps reads every device
+    assert attrs["per_synaptic_update_J"] > 0
+    assert attrs["per_synaptic_update_J"] == pytest.approx(
+        programming / final["update_events"], rel=1e-12
+    )
+    # A synaptic update is at least one SET pulse (2 pJ in pcm_gst_pulse) and, with the
+    # refreshes it causes, well under a nanojoule.
+    assert 2e-12 <= attrs["per_synaptic_update_J"] < 1e-9
+    assert attrs["per_sample_J"] == pytest.approx(record.energy["total"][-1] / (STEPS * 32))
+    assert attrs["per_inference_J"] > 0
+    assert final["initial_programming_J"] > 0
+    # Stochastic rounding touches a fraction of the synapses per step.
+    assert 0 < final["update_events"] < STEPS * 64 * 100
+
+
+def test_pcm_conductances_match_the_final_weights(pcm_job, pcm_run, ideal_run):
+    pcm, ideal = read_run_file(pcm_run), read_run_file(ideal_run)
+    assert ideal.conductances == {}
+    g = pcm.conductances[LAYER]
+    assert g.shape == (2, 1, 64, 100)  # (G+/G−, devices per side, rows, cols)
+    assert np.all(g >= 0.0) and np.all(g < 25e-6 * 1.5)  # pcm_gst_pulse g_max 25 µS (±10 %)
+    with h5py.File(pcm_run, "r") as f:
+        assert f[f"conductances/{LAYER}"].attrs["unit"] == "S"
+    # The last snapshot is the final state: w = w_max / g_weight_max · (G+ − G−).
+    g_weight_max = load_chip(pcm_job.hardware.chip).update.g_weight_max_S
+    w = (g[0] - g[1]).sum(axis=0) * (pcm_job.hardware.w_max / g_weight_max)
+    np.testing.assert_allclose(pcm.weights[LAYER][-1], w, rtol=1e-5, atol=1e-6)
+
+
+def test_run_and_checkpoint_files_get_the_usual_permissions(pcm_job, pcm_run, tmp_path):
+    # Files are created 0o666 minus the umask, as open() would; a private 0o600 (what
+    # tempfile.mkstemp gives) keeps colleagues from reading a shared run.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(pcm_run.stat().st_mode) == 0o666 & ~umask
+    out = tmp_path / "run.h5"
+    with pytest.raises(RunInterrupted):
+        run_job(pcm_job, out, seed=0, progress=False, stop_after_chunks=1)
+    assert stat.S_IMODE(checkpoint_path(out).stat().st_mode) == 0o666 & ~umask
+
+
+# --- determinism, resume, chunk size ---------------------------------------------------------
+
+
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(pcm_job, pcm_run, tmp_path):
+    out = tmp_path / "resumed.h5"
+    ckpt = checkpoint_path(out)
+    assert ckpt.name == "resumed.h5.ckpt"
+    with pytest.raises(RunInterrupted, match="resume"):
+        run_job(pcm_job, out, seed=0, progress=False, stop_after_chunks=1)
+    assert ckpt.is_file() and not out.exists()
+    # Interrupted a second time, after one more chunk, then to the end.
+    with pytest.raises(RunInterrupted):
+        run_job(pcm_job, out, seed=0, progress=False, resume=True, stop_after_chunks=1)
+    assert ckpt.is_file() and not out.exists()
+    record = run_job(pcm_job, out, seed=0, progress=False, resume=True)
+    assert not ckpt.exists()  # a finished run leaves no checkpoint behind
+    assert record.final["training_steps"] == STEPS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed.h5"]
+    assert_identical_files(out, pcm_run)
+
+
+def test_same_seed_same_file_other_seed_other_result(pcm_job, pcm_run, tmp_path):
+    again = tmp_path / "again.h5"
+    run_job(pcm_job, again, seed=0, progress=False)
+    assert_identical_files(again, pcm_run)
+
+    other = tmp_path / "other.h5"
+    run_job(pcm_job, other, seed=1, progress=False)
+    a, b = read_run_file(pcm_run), read_run_file(other)
+    assert not np.array_equal(a.weights[LAYER], b.weights[LAYER])
+    assert not np.array_equal(a.conductances[LAYER], b.conductances[LAYER])
+    assert a.energy["total"][-1] != b.energy["total"][-1]
+
+
+def test_resume_checks_the_checkpoint(pcm_job, tmp_path):
+    out = tmp_path / "run.h5"
+    ckpt = checkpoint_path(out)
+    with pytest.raises(RunInterrupted):
+        run_job(pcm_job, out, seed=0, progress=False, stop_after_chunks=1)
+    good = ckpt.read_bytes()
+    for override in ({"seed": 1}, {"seed": 0, "epochs": 3}):
+        with pytest.raises(ValueError, match="checkpoint belongs to another job or seed"):
+            run_job(pcm_job, out, progress=False, resume=True, **override)
+    assert ckpt.read_bytes() == good  # a refused resume keeps the checkpoint
+    for bad in (b"not a checkpoint at all", good[: len(good) // 2], good[:40], b""):
+        ckpt.write_bytes(bad)
+        with pytest.raises(ValueError, match=re.escape(str(ckpt)) + ": not a readable"):
+            run_job(pcm_job, out, seed=0, progress=False, resume=True)
+    assert not out.exists()
+
+
+def test_result_does_not_depend_on_the_chunk_size(folder, pcm_run, tmp_path):
+    # Chunks of 6 vs 4: the boundaries differ (6 | 4, 8), the refresh every 4 steps falls
+    # inside chunks, and the second epoch starts inside a chunk of 4.
+    job = load_job(write_yaml(tmp_path / "job6.yaml", job_mapping("pcm", chunk_steps=6)))
+    out = tmp_path / "chunks6.h5"
+    run_job(job, out, seed=0, progress=False)
+    a, b = read_run_file(pcm_run), read_run_file(out)
+    np.testing.assert_array_equal(b.metric_steps, [6, 12])
+    np.testing.assert_array_equal(b.weight_steps[LAYER], [6, 12])
+    # The final state, hence the evaluation, is bit-identical.
+    np.testing.assert_array_equal(a.weights[LAYER][-1], b.weights[LAYER][-1])
+    np.testing.assert_array_equal(a.conductances[LAYER], b.conductances[LAYER])
+    for key in ENERGY_KEYS:
+        assert a.energy[key][-1] == b.energy[key][-1], key
+    assert a.energy_attrs == b.energy_attrs
+    per_chunk = {"norm_deviation", "winner_probability"}  # chunk means
+    assert {k: v for k, v in a.final.items() if k not in per_chunk} == {
+        k: v for k, v in b.final.items() if k not in per_chunk
+    }
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("memxbar: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_cli_run_writes_run_file_and_plots_and_report_repeats_the_summary(
+    pcm_job, tmp_path, capsys
+):
+    job = Path(pcm_job.source)
+    out = tmp_path / f"{pcm_job.name}.h5"
+    assert main(["run", str(job), "-o", str(out), "-q"]) == 0
+    printed, err = capsys.readouterr()
+    assert err == ""
+    record = read_run_file(out)
+    summary = format_summary(record, pcm_job.name)
+    assert printed.startswith(summary + "\n")
+    assert re.search(r"^test_accuracy +0\.\d{4}$", printed, re.M)
+    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", printed, re.M)
+    assert re.search(r"^energy per inference +[\d.]+ [mµnpf]?J$", printed, re.M)
+    assert f"wrote {out}" in printed
+    plots = {
+        f"{pcm_job.name}_{name}.png"
+        for name in ("metrics", "energy", "energy_breakdown", f"conductance_{LAYER}")
+    }
+    assert {p.name for p in tmp_path.glob("*.png")} == plots
+    for name in plots:
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+        assert f"wrote {tmp_path / name}" in printed
+    assert not checkpoint_path(out).exists()
+
+    assert main(["report", str(out), "--no-plots"]) == 0
+    reported, err = capsys.readouterr()
+    assert err == ""
+    assert reported.rstrip("\n") == summary
+    for png in tmp_path.glob("*.png"):
+        png.unlink()
+    assert main(["report", str(out)]) == 0
+    reported, _ = capsys.readouterr()
+    assert reported.startswith(summary)
+    assert {p.name for p in tmp_path.glob("*.png")} == plots
+
+
+def _job_with(tmp: Path, change) -> Path:
+    job = job_mapping("pcm")
+    change(job)
+    return write_yaml(tmp / "job.yaml", job)
+
+
+def _too_big(tmp: Path) -> Path:
+    chip = yaml.safe_load((REPO / "hw_configs" / "chips" / "pcm_256.yaml").read_text())
+    chip["tile"]["count"] = 1
+    chip_path = write_yaml(tmp / "one_tile_chip.yaml", chip)
+
+    def change(job):
+        job["hardware"]["chip"] = str(chip_path)
+        job["network"]["layers"][0]["out_features"] = 1000  # 64 x 1000: 4 tiles of 256 cols
+
+    return _job_with(tmp, change)
+
+
+def _unknown_key(tmp: Path) -> Path:
+    return _job_with(tmp, lambda job: job["training"].update(bogus_knob=1))
+
+
+def _malformed(tmp: Path) -> Path:
+    path = tmp / "malformed.yaml"
+    path.write_text("name: x\ntraining: [epochs: 1\n")
+    return path
+
+
+def _garbage_run(tmp: Path) -> Path:
+    path = tmp / "garbage.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    return path
+
+
+def _not_a_run(tmp: Path) -> Path:
+    path = tmp / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["data"] = np.arange(3)
+    return path
+
+
+def _truncated_copy(tmp: Path, run: Path) -> Path:
+    data = run.read_bytes()
+    path = tmp / "truncated.h5"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _corrupt_checkpoint(tmp: Path) -> Path:
+    job = _job_with(tmp, lambda job: None)
+    (tmp / "r.h5.ckpt").write_bytes(b"PK\x03\x04 truncated zip")
+    return job
+
+
+def _plain_job(tmp: Path) -> str:
+    return str(_job_with(tmp, lambda job: None))
+
+
+# case → (arguments from (tmp folder, a finished run file), fragments the error line names)
+BAD_INPUTS = {
+    "missing job": (lambda t, run: ["run", str(t / "nope.yaml")], ["nope.yaml"]),
+    "malformed job": (lambda t, run: ["run", str(_malformed(t))], ["malformed.yaml"]),
+    "unknown key": (lambda t, run: ["run", str(_unknown_key(t))], ["job.yaml", "bogus_knob"]),
+    "does not fit": (
+        lambda t, run: ["run", str(_too_big(t)), "-o", str(t / "r.h5")],
+        ["does not fit", "needs 4 tiles", "the chip has 1"],
+    ),
+    "compile does not fit": (lambda t, run: ["compile", str(_too_big(t))], ["does not fit"]),
+    "no output folder": (
+        lambda t, run: ["run", _plain_job(t), "-o", str(t / "no" / "r.h5")],
+        ["does not exist", "/no'"],
+    ),
+    "zero epochs": (
+        lambda t, run: ["run", _plain_job(t), "-o", str(t / "r.h5"), "--epochs", "0"],
+        ["epochs"],
+    ),
+    "corrupt checkpoint": (
+        lambda t, run: ["run", str(_corrupt_checkpoint(t)), "-o", str(t / "r.h5"), "--resume"],
+        ["r.h5.ckpt", "not a readable memxbar checkpoint"],
+    ),
+    "report missing": (
+        lambda t, run: ["report", str(t / "nope.h5")],
+        ["nope.h5", "does not exist"],
+    ),
+    "report garbage": (
+        lambda t, run: ["report", str(_garbage_run(t))],
+        ["garbage.h5", "not a complete memxbar run file"],
+    ),
+    "report truncated": (
+        lambda t, run: ["report", str(_truncated_copy(t, run))],
+        ["truncated.h5", "not a complete memxbar run file"],
+    ),
+    "report not a run": (
+        lambda t, run: ["report", str(_not_a_run(t))],
+        ["other.h5", "not a complete memxbar run file"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(case, pcm_run, tmp_path, capsys):
+    make_args, fragments = BAD_INPUTS[case]
+    args = make_args(tmp_path, pcm_run)
+    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    rc = main(args)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(rc, err, *fragments)
+    after = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before  # nothing written, nothing half-written, nothing removed
+
+
+def test_cli_error_in_a_fresh_interpreter_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "memxbar.cli", "run", str(_unknown_key(tmp_path)), "-q"],
+        cwd=tmp_path,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout == ""
+    assert_one_line_error(result.returncode, result.stderr, "bogus_knob")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.yaml"]
+
+
+# --- the README ------------------------------------------------------------------------------
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert block, "README.md has no ```bash block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_first_command_trains_the_pcm_job(tmp_path):
+    first, second = readme_commands()[:2]
+    assert first == "python3 -m pip install -e . && memxbar run examples/softhebb_digits_pcm.yaml"
+    job = shlex.split(first.split("&&")[1])[2]
+    assert (REPO / job).is_file()
+    # The CI script runs the README's second command verbatim.
+    assert second in (REPO / ".ci" / "run").read_text().splitlines()
+
+    out = tmp_path / "x.h5"
+    result = subprocess.run(
+        [sys.executable, "-m", "memxbar.cli", "run", job, "--epochs", "1", "-o", str(out), "-q"],
+        cwd=REPO,
+        # Compile-bound at one epoch: skip XLA's backend optimisations.
+        env=dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"^test_accuracy +0\.\d{4}$", result.stdout, re.M)
+    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", result.stdout, re.M)
+    record = read_run_file(out)
+    assert record.final["training_steps"] == 1437 // 32  # the 80 % training split, 1 epoch
+    assert record.final["test_samples"] == 360
+    # Even one epoch on PCM learns features a readout separates far above chance (0.1).
+    assert record.final["test_accuracy"] > 0.5
+    assert (tmp_path / "x_metrics.png").is_file()
