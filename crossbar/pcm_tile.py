@@ -16,7 +16,7 @@ from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ir_drop import ir_drop_attenuation
 from .ledger import EnergyLedger
 from .pulse_schemes import pulse_train_pulses, rounded_pulses
-from .read_view import ReadView
+from .read_view import ReadView, side_sums
 from .tile import AbstractTile
 
 __all__ = ["PCMTile"]
@@ -240,7 +240,8 @@ class PCMTile(AbstractTile):
         k_read, k_ref = jax.random.split(key)
         g = self.device.read(self.devices, t, key=k_read)
         g = g * ir_drop_attenuation(g, self.periphery.wire_resistance_Ohm)
-        W = jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+        g_pos, g_neg = side_sums(g)
+        W = (g_pos - g_neg) * self.w_scale
         adc = self.periphery.adc
         W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
         tile = self._book(
@@ -265,8 +266,8 @@ class PCMTile(AbstractTile):
 
     def true_weights(self):
         """Weights from the programmed conductances (no drift, no noise, nothing booked)."""
-        g = self.devices.g_prog_S
-        return jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+        g_pos, g_neg = side_sums(self.devices.g_prog_S)
+        return (g_pos - g_neg) * self.w_scale
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -335,7 +336,7 @@ class PCMTile(AbstractTile):
         return self._book(
             set=self.device.energy.set_J(pulses),
             set_pulses=pulses,
-            update_events=jnp.sum(jnp.any(n_sides > 0, axis=0)),
+            update_events=jnp.sum((n_sides[_POS] > 0) | (n_sides[_NEG] > 0)),
             update_calls=1,
             latency_s=latency_s,
         )
@@ -395,11 +396,12 @@ class PCMTile(AbstractTile):
         g = self.device.read(self.devices, t, key=k_read)
         update = self.update_config
         threshold = update.refresh_threshold * update.g_weight_max_S
-        side_totals = jnp.sum(g, axis=1)  # (2, rows, cols)
-        saturated = jnp.any(g > threshold, axis=(0, 1)) & (
-            jnp.min(side_totals, axis=0) > 0.1 * update.g_weight_max_S
+        g_pos, g_neg = side_sums(g)
+        g_high = side_sums(jnp.where(g > threshold, 1.0, 0.0))
+        saturated = (g_high[0] + g_high[1] > 0) & (
+            jnp.minimum(g_pos, g_neg) > 0.1 * update.g_weight_max_S
         )
-        W = jnp.sum(g[_POS] - g[_NEG], axis=0) * self.w_scale
+        W = (g_pos - g_neg) * self.w_scale
         mask = jnp.broadcast_to(saturated, g.shape)
         devices = self.device.reset(self.devices, mask, t, key=k_reset)
         targets = self._targets(W)

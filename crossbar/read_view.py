@@ -9,7 +9,20 @@ from jaxtyping import Array, Float
 from ..devices import AbstractDevice, DeviceState
 from .ir_drop import ir_drop_attenuation
 
-__all__ = ["ReadView"]
+__all__ = ["ReadView", "side_sums"]
+
+
+def side_sums(g):
+    """(G+ summed over its N devices, G− summed over its N devices) of a (2, N, rows, cols) array.
+
+    Written as explicit slice additions: XLA on CPU reduces a short leading axis ~15× slower
+    than it adds the slices (measured 4.6 ms against 0.3 ms for 2 × 512 × 512 float32).
+    """
+    pos, neg = g[0, 0], g[1, 0]
+    for n in range(1, g.shape[1]):
+        pos = pos + g[0, n]
+        neg = neg + g[1, n]
+    return pos, neg
 
 
 class ReadView(eqx.Module):
@@ -45,12 +58,16 @@ class ReadView(eqx.Module):
         g_mean = devices.g_prog_S * device.drift.factor(elapsed, devices.nu)
         g_mean = g_mean * ir_drop_attenuation(g_mean, wire_resistance_Ohm)
         g_sigma = jnp.abs(g_mean) * device.read_noise_sigma(devices, elapsed)
-        g_total = jnp.sum(g_mean, axis=(0, 1))
+        g_pos, g_neg = side_sums(g_mean)
+        var_pos, var_neg = side_sums(g_sigma * g_sigma)
+        g_total = g_pos + g_neg
+        g_var = var_pos + var_neg
+        row_total = jnp.sum(g_total, axis=1)
         return cls(
-            g_diff_S=jnp.sum(g_mean[0] - g_mean[1], axis=0),
-            g_var_S2=jnp.sum(g_sigma * g_sigma, axis=(0, 1)),
-            row_total_S=jnp.sum(g_total, axis=1),
+            g_diff_S=g_pos - g_neg,
+            g_var_S2=g_var,
+            row_total_S=row_total,
             col_total_S=jnp.sum(g_total, axis=0),
-            total_S=jnp.sum(g_total),
-            total_var_S2=jnp.sum(g_sigma * g_sigma),
+            total_S=jnp.sum(row_total),
+            total_var_S2=jnp.sum(g_var),
         )
