@@ -35,3 +35,14 @@ def test_same_key_same_samples_and_any_shape():
     assert not np.array_equal(a, c)
     assert normal16(jax.random.key(0), (7,)).shape == (7,)  # odd sizes use half a word
     assert normal16(jax.random.key(0), (0, 4)).shape == (0, 4)
+
+
+def test_cipher_is_jax_threefry():
+    from jax.extend.random import threefry_2x32
+
+    from memxbar.devices.random import threefry2x32
+
+    key = np.array([0x12345678, 0x9ABCDEF0], np.uint32)
+    words = np.arange(64, dtype=np.uint32)
+    a, b = threefry2x32(key[0], key[1], words[:32], words[32:])
+    np.testing.assert_array_equal(np.concatenate([a, b]), threefry_2x32(key, words))
