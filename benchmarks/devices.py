@@ -16,9 +16,8 @@ and, to see where the read's time goes (rows marked "-" are not device calls):
   jax.random.normal/bits    the random numbers alone, per PRNG implementation
   read, partitionable=False model.read traced under jax.threefry_partitionable(False)
   read with rbg key         model.read unchanged, called with an rbg / unsafe_rbg key
-  fast read (threefry-R)    a candidate: one log per device shared by drift and 1/f noise,
-                            threefry-2x32 with R rounds written in jnp (fuses with the read),
-                            erfinv normals; same statistics, different random stream
+  normal16                  the library's normals: fused jnp threefry-2x32, 16 bits a sample
+  fast read (shared log)    a candidate: one log per device shared by drift and 1/f noise
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import jax
 import jax.numpy as jnp
 
 import memxbar.devices as mdev
+from memxbar.devices.random import normal16
 
 DAY_S = 86400.0
 
@@ -57,44 +57,6 @@ def median_times_s(calls, repeats: int, warmup: int = 3) -> list[float]:
 
 # --- a candidate faster read (not used by devices/; its statistics would need the tests) -----
 
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-
-
-def _rotl(x, r):
-    return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
-
-
-def threefry2x32(k0, k1, x0, x1, rounds: int = 20):
-    """Threefry-2x32 (Salmon et al., SC 2011) in jnp, so XLA fuses it with its consumer.
-
-    With 20 rounds it is bit-identical to ``jax.extend.random.threefry_2x32``; 13 rounds is
-    the smallest count the Random123 authors found to pass BigCrush.
-    """
-    ks = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
-    x0, x1 = x0 + k0, x1 + k1
-    for r in range(rounds):
-        x0 = x0 + x1
-        x1 = _rotl(x1, _ROTATIONS[(r // 4) % 2][r % 4]) ^ x0
-        if r % 4 == 3:
-            s = r // 4 + 1
-            x0 = x0 + ks[s % 3]
-            x1 = x1 + ks[(s + 1) % 3] + jnp.uint32(s)
-    return x0, x1
-
-
-def normals_threefry(key, shape, rounds: int = 20):
-    """Standard normals: one threefry call gives two 32-bit words, each one normal (erfinv)."""
-    size = math.prod(shape)
-    half = (size + 1) // 2
-    k0, k1 = jax.random.key_data(key)
-    counter = jnp.arange(half, dtype=jnp.uint32)
-    a, b = threefry2x32(k0, k1, counter, counter + jnp.uint32(half), rounds)
-    bits = jnp.concatenate([a, b])[:size]
-    # 23 random mantissa bits → uniform in (-1, 1) → normal
-    u = jax.lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
-    u = jnp.maximum(2.0 * (u - 1.0) - 1.0, -0.99999994)
-    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).reshape(shape)
-
 
 def _q_s(model, state):
     if hasattr(state, "read_noise_q"):  # stored per device at the write
@@ -114,8 +76,8 @@ def read_given_xi(model, state, t, xi):
     return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
 
 
-def fast_read(model, state, t, key, rounds: int = 20):
-    """The read with one log per device and a fused threefry.
+def fast_read(model, state, t, key):
+    """The read with one log per device shared by drift and 1/f noise (normal16 noise).
 
     ln(elapsed + t0) serves both the drift, ((e + t0)/t0)^-nu = exp(-nu (L - ln t0)), and the
     1/f factor, sqrt(ln((e + t0 + t_read)/(2 t_read))) = sqrt(L - ln(2 t_read)) (t_read ≪ t0:
@@ -126,7 +88,7 @@ def fast_read(model, state, t, key, rounds: int = 20):
     g_drift = state.g_prog_S * jnp.exp(-state.nu * (log_t - math.log(model.drift.t0_s)))
     time_factor = jnp.sqrt(log_t - math.log(2.0 * model.read_noise.t_read_s))
     sigma = model.read_noise.scale * _q_s(model, state) * time_factor
-    xi = normals_threefry(key, state.shape, rounds)
+    xi = normal16(key, state.shape)
     return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
 
 
@@ -207,10 +169,8 @@ def main() -> None:
             preset, f"read with {impl} key", read, model, state, t_day, jax.random.key(3, impl=impl)
         )
     add("-", "erf_inv alone", jax.jit(jax.lax.erf_inv), g / 25e-6 * 1.8 - 0.9)
-    for rounds in (20, 13):
-        normal_tf = jax.jit(lambda k, r=rounds: normals_threefry(k, shape, r))
-        add("-", f"normals, jnp threefry-{rounds} + erfinv", normal_tf, key)
-        add(preset, f"fast read (threefry-{rounds})", fast, model, state, t_day, key, rounds)
+    add("-", "normal16 (library: fused threefry)", jax.jit(lambda k: normal16(k, shape)), key)
+    add(preset, "fast read (shared log + normal16)", fast, model, state, t_day, key)
 
     seconds = median_times_s(calls, repeats)
     base = statistics.median(

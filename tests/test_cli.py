@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import PNG_MAGIC, assert_one_line_error, run_cli
 
 from memxbar.cli import main
 
 REPO = Path(__file__).parents[1]
 SHIPPED_PULSE = REPO / "hw_configs" / "devices" / "pcm_gst_pulse.yaml"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """``python -m memxbar.cli`` in a fresh interpreter, CPU-only so jax logs nothing."""
-    return subprocess.run(
-        [sys.executable, "-m", "memxbar.cli", *args],
-        cwd=REPO,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
-    assert rc == 2
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("memxbar: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 # --- success ---------------------------------------------------------------------------------

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from support import assert_one_line_error, run_cli
 
 from memxbar.cli import main
 from memxbar.compiler import (
@@ -330,27 +328,6 @@ def test_pulse_train_full_update_takes_the_train_length():
 
 
 # --- CLI -------------------------------------------------------------------------------------
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memxbar.cli", *args],
-        cwd=REPO,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
-    assert rc == 2
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("memxbar: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_cli_compile_prints_the_report_and_writes_the_program(tmp_path):

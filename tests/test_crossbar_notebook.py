@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -14,6 +10,7 @@ import jupytext
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from support import assert_png, run_notebook
 
 from memxbar.crossbar import ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.devices import load_preset
@@ -21,47 +18,18 @@ from memxbar.runtime import crossbar_figures as cf
 
 REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "02_crossbar.py"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DAY_S = 86400.0
 YEAR_S = 365.25 * DAY_S
 ROWS, COLS = 32, 16
 create = jax.jit(PCMTile.create, static_argnames=("rows", "cols"))
 
 
-def assert_png(path: Path) -> None:
-    """A real PNG of a real figure: signature, IHDR chunk, a few hundred pixels, > 10 kB."""
-    data = path.read_bytes()
-    assert data[:8] == PNG_MAGIC, path
-    assert data[12:16] == b"IHDR", path
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= 300 and height >= 200, (path, width, height)
-    # A blank canvas of this size compresses to ~2 kB; axes, text, bars and curves > 25 kB.
-    assert len(data) > 10_000, (path, len(data))
-
-
 # --- the notebook ------------------------------------------------------------------------------
 
 
 def test_notebook_runs_and_writes_figures(tmp_path):
-    env = dict(
-        os.environ,
-        MEMXBAR_NOTEBOOK_SMALL="1",
-        MEMXBAR_NOTEBOOK_OUT=str(tmp_path),
-        JAX_PLATFORMS="cpu",
-        # The small run is compile-bound: skip XLA's backend optimisations (~10 s faster).
-        XLA_FLAGS="--xla_backend_optimization_level=0",
-    )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(NOTEBOOK)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    out = result.stdout
+    stdout = run_notebook(NOTEBOOK, tmp_path)
+    out = stdout
     assert "tile 64 x 16" in out  # the small configuration
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(cf.FIGURE_FILES.values())
     for name in cf.FIGURE_FILES.values():

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -13,6 +9,7 @@ import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from support import assert_png, run_notebook
 
 from memxbar.devices import device_from_mapping, load_preset
 from memxbar.hw_configs import preset_path, read_yaml
@@ -22,18 +19,6 @@ REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_pcm_devices.py"
 uS = 1e-6
 YEAR_S = 365.25 * 86400.0
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def assert_png(path: Path) -> None:
-    """A real PNG of a real figure: signature, IHDR chunk, a few hundred pixels, > 10 kB."""
-    data = path.read_bytes()
-    assert data[:8] == PNG_MAGIC, path
-    assert data[12:16] == b"IHDR", path
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= 300 and height >= 200, (path, width, height)
-    # A blank canvas of this size compresses to ~2 kB; axes, text and curves give 30-80 kB.
-    assert len(data) > 10_000, (path, len(data))
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +40,8 @@ def set_curves(pulse):
 
 
 def test_notebook_runs_and_writes_figures(tmp_path):
-    env = dict(
-        os.environ,
-        MEMXBAR_NOTEBOOK_SMALL="1",
-        MEMXBAR_NOTEBOOK_OUT=str(tmp_path),
-        JAX_PLATFORMS="cpu",
-    )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(NOTEBOOK)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert "200 devices per curve" in result.stdout
+    stdout = run_notebook(NOTEBOOK, tmp_path)
+    assert "200 devices per curve" in stdout
     expected = {
         "pcm_gst_pulse": ["set_pulses.png", "drift.png", "noise_vs_target.png"],
         # the statistical model has no pulse-level SET response, hence no set_pulses.png

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from support import PNG_MAGIC
 
 from memxbar.cli import main
 from memxbar.crossbar import load_chip
@@ -53,7 +54,6 @@ FINAL_KEYS = {
     "norm_deviation",
     "winner_probability",
 }
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def job_mapping(tiles: str, **training) -> dict:

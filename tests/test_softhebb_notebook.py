@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import jupytext
 import numpy as np
 import pytest
+from support import assert_png, run_notebook
 
 from memxbar.runtime.plots import receptive_fields_figure
 from memxbar.runtime.run_file import read_run_file
 
 REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "03_softhebb_on_chip.py"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = (
     "softhebb_pcm_metrics.png",
     "softhebb_pcm_energy.png",
@@ -28,37 +24,9 @@ FIGURES = (
 )
 
 
-def assert_png(path: Path, min_bytes: int = 10_000) -> tuple[int, int]:
-    """A real PNG of a real figure: signature, IHDR, a few hundred pixels, some content."""
-    data = path.read_bytes()
-    assert data[:8] == PNG_MAGIC, path
-    assert data[12:16] == b"IHDR", path
-    width, height = struct.unpack(">II", data[16:24])
-    assert width >= 300 and height >= 200, (path, width, height)
-    assert len(data) > min_bytes, (path, len(data))  # a blank canvas is ~2 kB
-    return width, height
-
-
 def test_notebook_runs_the_pcm_job_and_writes_figures(tmp_path):
-    env = dict(
-        os.environ,
-        MEMXBAR_NOTEBOOK_SMALL="1",
-        MEMXBAR_NOTEBOOK_OUT=str(tmp_path),
-        JAX_PLATFORMS="cpu",
-        # The small run is compile-bound: skip XLA's backend optimisations.
-        XLA_FLAGS="--xla_backend_optimization_level=0",
-    )
-    result = subprocess.run(
-        [sys.executable, "-W", "error", str(NOTEBOOK)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    out = result.stdout
+    stdout = run_notebook(NOTEBOOK, tmp_path)
+    out = stdout
     # The mapping report of the compiled job: one tile of the 64-tile chip.
     assert "tiles used: 1 of 64" in out
     assert re.search(r"^hebbian +dense +weight 64x100", out, re.M)

@@ -1,0 +1,75 @@
+"""Helpers shared by the tests: running the CLI and notebooks, checking PNG files."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m memxbar.cli ARGS`` in a fresh interpreter, CPU-only so jax logs nothing."""
+    return subprocess.run(
+        [sys.executable, "-m", "memxbar.cli", *args],
+        cwd=REPO,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
+    """The CLI's contract for bad input: exit 2, one 'memxbar: error:' line, no traceback."""
+    assert rc == 2
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("memxbar: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def assert_png(path: Path, min_bytes: int = 10_000) -> tuple[int, int]:
+    """A real PNG of a real figure: signature, IHDR chunk, a few hundred pixels, content.
+
+    A blank canvas of this size compresses to ~2 kB; axes, text and curves give 25–80 kB.
+    """
+    data = Path(path).read_bytes()
+    assert data[:8] == PNG_MAGIC, path
+    assert data[12:16] == b"IHDR", path
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 300 and height >= 200, (path, width, height)
+    assert len(data) > min_bytes, (path, len(data))
+    return width, height
+
+
+def run_notebook(path: Path, out_dir: Path, *, fast_compile: bool = True) -> str:
+    """Run a py:percent notebook at its small size with warnings as errors; return stdout.
+
+    ``fast_compile`` skips XLA's backend optimisations: the small runs are compile-bound.
+    """
+    env = dict(
+        os.environ,
+        MEMXBAR_NOTEBOOK_SMALL="1",
+        MEMXBAR_NOTEBOOK_OUT=str(out_dir),
+        JAX_PLATFORMS="cpu",
+    )
+    if fast_compile:
+        env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
