@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from ..crossbar import ENERGY_CATEGORIES, EnergyLedger, PCMTile
 from ..devices import PulsePCM
-from .figure_files import make_output_dir, save_figure
+from .figure_files import YEAR_S, log_time_axis, make_output_dir, save_figure
 
 __all__ = [
     "COMPENSATION_LABELS",
@@ -46,16 +46,6 @@ FIGURE_FILES = {
 #: Curve names of :func:`drift_error_curves`, keyed by the drift-compensation setting.
 COMPENSATION_LABELS = {False: "no drift compensation", True: "global drift compensation"}
 
-_YEAR_S = 365.25 * 86400.0
-_TIME_TICKS = (
-    (1.0, "1 s"),
-    (60.0, "1 min"),
-    (3600.0, "1 h"),
-    (86400.0, "1 day"),
-    (30 * 86400.0, "1 month"),
-    (_YEAR_S, "1 yr"),
-)
-
 
 # --- data --------------------------------------------------------------------------------------
 
@@ -64,7 +54,7 @@ def error_times_s(n_times: int = 25) -> np.ndarray:
     """``n_times`` (≥ 2) chip times from 1 s to 1 year, evenly spaced on a log axis (s)."""
     if n_times < 2:
         raise ValueError(f"n_times must be ≥ 2, got {n_times}")
-    return np.logspace(0.0, np.log10(_YEAR_S), n_times)
+    return np.logspace(0.0, np.log10(YEAR_S), n_times)
 
 
 def uniform_weights(rows: int, cols: int, w_max: float = 1.0, *, key) -> jax.Array:
@@ -235,14 +225,6 @@ def training_sequence(
 # --- plots -------------------------------------------------------------------------------------
 
 
-def _time_axis(ax, times_s) -> None:
-    ax.set_xscale("log")
-    ax.set_xlim(times_s[0] / 1.5, times_s[-1] * 3.0)  # room for the last tick label
-    ticks = [(t, label) for t, label in _TIME_TICKS if times_s[0] <= t <= times_s[-1] * 1.001]
-    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
-    ax.set_xlabel("time after programming (s, log scale)")
-
-
 def plot_error_vs_time(times_s, curves: dict[str, np.ndarray], *, title: str = "") -> Figure:
     """Relative MVM error (%) vs chip time (log axis), one line per curve of ``curves``."""
     times_s = np.asarray(times_s)
@@ -250,7 +232,7 @@ def plot_error_vs_time(times_s, curves: dict[str, np.ndarray], *, title: str = "
     ax = fig.add_subplot()
     for label, errors in curves.items():
         ax.plot(times_s, 100.0 * np.asarray(errors), marker="o", markersize=3, label=label)
-    _time_axis(ax, times_s)
+    log_time_axis(ax, times_s, margin=(1.5, 3.0))
     ax.set_ylabel("relative MVM error ||y − xW|| / ||xW|| (%)")
     ax.set_ylim(bottom=0.0)
     ax.grid(alpha=0.3)

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..devices import AbstractDevice
-from .figure_files import make_output_dir, save_figure
+from .figure_files import TIME_TICKS, YEAR_S, log_time_axis, make_output_dir, save_figure
 
 __all__ = [
     "DRIFT_TARGETS_S",
@@ -57,16 +57,6 @@ DRIFT_TARGETS_S = (2e-6, 5e-6, 10e-6, 15e-6, 20e-6)
 NOISE_READ_TIMES_S = (1.0, 3600.0, 86400.0)
 
 _uS = 1e-6  # S per µS
-_YEAR_S = 365.25 * 86400.0
-_TIME_TICKS = (
-    (1.0, "1 s"),
-    (60.0, "1 min"),
-    (3600.0, "1 h"),
-    (86400.0, "1 day"),
-    (30 * 86400.0, "1 month"),
-    (_YEAR_S, "1 yr"),
-    (10 * _YEAR_S, "10 yr"),
-)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -151,7 +141,7 @@ def drift_targets_S(model: AbstractDevice) -> np.ndarray:
 
 def drift_times_s(n_times: int = 49) -> np.ndarray:
     """Log-spaced read times (s) after programming, from 1 s to 10 years."""
-    return np.logspace(0.0, np.log10(10 * _YEAR_S), n_times)
+    return np.logspace(0.0, np.log10(10 * YEAR_S), n_times)
 
 
 def _program_and_read(model, targets, times, n_devices: int, key):
@@ -290,14 +280,6 @@ def plot_set_pulses(model: AbstractDevice, g_S) -> Figure:
     return fig
 
 
-def _time_axis(ax, times_s) -> None:
-    ax.set_xscale("log")
-    ax.set_xlim(times_s[0], times_s[-1])
-    ticks = [(t, label) for t, label in _TIME_TICKS if times_s[0] <= t <= times_s[-1] * 1.001]
-    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
-    ax.set_xlabel("time after programming (s, log scale)")
-
-
 def plot_drift(model: AbstractDevice, targets_S, times_s, g_S) -> Figure:
     """Mean and 5–95 % band of read conductance (µS) vs time (s, log axis), one curve per
     target; ``g_S`` from :func:`drift_curves`, shape ``(n_targets, n_times, n_devices)`` in S."""
@@ -309,7 +291,7 @@ def plot_drift(model: AbstractDevice, targets_S, times_s, g_S) -> Figure:
         mean, low, high = band(g / _uS, axis=1)
         (line,) = ax.plot(times_s, mean, label=f"{target / _uS:g} µS")
         ax.fill_between(times_s, low, high, color=line.get_color(), alpha=0.2)
-    _time_axis(ax, times_s)
+    log_time_axis(ax, times_s)
     ax.set_ylabel("read conductance (µS)")
     ax.set_ylim(bottom=0.0)
     ax.grid(alpha=0.3)
@@ -319,7 +301,7 @@ def plot_drift(model: AbstractDevice, targets_S, times_s, g_S) -> Figure:
 
 
 def _time_label(t_s: float) -> str:
-    for t, label in _TIME_TICKS:
+    for t, label in TIME_TICKS:
         if np.isclose(t_s, t):
             return label
     return f"{t_s:g} s"

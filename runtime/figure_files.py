@@ -6,7 +6,31 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-__all__ = ["make_output_dir", "save_figure"]
+__all__ = ["YEAR_S", "TIME_TICKS", "log_time_axis", "make_output_dir", "save_figure"]
+
+YEAR_S = 365.25 * 86400.0
+#: Labelled ticks of log-time axes (s).
+TIME_TICKS = (
+    (1.0, "1 s"),
+    (60.0, "1 min"),
+    (3600.0, "1 h"),
+    (86400.0, "1 day"),
+    (30 * 86400.0, "1 month"),
+    (YEAR_S, "1 yr"),
+    (10 * YEAR_S, "10 yr"),
+)
+
+
+def log_time_axis(ax, times_s, *, margin: tuple[float, float] = (1.0, 1.0)) -> None:
+    """A log x axis over ``times_s`` (s) with the labelled ticks that fall inside it.
+
+    ``margin`` divides the left and multiplies the right limit (room for tick labels).
+    """
+    ax.set_xscale("log")
+    ax.set_xlim(times_s[0] / margin[0], times_s[-1] * margin[1])
+    ticks = [(t, label) for t, label in TIME_TICKS if times_s[0] <= t <= times_s[-1] * 1.001]
+    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
+    ax.set_xlabel("time after programming (s, log scale)")
 
 
 def make_output_dir(out_dir: str | Path) -> Path:
