@@ -11,15 +11,40 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # devices
     "load_preset": "memxbar.devices",
     "AbstractDevice": "memxbar.devices",
     "DeviceState": "memxbar.devices",
     "StatisticalPCM": "memxbar.devices",
     "PulsePCM": "memxbar.devices",
+    # crossbar
+    "AbstractTile": "memxbar.crossbar",
+    "IdealTile": "memxbar.crossbar",
+    "PCMTile": "memxbar.crossbar",
+    "TiledMatrix": "memxbar.crossbar",
+    "EnergyLedger": "memxbar.crossbar",
+    "ChipSpec": "memxbar.crossbar",
+    "load_chip": "memxbar.crossbar",
+    # compiler
+    "Network": "memxbar.compiler",
+    "Program": "memxbar.compiler",
+    "compile_network": "memxbar.compiler",
+    "save_program": "memxbar.compiler",
+    "load_program": "memxbar.compiler",
+    "mapping_report": "memxbar.compiler",
+    "DoesNotFit": "memxbar.compiler",
+    # runtime
+    "load_job": "memxbar.runtime.job",
+    "run_job": "memxbar.runtime.run",
+    "read_run_file": "memxbar.runtime.run_file",
     "ConfigError": "memxbar.hw_configs",
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
 
 
 def __getattr__(name: str):
