@@ -54,10 +54,9 @@ class ReadView(eqx.Module):
         cls, device: AbstractDevice, devices: DeviceState, t, wire_resistance_Ohm
     ) -> ReadView:
         """The view of ``devices`` (2, N, rows, cols) of model ``device`` at chip time t (s)."""
-        elapsed = jnp.maximum(t - devices.t_prog_s, 0.0)
-        g_mean = devices.g_prog_S * device.drift.factor(elapsed, devices.nu)
+        g_mean, relative_sigma = device.read_statistics(devices, t)
         g_mean = g_mean * ir_drop_attenuation(g_mean, wire_resistance_Ohm)
-        g_sigma = jnp.abs(g_mean) * device.read_noise_sigma(devices, elapsed)
+        g_sigma = jnp.abs(g_mean) * relative_sigma
         g_pos, g_neg = side_sums(g_mean)
         var_pos, var_neg = side_sums(g_sigma * g_sigma)
         g_total = g_pos + g_neg

@@ -118,19 +118,25 @@ class AbstractDevice(eqx.Module):
 
     def read(self, state: DeviceState, t, *, key):
         """Conductance (S) read at chip time ``t`` (s): drift plus fresh 1/f read noise, ≥ 0."""
-        elapsed = jnp.maximum(t - state.t_prog_s, 0.0)
-        g_drift = state.g_prog_S * self.drift.factor(elapsed, state.nu)
-        sigma = self.read_noise_sigma(state, elapsed)
+        g_drift, sigma = self.read_statistics(state, t)
         xi = normal16(key, state.shape)
         return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
 
-    def read_noise_sigma(self, state: DeviceState, elapsed_s):
-        """Std of a read relative to |g_drift| after ``elapsed_s`` (s) since each write."""
-        return (
-            self.read_noise.scale
-            * state.read_noise_q
-            * self.read_noise.time_factor(elapsed_s + self.drift.t0_s)
-        )
+    def read_statistics(self, state: DeviceState, t):
+        """(noiseless drifted conductance in S, read-noise std relative to it) at time ``t`` (s).
+
+        Drift and 1/f noise both depend on ln(elapsed + t0), so one logarithm per device serves
+        both: ((e + t0)/t0)^-nu = exp(-nu (L - ln t0)) and the 1/f factor
+        sqrt(ln((e + t0 + t_read)/(2 t_read))) = sqrt(L - ln(2 t_read)), where the dropped
+        t_read/(e + t0) ≤ 1.3e-8 is below float32 resolution. (A log per device is the
+        costliest arithmetic of a read after the random numbers.)
+        """
+        elapsed = jnp.maximum(t - state.t_prog_s, 0.0)
+        log_t = jnp.log(elapsed + self.drift.t0_s)
+        drift = jnp.exp(-state.nu * (log_t - jnp.log(self.drift.t0_s)))
+        time_factor = jnp.sqrt(log_t - jnp.log(2.0 * self.read_noise.t_read_s))
+        sigma = self.read_noise.scale * state.read_noise_q * time_factor
+        return state.g_prog_S * drift, sigma
 
     def read_energy_J(self, g_S):
         """Energy (J) of one read of devices at conductance ``g_S`` (S), elementwise."""
