@@ -15,8 +15,10 @@ __all__ = ["tile_factory"]
 def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float):
     """A ``make_tile(layer, matrix, rows, cols, *, key)`` that splits matrices over tiles.
 
-    Blocks follow the compiler's placement: rows in chunks of the chip's tile rows, columns in
-    chunks of its tile columns, one block per tile, partial sums added digitally.
+    PCM blocks follow the compiler's placement: rows in chunks of the chip's tile rows, columns
+    in chunks of its tile columns, one block per tile, partial sums added digitally. Ideal
+    tiles keep each matrix in one block: their partial sums are exact, so splitting would
+    only cost time.
     """
     if kind not in ("pcm", "ideal"):
         raise ValueError(f"tiles must be 'pcm' or 'ideal', got {kind!r}")
@@ -38,6 +40,10 @@ def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float):
                 device=device,
             )
 
+        if kind == "ideal":
+            # Exact partial sums make the split invisible, so the float reference keeps the
+            # matrix whole (one matmul instead of one per block).
+            return TiledMatrix.build(rows, cols, rows, cols, block)
         return TiledMatrix.build(rows, cols, chip.tile.rows, chip.tile.cols, block)
 
     return make_tile
