@@ -7,7 +7,15 @@ from typing import Literal
 
 import equinox as eqx
 
-from ..hw_configs import InvalidParameter, build, param, preset_path, read_yaml, section
+from ..hw_configs import (
+    InvalidParameter,
+    apply_overrides,
+    build,
+    param,
+    preset_path,
+    read_yaml,
+    section,
+)
 from .converters import ADC, DAC
 
 __all__ = ["ChipSpec", "TileGeometry", "Periphery", "UpdateConfig", "load_chip"]
@@ -79,11 +87,17 @@ class ChipSpec(eqx.Module):
             raise InvalidParameter("update.pulse_train_length", "must be ≥ 2 for pulse trains")
 
 
-def load_chip(name_or_path: str | Path) -> ChipSpec:
+def load_chip(name_or_path: str | Path, overrides: dict | None = None) -> ChipSpec:
     """Load a chip preset (a file stem in ``hw_configs/chips/`` or a YAML path).
+
+    ``overrides`` replaces values by dotted key (e.g. ``{"periphery.adc.bits": 6}``) before
+    the strict check, for ablations.
 
     Raises:
         ConfigError (a ValueError) naming the file and the key of the first problem.
     """
     path = preset_path("chips", name_or_path)
-    return build(ChipSpec, read_yaml(path), source=str(path))
+    mapping = read_yaml(path)
+    if overrides:
+        mapping = apply_overrides(mapping, overrides, source=str(path), what="chip_overrides")
+    return build(ChipSpec, mapping, source=str(path))

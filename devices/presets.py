@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..hw_configs import ConfigError, build, preset_path, read_yaml
+from ..hw_configs import ConfigError, apply_overrides, build, preset_path, read_yaml
 from .abstract import AbstractDevice
 from .pulse import PulsePCM
 from .statistical import StatisticalPCM
@@ -31,16 +31,21 @@ def device_from_mapping(mapping: dict, *, source: str) -> AbstractDevice:
     return build(MODELS[model], rest, source=source)
 
 
-def load_preset(name_or_path: str | Path) -> AbstractDevice:
+def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> AbstractDevice:
     """Load a device model from a shipped preset name or a YAML file path.
 
     Args:
         name_or_path: a file stem in ``hw_configs/devices/`` (e.g. ``'pcm_nandakumar2019'``)
             or a path to a YAML file.
+        overrides: values replaced by dotted key before the strict check, e.g.
+            ``{"variability.step_relative": 0.0}`` (ablations).
 
     Raises:
         ConfigError (a ValueError): the file is missing or malformed, or a key is unknown,
             missing, of the wrong type or physically impossible; the message names file and key.
     """
     path = preset_path("devices", name_or_path)
-    return device_from_mapping(read_yaml(path), source=str(path))
+    mapping = read_yaml(path)
+    if overrides:
+        mapping = apply_overrides(mapping, overrides, source=str(path), what="device_overrides")
+    return device_from_mapping(mapping, source=str(path))

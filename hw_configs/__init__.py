@@ -9,10 +9,20 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .strict import ConfigError, InvalidParameter, build, describe, param, read_yaml, section
+from .strict import (
+    ConfigError,
+    InvalidParameter,
+    apply_overrides,
+    build,
+    describe,
+    param,
+    read_yaml,
+    section,
+)
 
 __all__ = [
     "ConfigError",
+    "apply_overrides",
     "InvalidParameter",
     "build",
     "describe",

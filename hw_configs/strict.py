@@ -308,6 +308,36 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
         raise ConfigError(source, prefix + key, err.message) from None
 
 
+def apply_overrides(
+    mapping: Mapping[str, Any], overrides: Mapping[str, Any], *, source: str, what: str
+) -> dict[str, Any]:
+    """A copy of ``mapping`` with dotted keys replaced, e.g. {"periphery.adc.bits": 6}.
+
+    Every key must already exist in ``mapping`` (so a typo cannot silently add a key); the
+    result is then checked by :func:`build` like any file. ``what`` names the overrides in
+    errors (e.g. "hardware.chip_overrides").
+    """
+    import copy
+
+    result = copy.deepcopy(dict(mapping))
+    for dotted, value in overrides.items():
+        node = result
+        parts = str(dotted).split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+                raise ConfigError(
+                    source,
+                    f"{what}.{dotted}",
+                    f"'{'.'.join(parts[: i + 1])}' is not a key of the preset (known: {known})",
+                )
+            if i == len(parts) - 1:
+                node[part] = value
+            else:
+                node = node[part]
+    return result
+
+
 def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """Rows ``(key, value, unit, doc)`` for every parameter of a parameter class instance.
 

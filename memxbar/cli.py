@@ -51,12 +51,11 @@ def _devices_plot(args) -> int:
 
 def _compile(args) -> int:
     from .compiler import compile_network, mapping_report, save_program
-    from .crossbar import load_chip
     from .runtime.job import load_job
 
     job = load_job(args.job)
-    chip = load_chip(job.hardware.chip)
-    program = compile_network(job.network, chip)
+    chip = job.chip()
+    program = compile_network(job.network, chip, device=job.device(chip))
     print(mapping_report(program))
     if args.output is not None:
         path = save_program(program, args.output)

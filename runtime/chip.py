@@ -12,8 +12,10 @@ from ..devices import load_preset
 __all__ = ["tile_factory"]
 
 
-def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float):
+def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float, *, device=None):
     """A ``make_tile(layer, matrix, rows, cols, *, key)`` that splits matrices over tiles.
+
+    ``device`` overrides the chip's device preset (e.g. with a job's device_overrides).
 
     PCM blocks follow the compiler's placement: rows in chunks of the chip's tile rows, columns
     in chunks of its tile columns, one block per tile, partial sums added digitally. Ideal
@@ -22,7 +24,8 @@ def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float):
     """
     if kind not in ("pcm", "ideal"):
         raise ValueError(f"tiles must be 'pcm' or 'ideal', got {kind!r}")
-    device = load_preset(chip.device_preset) if kind == "pcm" else None
+    if kind == "pcm" and device is None:
+        device = load_preset(chip.device_preset)
 
     def make_tile(layer: str, matrix: str, rows: int, cols: int, *, key) -> TiledMatrix:
         del layer, matrix

@@ -13,6 +13,8 @@ from typing import Literal
 import equinox as eqx
 
 from ..compiler.network import Network, network_from_mapping
+from ..crossbar.chip import load_chip
+from ..devices import load_preset
 from ..hw_configs import ConfigError, build, param, read_yaml, section
 
 __all__ = ["Job", "DataConfig", "HardwareConfig", "TrainingConfig", "ReadoutConfig", "load_job"]
@@ -70,6 +72,17 @@ class Job(eqx.Module):
     readout: ReadoutConfig = section("readout")
     source: str = eqx.field(static=True, default="")
     text: str = eqx.field(static=True, default="")
+    chip_overrides: tuple = eqx.field(static=True, default=())
+    device_overrides: tuple = eqx.field(static=True, default=())
+
+    def chip(self):
+        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
+        return load_chip(self.hardware.chip, dict(self.chip_overrides))
+
+    def device(self, chip=None):
+        """The chip's device model with ``hardware.device_overrides`` applied."""
+        chip = self.chip() if chip is None else chip
+        return load_preset(chip.device_preset, dict(self.device_overrides))
 
 
 def load_job(path: str | Path) -> Job:
@@ -86,8 +99,19 @@ def load_job(path: str | Path) -> Job:
         raise ConfigError(source, "network", "is missing (the layers to build)")
     network = network_from_mapping(mapping["network"], source=source)
     rest = {k: v for k, v in mapping.items() if k != "network"}
+    hardware = dict(rest.get("hardware") or {}) if isinstance(rest.get("hardware"), dict) else None
+    overrides = {}
+    if hardware is not None:
+        for name in ("chip_overrides", "device_overrides"):
+            value = hardware.pop(name, None) or {}
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
+                )
+            overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
+        rest["hardware"] = hardware
     sections = build(_JobSections, rest, source=source)
-    return Job(
+    job = Job(
         name=sections.name,
         seed=sections.seed,
         data=sections.data,
@@ -97,7 +121,15 @@ def load_job(path: str | Path) -> Job:
         readout=sections.readout,
         source=source,
         text=path.read_text(encoding="utf-8"),
+        chip_overrides=overrides.get("chip_overrides", ()),
+        device_overrides=overrides.get("device_overrides", ()),
     )
+    # Check the hardware now, so a bad preset or override is reported against this file.
+    try:
+        job.device(job.chip())
+    except ConfigError as err:
+        raise ConfigError(source, "hardware", str(err)) from None
+    return job
 
 
 class _JobSections(eqx.Module):

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..algorithms import algorithm_for, train_readout
 from ..compiler import compile_network, program_to_yaml
-from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix, load_chip
+from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
 from .datasets import load_dataset
@@ -86,8 +86,9 @@ def run_job(
         if epochs < 1:
             raise ValueError(f"epochs must be ≥ 1, got {epochs}")
         training = dataclasses.replace(training, epochs=epochs)
-    chip = load_chip(job.hardware.chip)
-    program = compile_network(job.network, chip)
+    chip = job.chip()
+    device = job.device(chip)
+    program = compile_network(job.network, chip, device=device)
     data = load_dataset(job.data, seed=seed, data_dir=data_dir)
     if any(not (t > 0) for t in eval_times_s):
         raise ValueError(f"eval times must be positive seconds, got {list(eval_times_s)}")
@@ -98,7 +99,7 @@ def run_job(
 
     key = jax.random.key(seed)
     k_init, k_data, k_train, k_eval = jax.random.split(key, 4)
-    make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max)
+    make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max, device=device)
     state = algorithm.init(make_tile, key=k_init)
     initial_programming = _ledger_row(tiles_ledger(algorithm, state))
 
