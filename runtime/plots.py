@@ -52,7 +52,10 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     ax.set_xlabel("training step")
     ax.set_ylabel("cumulative energy (µJ)")
     ax.set_title("on-chip learning energy")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no energy booked (ideal tiles)", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out / f"{prefix}energy.png"))
 

@@ -556,3 +556,11 @@ def test_readme_first_command_trains_the_pcm_job(tmp_path):
     # Even one epoch on PCM learns features a readout separates far above chance (0.1).
     assert record.final["test_accuracy"] > 0.5
     assert (tmp_path / "x_metrics.png").is_file()
+
+
+def test_plots_of_an_ideal_run_need_no_energy(ideal_run, tmp_path):
+    """Ideal tiles book no joules; the energy plot says so instead of warning."""
+    from memxbar.runtime.plots import write_run_plots
+
+    paths = write_run_plots(read_run_file(ideal_run), tmp_path, prefix="ideal_")
+    assert {p.name for p in paths} >= {"ideal_metrics.png", "ideal_energy.png"}
