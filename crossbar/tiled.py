@@ -102,25 +102,25 @@ class TiledMatrix(AbstractTile):
     def _replace(self, blocks) -> TiledMatrix:
         return eqx.tree_at(lambda s: s.blocks, self, tuple(blocks))
 
-    def mvm(self, x, t, *, key):
-        self.check_input(x, self.rows, "x")
-        y = jnp.zeros((*jnp.shape(x)[:-1], self.cols), jnp.float32)
+    def _read(self, inputs, t, key, transpose: bool):
+        """Each block reads its slice of the inputs; partial sums are added digitally."""
+        n_in, n_out = (self.cols, self.rows) if transpose else (self.rows, self.cols)
+        self.check_input(inputs, n_in, "y" if transpose else "x")
+        out = jnp.zeros((*jnp.shape(inputs)[:-1], n_out), jnp.float32)
         blocks = []
         for tile, rows, cols, k in self._grid(key):
-            part, tile = tile.mvm(x[..., rows], t, key=k)
-            y = y.at[..., cols].add(part)
+            in_slice, out_slice = (cols, rows) if transpose else (rows, cols)
+            read = tile.mvm_t if transpose else tile.mvm
+            part, tile = read(inputs[..., in_slice], t, key=k)
+            out = out.at[..., out_slice].add(part)
             blocks.append(tile)
-        return y, self._replace(blocks)
+        return out, self._replace(blocks)
+
+    def mvm(self, x, t, *, key):
+        return self._read(x, t, key, transpose=False)
 
     def mvm_t(self, y, t, *, key):
-        self.check_input(y, self.cols, "y")
-        x = jnp.zeros((*jnp.shape(y)[:-1], self.rows), jnp.float32)
-        blocks = []
-        for tile, rows, cols, k in self._grid(key):
-            part, tile = tile.mvm_t(y[..., cols], t, key=k)
-            x = x.at[..., rows].add(part)
-            blocks.append(tile)
-        return x, self._replace(blocks)
+        return self._read(y, t, key, transpose=True)
 
     def _check_matrix(self, M, what: str):
         if jnp.shape(M) != (self.rows, self.cols):

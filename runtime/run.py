@@ -181,11 +181,9 @@ def run_job(
         state,
         data,
         schedule,
-        training,
         k_eval,
         program,
         history,
-        snapshots,
         initial_programming,
         tuple(eval_times_s),
     )
@@ -200,11 +198,9 @@ def _evaluate(
     state,
     data,
     schedule,
-    training,
     key,
     program,
     history,
-    snapshots,
     initial_programming,
     eval_times_s,
 ) -> RunRecord:
@@ -268,7 +264,8 @@ def _evaluate(
     }
     weights, weight_steps, conductances = {}, {}, {}
     for name, tile in algorithm.tiles(state).items():
-        weights[name] = np.asarray(snapshots[name], np.float32)
+        # The snapshots live in the history, so a resumed run has the earlier ones too.
+        weights[name] = np.asarray(history[f"snapshot_{name}"], np.float32)
         weight_steps[name] = history["snapshot_step"]
         g = _layer_conductances(tile)
         if g is not None:

@@ -12,6 +12,23 @@ REPO = Path(__file__).parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def traced(model):
+    """``model`` with its numeric parameters as jax arrays (traced by jit, not baked in)."""
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x) if isinstance(x, float | int) else x, model
+    )
+
+
+def vary(model, where, values):
+    """``model`` with the parameters selected by ``where`` replaced (equinox.tree_at)."""
+    import equinox as eqx
+
+    return traced(eqx.tree_at(where, model, values))
+
+
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m memxbar.cli ARGS`` in a fresh interpreter, CPU-only so jax logs nothing."""
     return subprocess.run(

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
+from support import traced, vary
 
 import memxbar.devices as mdev
 from memxbar.devices import HEALTHY, STUCK_RESET, STUCK_SET, WORN_OUT
@@ -34,18 +35,6 @@ DECAY = math.exp(-1 / 2.6)
 
 N_SMALL = 2_000
 N_LARGE = 50_000
-
-
-def traced(model):
-    """``model`` with its numeric parameters as jax arrays (traced by jit, not baked in)."""
-    return jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x) if isinstance(x, float | int) else x, model
-    )
-
-
-def vary(model, where, values):
-    """``model`` with the parameters selected by ``where`` replaced (equinox.tree_at)."""
-    return traced(eqx.tree_at(where, model, values))
 
 
 @pytest.fixture(scope="module")

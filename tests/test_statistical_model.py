@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import traced, vary
 
 import memxbar.devices as mdev
 
@@ -144,18 +145,6 @@ def assert_std(x, expected, what, extra_se=0.0):
 # programmed array has ROWS rows (targets padded), so each function compiles once per N.
 
 ROWS = 7
-
-
-def traced(model):
-    """``model`` with its numeric parameters as jax arrays (traced by jit, not baked in)."""
-    return jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x) if isinstance(x, float | int) else x, model
-    )
-
-
-def vary(model, where, values):
-    """``model`` with the parameters selected by ``where`` replaced (equinox.tree_at)."""
-    return traced(eqx.tree_at(where, model, values))
 
 
 @eqx.filter_jit
