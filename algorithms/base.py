@@ -6,8 +6,10 @@ import abc
 from typing import ClassVar
 
 import equinox as eqx
+import jax
 
 from ..crossbar import AbstractTile
+from .conv_blocks import triangle
 
 __all__ = ["AbstractAlgorithm"]
 
@@ -45,3 +47,13 @@ class AbstractAlgorithm(eqx.Module):
 
     #: Names of the scalars ``train_step`` returns (a class attribute of each algorithm).
     metric_names: ClassVar[tuple[str, ...]] = ()
+
+    def readout_features(self, u, readout):
+        """What the linear readout is trained on, from ``features``' output ``u`` (batch, n).
+
+        Default: the feature map the job's ``readout`` section names (``activation``):
+        softmax(feature_inv_tau · u), the soft-WTA outputs, or the Triangle relu(u − mean u).
+        """
+        if readout.activation == "triangle":
+            return triangle(u, 1.0)
+        return jax.nn.softmax(readout.feature_inv_tau * u, axis=-1)

@@ -83,17 +83,23 @@ def norm_deviation(W):
     return jnp.mean(jnp.abs(jnp.linalg.norm(W, axis=0) - 1.0))
 
 
-def softhebb_delta(x, u, W, params: SoftHebbParams):
+def softhebb_delta(x, u, W, params: SoftHebbParams, *, anti_hebbian: bool = False):
     """The weight change of one batch.
 
     Args:
         x: encoded inputs (batch, inputs).
         u: pre-activations x @ W (batch, neurons), as the hardware measured them.
         W: current weights (inputs, neurons), as the hardware read them.
+        anti_hebbian: the soft anti-Hebbian plasticity of multilayer SoftHebb (Journé et al.,
+            ICLR 2023): in each row the winner (largest u) keeps y_k = s_k and every other
+            neuron gets y_k = −s_k, with s = softmax(u / tau).
     Returns:
-        (dW, y): the change to apply (inputs, neurons) and the soft-WTA outputs.
+        (dW, y): the change to apply (inputs, neurons) and the (signed) outputs y.
     """
     y = jax.nn.softmax(params.inv_tau * u, axis=-1)
+    if anti_hebbian:
+        winner = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=bool)
+        y = jnp.where(winner, y, -y)
     hebbian = x.T @ y - W * jnp.sum(y * u, axis=0)
     hebbian = hebbian / jnp.maximum(jnp.max(jnp.abs(hebbian)), 1e-30)
     norms = jnp.linalg.norm(W, axis=0)

@@ -13,7 +13,6 @@ from jaxtyping import Array, Float, Int
 from ..devices import AbstractDevice, DeviceState, load_preset
 from ..devices.random import normal16
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
-from .ir_drop import ir_drop_attenuation
 from .ledger import EnergyLedger
 from .pulse_schemes import pulse_train_pulses, rounded_pulses
 from .read_view import ReadView, side_sums
@@ -236,26 +235,30 @@ class PCMTile(AbstractTile):
         conductance difference digitised with the ADC's bits over ±w_max and scaled (and
         drift-compensated when enabled). Booked: a read of every device, one DAC conversion
         per row and one ADC conversion per synapse.
+
+        The sensed difference is drawn from the read view: the devices' 1/f noise is Gaussian
+        and independent, so the sum over a synapse's devices is Gaussian with the summed
+        variance (one sample per synapse instead of one per device, and the drifted
+        conductances are shared with an MVM at the same time). As in :meth:`mvm`, the clip of
+        each device's read at 0 S is not applied; it only matters far below 1 µS.
         """
         k_read, k_ref = jax.random.split(key)
-        g = self.device.read(self.devices, t, key=k_read)
-        g = g * ir_drop_attenuation(g, self.periphery.wire_resistance_Ohm)
-        g_pos, g_neg = side_sums(g)
-        W = (g_pos - g_neg) * self.w_scale
+        view, tile = self._view_at(t)
+        noise = jnp.sqrt(view.g_var_S2) * normal16(k_read, view.g_diff_S.shape)
+        W = (view.g_diff_S + noise) * self.w_scale
         adc = self.periphery.adc
         W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
-        tile = self._book(
-            read=self.device.energy.read_J(jnp.sum(g)),
+        tile = tile._book(
+            read=self.device.energy.read_J(view.total_S),
             dac=self.rows * self.periphery.dac.energy_J,
             adc=self.rows * self.cols * adc.energy_J,
-            device_reads=g.size,
+            device_reads=self.devices.g_prog_S.size,
             dac_conversions=self.rows,
             adc_conversions=self.rows * self.cols,
             weight_reads=1,
             latency_s=self.rows * (self.periphery.read_pulse_s + self._adc_time(self.cols)),
         )
         if self.periphery.drift_compensation:
-            view, tile = tile._view_at(t)
             alpha, tile = tile._drift_alpha(view, k_ref)
             W = W * alpha
         return W, tile

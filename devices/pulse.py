@@ -13,7 +13,7 @@ from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
 from .programming_noise import ProgrammingNoise
-from .random import normal16
+from .random import normal_elementwise
 from .read_noise import ReadNoise
 from .reset_response import ResetResponse
 from .set_response import CumulativeSet
@@ -79,7 +79,7 @@ class PulsePCM(AbstractDevice):
             memory_next = memory * decay
             mean = self.set_response.increment_mean_S(g, memory_next)
             std = self.set_response.increment_std_S(g, memory_next)
-            step = mean + std * normal16(jax.random.fold_in(key, i), shape)
+            step = mean + std * normal_elementwise(jax.random.fold_in(key, i), shape)
             g_next = jnp.clip(g + state.step_scale * step, 0.0, state.g_max_S)
             return jnp.where(active, g_next, g), jnp.where(active, memory_next, memory)
 

@@ -18,7 +18,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["normal16", "threefry2x32"]
+__all__ = ["normal16", "normal_elementwise", "threefry2x32"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
@@ -63,3 +63,23 @@ def normal16(key, shape, dtype=jnp.float32):
     halves = jnp.concatenate([a >> 16, a & (_HALF - 1), b >> 16, b & (_HALF - 1)])[:n]
     u = (halves.astype(jnp.float32) + 0.5) * (2.0 / _HALF) - 1.0  # uniform in (-1, 1)
     return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype).reshape(shape)
+
+
+def normal_elementwise(key, shape, dtype=jnp.float32):
+    """Standard normal samples of ``shape``, one cipher call per sample (24 random bits each).
+
+    Every sample depends only on its own index, so XLA fuses the whole generator into the
+    consumer even inside a ``lax.fori_loop`` or ``while_loop`` body, where :func:`normal16`'s
+    interleaving of four samples per call (a concatenation) is not fused and cost ~10× more
+    per element on CPU. Outside loops :func:`normal16` is the cheaper of the two.
+    """
+    shape = tuple(shape)
+    k0, k1 = _key_words(key)
+    index = jnp.zeros(shape, jnp.uint32)  # the row-major flat index of each sample
+    stride = 1
+    for axis in reversed(range(len(shape))):
+        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
+        stride *= shape[axis]
+    a, _ = threefry2x32(k0, k1, index, jnp.zeros_like(index))
+    u = ((a >> 8).astype(jnp.float32) + 0.5) * (2.0 / (1 << 24)) - 1.0  # uniform in (-1, 1)
+    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)

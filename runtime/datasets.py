@@ -1,4 +1,4 @@
-"""Data sets: the embedded scikit-learn digits (default) and MNIST from a data folder."""
+"""Data sets: the embedded scikit-learn digits (default); MNIST, CIFAR-10, STL-10 from a folder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["Dataset", "centered", "load_digits_split", "load_dataset"]
+from .image_datasets import CIFAR10_SHAPE, STL10_SHAPE, load_cifar10_arrays, load_stl10_arrays
+from .mnist import load_mnist_arrays
+
+__all__ = [
+    "Dataset",
+    "centered",
+    "load_digits_split",
+    "load_mnist",
+    "load_cifar10",
+    "load_stl10",
+    "load_dataset",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +30,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    #: (height, width, channels) of one image; the flat features are this array row-major.
+    image_shape: tuple[int, int, int] = ()
 
     @property
     def n_features(self) -> int:
@@ -69,17 +82,51 @@ def load_digits_split(test_fraction: float = 0.2, *, seed: int = 0) -> Dataset:
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y
     )
-    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10, (8, 8, 1))
+
+
+def load_mnist(data_dir: str | None = None) -> Dataset:
+    """MNIST from a data folder (see :mod:`memxbar.runtime.mnist`); nothing is downloaded."""
+    x_tr, y_tr, x_te, y_te = load_mnist_arrays(data_dir)
+    return Dataset("mnist", x_tr, y_tr, x_te, y_te, 10, (28, 28, 1))
+
+
+def load_cifar10(data_dir: str | None = None) -> Dataset:
+    """CIFAR-10's python-version batches from a data folder; nothing is downloaded.
+
+    Features are each 32×32×3 image in (height, width, channel) order: reshape x to
+    (n, 32, 32, 3). See :mod:`memxbar.runtime.image_datasets`.
+    """
+    x_tr, y_tr, x_te, y_te = load_cifar10_arrays(data_dir)
+    return Dataset("cifar10", x_tr, y_tr, x_te, y_te, 10, CIFAR10_SHAPE)
+
+
+def load_stl10(data_dir: str | None = None) -> Dataset:
+    """STL-10's labelled binary splits from a data folder; nothing is downloaded.
+
+    Features are each 96×96×3 image in (height, width, channel) order: reshape x to
+    (n, 96, 96, 3). See :mod:`memxbar.runtime.image_datasets`.
+    """
+    x_tr, y_tr, x_te, y_te = load_stl10_arrays(data_dir)
+    return Dataset("stl10", x_tr, y_tr, x_te, y_te, 10, STL10_SHAPE)
 
 
 def load_dataset(config, *, seed: int = 0, data_dir: str | None = None) -> Dataset:
     """The data set a job's ``data`` section names, limited as it asks.
 
-    ``data_dir`` (e.g. from --data-dir) overrides the job's folder for MNIST.
+    ``data_dir`` (e.g. from --data-dir) overrides the job's folder for MNIST, CIFAR-10, STL-10.
     """
     if config.dataset == "digits":
         data = load_digits_split(config.test_fraction, seed=seed)
+    elif config.dataset == "mnist":
+        data = load_mnist(data_dir or config.data_dir or None)
+    elif config.dataset == "cifar10":
+        data = load_cifar10(data_dir or config.data_dir or None)
+    elif config.dataset == "stl10":
+        data = load_stl10(data_dir or config.data_dir or None)
     else:
-        raise ValueError(f"data set '{config.dataset}' is not available yet (supported: digits)")
+        raise ValueError(
+            f"data set '{config.dataset}' is not supported (digits, mnist, cifar10, stl10)"
+        )
     data = data.limited(config.train_limit, config.test_limit, seed=seed)
     return centered(data) if config.center else data

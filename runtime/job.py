@@ -23,13 +23,16 @@ __all__ = ["Job", "DataConfig", "HardwareConfig", "TrainingConfig", "ReadoutConf
 class DataConfig(eqx.Module):
     """Which data set and how it is split."""
 
-    dataset: Literal["digits", "mnist"] = param("data set name", static=True)
+    dataset: Literal["digits", "mnist", "cifar10", "stl10"] = param("data set name", static=True)
     test_fraction: float = param("share held out for testing (digits)", gt=0.0, lt=1.0)
     center: bool = param("subtract the training set's mean image from every sample", static=True)
     train_limit: int = param("use at most this many training samples (0: all)", ge=0)
     test_limit: int = param("use at most this many test samples (0: all)", ge=0)
     data_dir: str = param(
-        "MNIST folder ('' → --data-dir or $MEMXBAR_DATA)", static=True, default=""
+        "data folder for mnist, cifar10 (cifar-10-batches-py/), stl10 (stl10_binary/) "
+        "('' → --data-dir or $MEMXBAR_DATA; nothing is downloaded)",
+        static=True,
+        default="",
     )
 
 
@@ -58,6 +61,12 @@ class ReadoutConfig(eqx.Module):
     epochs: int = param("full-batch optimisation steps", ge=1)
     learning_rate: float = param("Adam learning rate", gt=0.0)
     feature_inv_tau: float = param("features are softmax(feature_inv_tau * u)", gt=0.0)
+    activation: Literal["softmax", "triangle"] = param(
+        "feature map of the outputs u: 'softmax' (softmax(feature_inv_tau * u), the shallow "
+        "SoftHebb paper) or 'triangle' (relu(u - mean over neurons of u), Journé et al. 2023)",
+        static=True,
+        default="softmax",
+    )
 
 
 class Job(eqx.Module):

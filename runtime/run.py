@@ -219,9 +219,8 @@ def _evaluate(
     u_test, state = batched_features(algorithm, state, data.x_test, t_eval, key=k_test_f)
     after_test = tiles_ledger(algorithm, state)
 
-    fit = job.readout.feature_inv_tau
-    f_train = jax.nn.softmax(fit * u_train, axis=-1)
-    f_test = jax.nn.softmax(fit * u_test, axis=-1)
+    f_train = algorithm.readout_features(u_train, job.readout)
+    f_test = algorithm.readout_features(u_test, job.readout)
     readout = train_readout(
         f_train,
         data.y_train,
@@ -230,7 +229,7 @@ def _evaluate(
         learning_rate=job.readout.learning_rate,
     )
     accuracy_vs_time = _drift_study(
-        algorithm, state, data, t_end, eval_times_s, fit, readout, key=k_drift
+        algorithm, state, data, t_end, eval_times_s, job.readout, readout, key=k_drift
     )
     energy = history["energy"]
     training_energy = energy[-1] if len(energy) else np.zeros(len(ENERGY_CATEGORIES) + 1)
@@ -288,7 +287,7 @@ def _evaluate(
     )
 
 
-def _drift_study(algorithm, state, data, t_end, eval_times_s, fit, readout, *, key):
+def _drift_study(algorithm, state, data, t_end, eval_times_s, readout_config, readout, *, key):
     """Test accuracy at t_end + each eval time, with and without drift compensation.
 
     The readout stays the one trained at 1 s, as a deployed chip's would; these reads are
@@ -308,6 +307,6 @@ def _drift_study(algorithm, state, data, t_end, eval_times_s, fit, readout, *, k
                 t_end + delay,
                 key=jax.random.fold_in(key, 2 * i + j),
             )
-            f = jax.nn.softmax(fit * u, axis=-1)
+            f = algorithm.readout_features(u, readout_config)
             results[label].append(float(readout.accuracy(f, data.y_test)))
     return {k: np.asarray(v, np.float64) for k, v in results.items()}

@@ -10,6 +10,18 @@ from pathlib import Path
 
 REPO = Path(__file__).parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: The shared MNIST subset (DESIGN.md 9): 5k training images (CSV) and the official 10k test set.
+MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+
+
+def needs_mnist():
+    """A pytest mark that skips, with the reason, when the shared MNIST folder is absent."""
+    import pytest
+
+    return pytest.mark.skipif(
+        not (MNIST_DIR / "mnist_5k.csv.gz").is_file(),
+        reason=f"needs the MNIST subset in {MNIST_DIR} (not shipped with the repository)",
+    )
 
 
 def traced(model):

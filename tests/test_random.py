@@ -1,4 +1,4 @@
-"""normal16: two Gaussian samples per 32 random bits."""
+"""normal16 (four Gaussian samples per cipher call) and normal_elementwise (one per call)."""
 
 import math
 
@@ -6,13 +6,16 @@ import jax
 import numpy as np
 from scipy import stats
 
-from memxbar.devices.random import normal16
+import pytest
+
+from memxbar.devices.random import normal16, normal_elementwise
 
 N = 400_000
 
 
-def test_moments_match_a_standard_normal():
-    z = np.asarray(normal16(jax.random.key(0), (N,)), np.float64)
+@pytest.mark.parametrize("generator", [normal16, normal_elementwise])
+def test_moments_match_a_standard_normal(generator):
+    z = np.asarray(generator(jax.random.key(0), (N,)), np.float64)
     # Sampling errors of mean and variance of N(0,1): 1/sqrt(N) and sqrt(2/N); 5 of each.
     assert abs(z.mean()) < 5 / math.sqrt(N)
     assert abs(z.var() - 1.0) < 5 * math.sqrt(2 / N)
@@ -27,14 +30,29 @@ def test_tails_end_at_the_16_bit_grid():
     assert bound < 4.4
 
 
-def test_same_key_same_samples_and_any_shape():
-    a = normal16(jax.random.key(7), (3, 5))
-    b = normal16(jax.random.key(7), (3, 5))
-    c = normal16(jax.random.key(8), (3, 5))
+@pytest.mark.parametrize("generator", [normal16, normal_elementwise])
+def test_same_key_same_samples_and_any_shape(generator):
+    a = generator(jax.random.key(7), (3, 5))
+    b = generator(jax.random.key(7), (3, 5))
+    c = generator(jax.random.key(8), (3, 5))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    assert normal16(jax.random.key(0), (7,)).shape == (7,)  # odd sizes use half a word
-    assert normal16(jax.random.key(0), (0, 4)).shape == (0, 4)
+    assert generator(jax.random.key(0), (7,)).shape == (7,)  # odd sizes use half a word
+    assert generator(jax.random.key(0), (0, 4)).shape == (0, 4)
+    assert generator(jax.random.key(0), ()).shape == ()
+
+
+def test_elementwise_samples_are_independent_across_positions_and_keys():
+    # A sample depends on its flat index and the key: neighbours, the same index under a
+    # folded key (a loop iteration) and a reshaped draw must all be uncorrelated / equal.
+    key = jax.random.key(3)
+    z = np.asarray(normal_elementwise(key, (N,)), np.float64)
+    z_next = np.asarray(normal_elementwise(jax.random.fold_in(key, 1), (N,)), np.float64)
+    # The sample correlation of independent pairs has standard error 1/sqrt(N); allow 5.
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5 / math.sqrt(N)
+    assert abs(np.corrcoef(z, z_next)[0, 1]) < 5 / math.sqrt(N)
+    grid = np.asarray(normal_elementwise(key, (N // 100, 100)))
+    np.testing.assert_array_equal(grid.ravel(), z.astype(np.float32))
 
 
 def test_cipher_is_jax_threefry():

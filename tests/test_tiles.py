@@ -258,6 +258,37 @@ def test_mvm_error_at_programming_time_matches_the_noise_model(programmed):
     assert 0.1 < relative_error(y, ideal) < 0.25
 
 
+def test_weight_read_noise_is_the_sum_of_the_device_read_noises(programmed):
+    """read_weights draws one Gaussian per synapse with the summed variance of its devices'
+    1/f read noise (DESIGN.md 10: fewer samples, same statistics); checked against the
+    device model's per-device noise, with the ADC rounding (LSB²/12) added."""
+    chip, tile, W, _ = programmed
+    model, adc = tile.device, chip.periphery.adc
+    tile = tile.with_drift_compensation(False)
+    t = 3600.0
+    keys = jax.random.split(K(11), 400)
+    reads = jax.vmap(lambda k: read_weights(tile, T(t), k)[0])(keys)
+    reads = np.asarray(reads, np.float64)
+    g_drift, rel = (np.asarray(a, np.float64) for a in model.read_statistics(tile.devices, t))
+    w_scale = 1.0 / chip.update.g_weight_max_S  # w_max = 1, one device per side
+    mean = w_scale * (g_drift[0, 0] - g_drift[1, 0])
+    var_read = w_scale**2 * np.sum((g_drift * rel) ** 2, axis=(0, 1))
+    lsb = 1.0 / (2 ** (adc.bits - 1) - 1)  # ±w_max over the ADC's levels
+    var = var_read + lsb**2 / 12
+    n = reads.shape[0]
+    # Means within 5 standard errors on average over the synapses (sd of a mean over
+    # synapses of standardised errors: 1/sqrt(synapses)); variances likewise (relative
+    # sampling sd of a variance: sqrt(2/(n-1))).
+    z_mean = (reads.mean(axis=0) - mean) / np.sqrt(var / n)
+    assert abs(z_mean.mean()) < 5 / math.sqrt(z_mean.size)
+    # (+2 %: LSB²/12 is the rounding variance only when the noise spans several LSBs,
+    # Sheppard's correction; it is a small part of the total here.)
+    ratio = reads.var(axis=0, ddof=1) / var
+    assert abs(ratio.mean() - 1.0) < 5 * math.sqrt(2 / (n - 1)) / math.sqrt(ratio.size) + 0.02
+    # The test can tell: read noise is most of the spread (not the ADC).
+    assert np.mean(var_read) > 3 * lsb**2 / 12
+
+
 def test_drift_at_one_day_with_and_without_compensation(programmed):
     chip, tile, W, x = programmed
     xj = jnp.asarray(x, jnp.float32)

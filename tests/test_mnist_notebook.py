@@ -1,0 +1,45 @@
+"""notebooks/04_softhebb_mnist.py at its small size: drift study, receptive fields, energy."""
+
+from __future__ import annotations
+
+import re
+
+import jupytext
+from support import REPO, assert_png, needs_mnist, run_notebook
+
+from memxbar.runtime.run_file import read_run_file
+
+NOTEBOOK = REPO / "notebooks" / "04_softhebb_mnist.py"
+
+
+@needs_mnist()
+def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path):
+    out = run_notebook(NOTEBOOK, tmp_path)
+    # The drift table: five times, each with a compensated and an uncompensated accuracy.
+    rows = re.findall(r"^ +(1 s|1 hour|1 day|1 month|1 year) +(0\.\d{4}) +(0\.\d{4})$", out, re.M)
+    assert [r[0] for r in rows] == ["1 s", "1 hour", "1 day", "1 month", "1 year"]
+    # Energy breakdown: the six categories with shares that add up to 100 %.
+    shares = re.findall(r"^ *(read|set|reset|dac|adc|refresh) +[\d.]+ µJ +([\d.]+) %$", out, re.M)
+    assert [s[0] for s in shares] == ["read", "set", "reset", "dac", "adc", "refresh"]
+    assert abs(sum(float(s[1]) for s in shares) - 100.0) < 0.5
+    assert re.search(r"^energy per synaptic update +[\d.]+ pJ$", out, re.M)
+
+    for name in ("metrics", "energy", "energy_breakdown", "accuracy_vs_time"):
+        assert_png(tmp_path / f"softhebb_mnist_{name}.png")
+    # 100 neurons of 28 x 28 pixels in a 10 x 10 grid: a large, detailed figure.
+    width, height = assert_png(tmp_path / "softhebb_mnist_receptive_fields.png", 30_000)
+    assert width >= 800 and height >= 800
+
+    record = read_run_file(tmp_path / "softhebb_mnist_pcm.h5")
+    assert record.final["test_samples"] == 300
+    assert record.final["training_steps"] == 320 // 32
+    assert list(record.eval_times_s) == [1.0, 3600.0, 86400.0, 2.6e6, 3.15e7]
+    accuracies = [float(r[1]) for r in rows] + [float(r[2]) for r in rows]
+    assert [round(a, 4) for a in record.accuracy_vs_time["compensated"]] == accuracies[:5]
+
+
+def test_notebook_is_a_jupytext_notebook():
+    notebook = jupytext.read(NOTEBOOK)
+    kinds = [cell.cell_type for cell in notebook.cells]
+    assert kinds.count("markdown") >= 4 and kinds.count("code") >= 4
+    assert notebook.metadata["jupytext"]["formats"] == "py:percent"
