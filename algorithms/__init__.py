@@ -3,10 +3,12 @@
 from .base import AbstractAlgorithm
 from .readout import LinearReadout, train_readout
 from .softhebb import ShallowSoftHebb, SoftHebbParams
+from .softhebb_cnn import ConvSoftHebb
 
 __all__ = [
     "ALGORITHMS",
     "AbstractAlgorithm",
+    "ConvSoftHebb",
     "LinearReadout",
     "ShallowSoftHebb",
     "SoftHebbParams",
@@ -15,7 +17,7 @@ __all__ = [
 ]
 
 #: Rule name of a network's layers → the algorithm that trains such a network.
-ALGORITHMS = {"softhebb": ShallowSoftHebb}
+ALGORITHMS = {"softhebb": ShallowSoftHebb, "softhebb_conv": ConvSoftHebb}
 
 
 def algorithm_for(network) -> AbstractAlgorithm:

@@ -149,9 +149,17 @@ class PCMTile(AbstractTile):
         return view, eqx.tree_at(lambda s: (s.view, s.view_time_s), self, (view, t))
 
     def _with_devices(self, devices: DeviceState) -> PCMTile:
-        """The tile with new device states; its read view is stale from now on."""
+        """The tile with new device states; its read view is stale from now on.
+
+        So is the drift-compensation reference: a write changes the total conductance, and
+        a reference taken before it would read as drift. Compensation is off (factor 1, no
+        reference reads) until the next :meth:`calibrate`. During on-chip learning the
+        devices are written every few milliseconds, when drift is negligible anyway.
+        """
         return eqx.tree_at(
-            lambda s: (s.devices, s.view_time_s), self, (devices, jnp.float32(jnp.nan))
+            lambda s: (s.devices, s.view_time_s, s.drift_reference_S),
+            self,
+            (devices, jnp.float32(jnp.nan), jnp.float32(0.0)),
         )
 
     def _reference_read(self, view: ReadView, key):
@@ -190,13 +198,16 @@ class PCMTile(AbstractTile):
         y = self.periphery.adc.convert(mean + std * normal16(k_read, mean.shape))
         y = y * dac.input_range * self.w_max
         vectors = math.prod(jnp.shape(x)[:-1])
+        # A line whose input converts to 0 is not driven (no read pulse, no DAC conversion):
+        # event-driven periphery, so a spike train pays only for its spikes.
+        driven = jnp.sum(v != 0)
         tile = tile._book(
             read=self.device.energy.read_J(jnp.sum(v2 @ in_total)),
-            dac=vectors * n_in * dac.energy_J,
+            dac=driven * dac.energy_J,
             adc=vectors * n_out * self.periphery.adc.energy_J,
             mvm_vectors=vectors,
-            device_reads=vectors * self.devices.g_prog_S.size,
-            dac_conversions=vectors * n_in,
+            device_reads=driven * n_out * 2 * self.devices_per_side,
+            dac_conversions=driven,
             adc_conversions=vectors * n_out,
             latency_s=vectors * (self.periphery.read_pulse_s + self._adc_time(n_out)),
         )

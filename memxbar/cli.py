@@ -149,7 +149,11 @@ def _add_run_commands(commands) -> None:
         default=None,
         help="drift study: seconds after training, comma-separated (e.g. 1,3600,86400,2.6e6)",
     )
-    run.add_argument("--data-dir", default=None, help="MNIST folder (default: $MEMXBAR_DATA)")
+    run.add_argument(
+        "--data-dir",
+        default=None,
+        help="data folder for mnist, cifar10, stl10 (default: $MEMXBAR_DATA)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     report = commands.add_parser("report", help="print a run file's summary and redraw its plots")

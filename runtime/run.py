@@ -75,7 +75,7 @@ def run_job(
             as an interruption would; the checkpoint stays for a resume.
         eval_times_s: drift study: test accuracy at these times (s) after the last update,
             with and without global drift compensation, using the readout trained at 1 s.
-        data_dir: MNIST folder overriding the job's data.data_dir.
+        data_dir: data folder (MNIST, CIFAR-10, STL-10) overriding the job's data.data_dir.
     """
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
