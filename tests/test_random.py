@@ -4,9 +4,8 @@ import math
 
 import jax
 import numpy as np
-from scipy import stats
-
 import pytest
+from scipy import stats
 
 from memxbar.devices.random import normal16, normal_elementwise
 
