@@ -24,7 +24,8 @@
 # This notebook runs the job `examples/softhebb_digits_pcm.yaml`, as `memxbar run` does:
 # 100 neurons learn on the 8×8 scikit-learn digits on a chip of PCM crossbar tiles
 # (`pcm_256`: pulse-level doped-GST devices, differential pairs, 8-bit DAC and ADC), then a
-# digital linear classifier on softmax(5u) measures how useful the features are. It shows
+# digital linear classifier on the Triangle features relu(u − mean u) measures how useful the
+# features are. It shows
 #
 # 1. the compiler's placement of the layer onto the chip (mapping report);
 # 2. the run: test accuracy, and the energy the chip spent per synaptic update, per inference
