@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -29,6 +31,8 @@ class IdealTile(AbstractTile):
         if w.shape != (rows, cols):
             raise ValueError(f"IdealTile: weights must have shape {(rows, cols)}, got {w.shape}")
         return cls(weights=w.astype(jnp.float32), ledger=EnergyLedger.zeros(), rows=rows, cols=cols)
+
+    refreshes: ClassVar[bool] = False  # exact weights never saturate
 
     def _book(self, **counts) -> IdealTile:
         return eqx.tree_at(lambda t: t.ledger, self, self.ledger.add(**counts))

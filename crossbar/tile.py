@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -52,6 +53,9 @@ class AbstractTile(eqx.Module):
 
         Introspection for snapshots and tests, not a hardware operation: nothing is booked.
         """
+
+    #: Whether :meth:`refresh` can change anything (a runner skips refresh where it cannot).
+    refreshes: ClassVar[bool] = True
 
     def with_drift_compensation(self, enabled: bool) -> AbstractTile:
         """This tile with global drift compensation switched on or off (if it has any)."""

@@ -78,6 +78,10 @@ class TiledMatrix(AbstractTile):
         return self.col_edges[-1]
 
     @property
+    def refreshes(self) -> bool:
+        return any(tile.refreshes for tile in self.blocks)
+
+    @property
     def ledger(self) -> EnergyLedger:
         """The sum of the blocks' ledgers."""
         total = self.blocks[0].ledger

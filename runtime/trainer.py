@@ -95,7 +95,7 @@ def _run_chunk(algorithm, schedule, refresh_every, state, x_train, indices, step
         t = schedule.time_of(step)
         k_step = jax.random.fold_in(key, step)
         state, metrics = algorithm.train_step(state, x_train[idx], t, key=k_step)
-        if refresh_every > 0:
+        if refresh_every > 0 and any(t.refreshes for t in algorithm.tiles(state).values()):
             k_refresh = jax.random.fold_in(k_step, 1)
             state = jax.lax.cond(
                 (step + 1) % refresh_every == 0,
