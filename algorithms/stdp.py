@@ -231,16 +231,32 @@ class PulseSchedule(eqx.Module):
     rounds it (stochastically on pcm_256). Tiles with exact weights (IdealTile) always get the
     change as it is. The accumulator's own (digital) energy is not booked.
 
+    ``max_pulses`` (> 0) caps the pulses one write sends to a synapse below the chip's cap;
+    the rest of a larger change waits for the next write. The device model fires a tile's
+    pulses one round at a time for every device, as many rounds as the largest count, so a
+    few synapses that owe many pulses make a write of a large tile slow; writes spaced by
+    ``write_every_windows`` accumulate such counts.
+
     Attributes:
         threshold_pulses: accumulated change, in nominal pulses, that triggers a write (≥ 0).
+        max_pulses: most pulses per synapse and write (0: only the chip's cap).
     """
 
     threshold_pulses: float = eqx.field(default=1.0, static=True)
+    max_pulses: int = eqx.field(default=0, static=True)
 
     def __check_init__(self):
         if not (math.isfinite(self.threshold_pulses) and self.threshold_pulses >= 0):
             raise ValueError(
                 f"PulseSchedule: threshold_pulses must be ≥ 0, got {self.threshold_pulses!r}"
+            )
+        if not (isinstance(self.max_pulses, int) and self.max_pulses >= 0):
+            raise ValueError(
+                f"PulseSchedule: max_pulses must be an integer ≥ 0, got {self.max_pulses!r}"
+            )
+        if self.max_pulses and self.threshold_pulses == 0:
+            raise ValueError(
+                "PulseSchedule: max_pulses needs threshold_pulses > 0 (an accumulator)"
             )
 
     def split(self, total, quantum):
@@ -254,6 +270,8 @@ class PulseSchedule(eqx.Module):
             return total, jnp.zeros_like(total)
         size = jnp.abs(total) / quantum
         n = jnp.where(size >= self.threshold_pulses, jnp.maximum(jnp.round(size), 1.0), 0.0)
+        if self.max_pulses:
+            n = jnp.minimum(n, float(self.max_pulses))
         request = jnp.sign(total) * n * quantum
         return request, total - request
 

@@ -51,9 +51,9 @@ def _devices_plot(args) -> int:
 
 def _compile(args) -> int:
     from .compiler import compile_network, mapping_report, save_program
-    from .runtime.job import load_job
+    from .runtime.spiking_job import load_any_job
 
-    job = load_job(args.job)
+    job = load_any_job(args.job)
     chip = job.chip()
     program = compile_network(job.network, chip, device=job.device(chip))
     print(mapping_report(program))
@@ -75,28 +75,42 @@ def _add_compile_command(commands) -> None:
 
 
 def _run(args) -> int:
-    from .runtime.job import load_job
     from .runtime.plots import write_run_plots
     from .runtime.run import RunInterrupted, run_job
+    from .runtime.spiking_job import SpikingJob, load_any_job
+    from .runtime.spiking_run import run_spiking_job
     from .runtime.summary import format_summary
 
-    job = load_job(args.job)
+    job = load_any_job(args.job)
     out = Path(args.output) if args.output else Path(f"{job.name}.h5")
     if not out.parent.is_dir():
         raise OSError(f"output folder '{out.parent}' does not exist")
     if not os.access(out.parent, os.W_OK):
         raise OSError(f"output folder '{out.parent}' is not writable")
+    if isinstance(job, SpikingJob):
+        for option, value in (
+            ("--epochs", args.epochs),
+            ("--eval-times", args.eval_times),
+            ("--data-dir", args.data_dir),
+        ):
+            if value is not None:
+                raise ValueError(f"{option} does not apply to a spiking job ({args.job})")
     try:
-        record = run_job(
-            job,
-            out,
-            seed=args.seed,
-            epochs=args.epochs,
-            resume=args.resume,
-            progress=not args.quiet,
-            eval_times_s=_eval_times(args.eval_times),
-            data_dir=args.data_dir,
-        )
+        if isinstance(job, SpikingJob):
+            record = run_spiking_job(
+                job, out, seed=args.seed, resume=args.resume, progress=not args.quiet
+            )
+        else:
+            record = run_job(
+                job,
+                out,
+                seed=args.seed,
+                epochs=args.epochs,
+                resume=args.resume,
+                progress=not args.quiet,
+                eval_times_s=_eval_times(args.eval_times),
+                data_dir=args.data_dir,
+            )
     except RunInterrupted as stop:
         print(f"memxbar: {stop}", file=sys.stderr)
         return 3
@@ -137,7 +151,7 @@ def _report(args) -> int:
 
 def _add_run_commands(commands) -> None:
     run = commands.add_parser("run", help="train a job on its emulated chip and evaluate it")
-    run.add_argument("job", help="job YAML file")
+    run.add_argument("job", help="job YAML file (rate-based, or 'kind: spiking')")
     run.add_argument("-o", "--output", default=None, help="run file (default: JOB_NAME.h5)")
     run.add_argument("--seed", type=int, default=None, help="PRNG seed (default: the job's)")
     run.add_argument("--epochs", type=int, default=None, help="override training.epochs")

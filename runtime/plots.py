@@ -1,5 +1,6 @@
 """PNG figures of a run: metrics and energy over training, breakdown, conductances, and the
-receptive fields of learned weights."""
+receptive fields of learned weights; for a spiking run, weight trajectories, the spike
+raster and the selectivity of the neurons."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from matplotlib.figure import Figure
 
 from .run_file import RunRecord
 
-__all__ = ["write_run_plots", "receptive_fields_figure"]
+__all__ = [
+    "write_run_plots",
+    "write_spiking_plots",
+    "receptive_fields_figure",
+    "group_colours",
+    "weight_trajectories_axes",
+    "raster_axes",
+]
 
 _CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
 
@@ -23,12 +31,13 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
-    """Write metric, energy, breakdown and conductance-histogram PNGs into ``out_dir``."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create plot folder '{out}': {err.strerror or err}") from None
+    """Write metric, energy, breakdown and conductance-histogram PNGs into ``out_dir``.
+
+    A spiking run gets :func:`write_spiking_plots`.
+    """
+    if record.kind == "spiking":
+        return write_spiking_plots(record, out_dir, prefix=prefix)
+    out = _plot_folder(out_dir)
     paths = []
 
     fig = Figure(figsize=(5 * max(len(record.metrics), 1), 3.5))
@@ -40,35 +49,7 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.grid(alpha=0.3)
     fig.suptitle(f"test accuracy {record.final.get('test_accuracy', float('nan')):.3f}")
     paths.append(_save(fig, out / f"{prefix}metrics.png"))
-
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    for name in (*_CATEGORIES, "total"):
-        values = record.energy[name]
-        if np.any(values > 0):
-            steps = np.concatenate([[0], record.energy_steps])
-            joules = np.concatenate([[0.0], values])
-            ax.plot(steps, joules * 1e6, label=name, lw=2 if name == "total" else 1)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("cumulative energy (µJ)")
-    ax.set_title("on-chip learning energy")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no energy booked (ideal tiles)", ha="center", transform=ax.transAxes)
-    ax.grid(alpha=0.3)
-    paths.append(_save(fig, out / f"{prefix}energy.png"))
-
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    final = [
-        float(record.energy[name][-1]) if len(record.energy[name]) else 0.0 for name in _CATEGORIES
-    ]
-    ax.bar(_CATEGORIES, np.array(final) * 1e6)
-    ax.set_ylabel("energy over training (µJ)")
-    per_update = record.energy_attrs["per_synaptic_update_J"]
-    ax.set_title(f"energy breakdown — {per_update * 1e12:.3g} pJ per synaptic update")
-    paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
+    paths += _energy_plots(record, out, prefix, record.energy_steps, "training step")
 
     if len(record.eval_times_s):
         fig = Figure(figsize=(6, 4))
@@ -82,6 +63,53 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.grid(alpha=0.3, which="both")
         paths.append(_save(fig, out / f"{prefix}accuracy_vs_time.png"))
 
+    return paths + _conductance_plots(record, out, prefix)
+
+
+def _plot_folder(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create plot folder '{out}': {err.strerror or err}") from None
+    return out
+
+
+def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> list[Path]:
+    """Cumulative energy per category against ``x`` (the energy records), and the breakdown."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    for name in (*_CATEGORIES, "total"):
+        values = record.energy[name]
+        if np.any(values > 0):
+            steps = np.concatenate([[0], x])
+            joules = np.concatenate([[0.0], values])
+            ax.plot(steps, joules * 1e6, label=name, lw=2 if name == "total" else 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("cumulative energy (µJ)")
+    ax.set_title("on-chip learning energy")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no energy booked (ideal tiles)", ha="center", transform=ax.transAxes)
+    ax.grid(alpha=0.3)
+    paths = [_save(fig, out / f"{prefix}energy.png")]
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    final = [
+        float(record.energy[name][-1]) if len(record.energy[name]) else 0.0 for name in _CATEGORIES
+    ]
+    ax.bar(_CATEGORIES, np.array(final) * 1e6)
+    ax.set_ylabel("energy over training (µJ)")
+    per_update = record.energy_attrs["per_synaptic_update_J"]
+    ax.set_title(f"energy breakdown — {per_update * 1e12:.3g} pJ per synaptic update")
+    paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
+    return paths
+
+
+def _conductance_plots(record: RunRecord, out: Path, prefix: str) -> list[Path]:
+    paths = []
     for layer, g in record.conductances.items():
         fig = Figure(figsize=(6, 4))
         ax = fig.add_subplot()
@@ -93,6 +121,122 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.legend()
         paths.append(_save(fig, out / f"{prefix}conductance_{layer}.png"))
     return paths
+
+
+def group_colours(rates_Hz, target: int | None = None) -> list:
+    """A colour per input group: a colormap over the groups' rates, the target group red."""
+    from matplotlib import colormaps
+
+    rates = np.asarray(rates_Hz, np.float64)
+    low, high = rates.min(), rates.max()
+    scale = (rates - low) / (high - low) if high > low else np.full(rates.size, 0.5)
+    cmap = colormaps["viridis"]
+    return ["tab:red" if g == target else cmap(0.1 + 0.8 * v) for g, v in enumerate(scale)]
+
+
+def weight_trajectories_axes(ax, time_s, weights, layout, neuron: int = 0, *, title: str = ""):
+    """Draw one neuron's synapses over time: thin lines per synapse, thick lines per group mean.
+
+    Args:
+        time_s: (records,) times of the snapshots, s.
+        weights: (records, n_inputs, n_neurons) snapshots.
+        layout: the job's :class:`~memxbar.runtime.spiking_job.InputLayout` (groups, rates).
+    """
+    colours = group_colours(layout.rates_Hz, layout.target)
+    W = np.asarray(weights)[:, :, neuron]
+    t = np.asarray(time_s)
+    for g, name in enumerate(layout.names):
+        members = layout.group == g
+        ax.plot(t, W[:, members], color=colours[g], lw=0.4, alpha=0.35)
+        label = f"{name} ({layout.rates_Hz[g]:g} Hz)"
+        ax.plot(t, W[:, members].mean(1), color=colours[g], lw=2.2, label=label)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("weight")
+    ax.set_title(title or f"neuron {neuron}")
+    ax.grid(alpha=0.3)
+
+
+def raster_axes(ax, time_s, neuron, n_neurons: int, *, window_s=None):
+    """Draw output spikes as a raster; ``window_s`` = (start, stop) limits the time shown."""
+    t, n = np.asarray(time_s), np.asarray(neuron)
+    if window_s is not None:
+        keep = (t >= window_s[0]) & (t < window_s[1])
+        t, n = t[keep], n[keep]
+        ax.set_xlim(*window_s)
+    ax.scatter(t, n, s=4, marker="|", color="black", linewidths=0.8)
+    ax.set_ylim(-0.5, n_neurons - 0.5)
+    ax.set_yticks(range(n_neurons) if n_neurons <= 16 else [0, n_neurons - 1])
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("neuron")
+
+
+def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
+    """PNGs of a spiking run: weight trajectories, raster and rates, selectivity, energy."""
+    from .spiking_job import LAYER, spiking_job_from_text
+
+    out = _plot_folder(out_dir)
+    layout = spiking_job_from_text(record.job_yaml).layout
+    time_s = record.metrics["time_s"]
+    weights = record.weights[LAYER]
+    n_neurons = weights.shape[2]
+    paths = []
+
+    shown = min(n_neurons, 8)
+    columns = min(shown, 4)
+    rows = -(-shown // columns)
+    fig = Figure(figsize=(5 * columns, 3.6 * rows + 0.6))
+    for j in range(shown):
+        ax = fig.add_subplot(rows, columns, j + 1)
+        weight_trajectories_axes(ax, time_s, weights, layout, j)
+    fig.axes[0].legend(fontsize=7)
+    scores = ", ".join(
+        f"{k} {record.final[k]:.3f}" for k in ("auc", "flatness", "nmi") if k in record.final
+    )
+    fig.suptitle(f"weight trajectories{' — ' + scores if scores else ''}")
+    paths.append(_save(fig, out / f"{prefix}weights.png"))
+
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.add_subplot(2, 1, 1)
+    end = float(time_s[-1]) if len(time_s) else 0.0
+    span = min(2.0, end)
+    raster = record.raster
+    raster_axes(
+        ax,
+        raster.get("time_s", []),
+        raster.get("neuron", []),
+        n_neurons,
+        window_s=(end - span, end),
+    )
+    ax.set_title(f"output spikes, last {span:g} s")
+    ax = fig.add_subplot(2, 1, 2)
+    interval = np.diff(np.concatenate([[0.0], time_s]))
+    rates = record.metrics["spike_counts"] / interval[:, None]
+    for j in range(n_neurons):
+        ax.plot(time_s, rates[:, j], lw=1, label=f"neuron {j}" if n_neurons <= 8 else None)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("firing rate (Hz)")
+    if n_neurons <= 8:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    paths.append(_save(fig, out / f"{prefix}raster.png"))
+
+    if n_neurons > 1:
+        means = np.stack([record.metrics[f"mean_weight_{n}"][-1] for n in layout.names], axis=1)
+        fig = Figure(figsize=(1.2 * layout.n_groups + 2.5, 0.5 * n_neurons + 2))
+        ax = fig.add_subplot()
+        image = ax.imshow(means, cmap="magma", aspect="auto")
+        ax.set_xticks(
+            range(layout.n_groups),
+            [f"{n}\n{r:g} Hz" for n, r in zip(layout.names, layout.rates_Hz, strict=True)],
+        )
+        ax.set_yticks(range(n_neurons))
+        ax.set_ylabel("neuron")
+        fig.colorbar(image, ax=ax, label="mean weight")
+        ax.set_title("selectivity: mean weight per group")
+        paths.append(_save(fig, out / f"{prefix}selectivity.png"))
+
+    paths += _energy_plots(record, out, prefix, time_s, "simulated time (s)")
+    return paths + _conductance_plots(record, out, prefix)
 
 
 def receptive_fields_figure(

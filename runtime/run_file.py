@@ -12,6 +12,13 @@ Layout:
     /final/<name>                               scalars (test_accuracy, counts, ...)
     /weights/<layer>                            snapshots (n, rows, cols); attribute steps
     /conductances/<layer>                       final programmed conductances (S), PCM only
+
+A spiking run (``kind`` 'spiking', :mod:`.spiking_run`) has the same groups and adds
+    /config/kind                                'spiking' (absent: a rate-based run)
+    /metrics/raster_time_s, /metrics/raster_neuron   every output spike: its time (s) and
+                                                neuron, an axis of their own
+and its /energy attributes are per_synaptic_update_J, per_simulated_second_J and
+per_synaptic_event_J.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ __all__ = ["RunRecord", "write_run_file", "read_run_file", "ENERGY_KEYS"]
 
 ENERGY_KEYS = (*ENERGY_CATEGORIES, "total")
 _ENERGY_ATTRS = ("per_synaptic_update_J", "per_inference_J", "per_sample_J")
+#: The /energy attributes every run file of a kind has (others may follow).
+_ENERGY_ATTRS_OF = {
+    "rate": _ENERGY_ATTRS,
+    "spiking": ("per_synaptic_update_J", "per_simulated_second_J", "per_synaptic_event_J"),
+}
+#: /metrics entries of the spike raster (an axis of their own), RunRecord.raster keys.
+_RASTER = {"raster_time_s": "time_s", "raster_neuron": "neuron"}
 # /metrics entries of the drift study (an eval-time axis, not the training-step axis).
 _DRIFT_STUDY = (
     "step",
@@ -56,6 +70,8 @@ class RunRecord:
     conductances: dict[str, np.ndarray]
     eval_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     accuracy_vs_time: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    kind: str = "rate"
+    raster: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def write_run_file(path: str | Path, record: RunRecord) -> None:
@@ -65,6 +81,8 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         config = f.create_group("config")
         config["job_yaml"] = record.job_yaml
         config["program_yaml"] = record.program_yaml
+        if record.kind != "rate":
+            config["kind"] = record.kind
         metrics = f.create_group("metrics")
         metrics["step"] = record.metric_steps
         for name, values in record.metrics.items():
@@ -75,11 +93,15 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
             metrics["test_accuracy_vs_time_uncompensated"] = record.accuracy_vs_time[
                 "uncompensated"
             ]
+        for name, key in _RASTER.items():
+            if key in record.raster:
+                metrics[name] = record.raster[key]
         energy = f.create_group("energy")
         energy["step"] = record.energy_steps
         for name in ENERGY_KEYS:
             energy[name] = record.energy[name]
-        for name in _ENERGY_ATTRS:
+        required = _ENERGY_ATTRS_OF[record.kind]
+        for name in (*required, *sorted(set(record.energy_attrs) - set(required))):
             energy.attrs[name] = float(record.energy_attrs[name])
         final = f.create_group("final")
         for name, value in record.final.items():
@@ -105,14 +127,23 @@ def read_run_file(path: str | Path) -> RunRecord:
             metrics = f["metrics"]
             energy = f["energy"]
             weights = f["weights"]
+            kind = _text(f["config/kind"]) if "kind" in f["config"] else "rate"
+            if kind not in _ENERGY_ATTRS_OF:
+                raise KeyError(f"unknown run kind {kind!r}")
+            required = _ENERGY_ATTRS_OF[kind]
             return RunRecord(
                 job_yaml=_text(f["config/job_yaml"]),
                 program_yaml=_text(f["config/program_yaml"]),
                 metric_steps=metrics["step"][()],
-                metrics={k: metrics[k][()] for k in metrics if k not in _DRIFT_STUDY},
+                metrics={
+                    k: metrics[k][()] for k in metrics if k not in _DRIFT_STUDY and k not in _RASTER
+                },
                 energy_steps=energy["step"][()],
                 energy={k: energy[k][()] for k in ENERGY_KEYS},
-                energy_attrs={k: float(energy.attrs[k]) for k in _ENERGY_ATTRS},
+                energy_attrs={
+                    **{k: float(energy.attrs[k]) for k in required},
+                    **{k: float(v) for k, v in energy.attrs.items() if k not in required},
+                },
                 final={k: f["final"][k][()].item() for k in f["final"]},
                 weights={k: weights[k][()] for k in weights},
                 weight_steps={k: weights[k].attrs["steps"][()] for k in weights},
@@ -128,6 +159,8 @@ def read_run_file(path: str | Path) -> RunRecord:
                     )
                     if name in metrics
                 },
+                kind=kind,
+                raster={key: metrics[name][()] for name, key in _RASTER.items() if name in metrics},
             )
     except (OSError, KeyError) as err:
         raise ValueError(f"{path}: not a complete memxbar run file ({err})") from None

@@ -188,6 +188,15 @@ class SpikingNetwork(eqx.Module):
             the ADC energy of the forward reads of a 100 × 1 tile.
         refresh_every_windows: call ``tile.refresh`` after every this many windows (0: never;
             with 'pair' depression both devices of a pair climb and need it).
+        write_every_windows: send the accumulated changes to the tile (``apply_delta``) only
+            after every this many windows (M, a write period); in between they wait in the
+            accumulator, as the pulse schedule's remainders do. Every read of a period
+            happens at the period's start time, so a PCM tile computes what a read sees
+            (drift, noise variances) once per period, and the conditional reads and
+            refreshes (which copy a large tile state on CPU) are decided once per period:
+            drift is resolved to the period. read_every_windows, refresh_every_windows and
+            weights_every_windows must be multiples of M. M = 1 (default) is the
+            per-window update described above.
         record_raster: return the neurons' spikes per step.
         record_inputs: return input spike counts and efficacies per window.
         weights_every_windows: return the true weights every this many windows (0: never).
@@ -201,6 +210,7 @@ class SpikingNetwork(eqx.Module):
     schedule: PulseSchedule = PulseSchedule()
     read_every_windows: int = eqx.field(default=1, static=True)
     refresh_every_windows: int = eqx.field(default=0, static=True)
+    write_every_windows: int = eqx.field(default=1, static=True)
     record_raster: bool = eqx.field(default=False, static=True)
     record_inputs: bool = eqx.field(default=False, static=True)
     weights_every_windows: int = eqx.field(default=0, static=True)
@@ -210,10 +220,9 @@ class SpikingNetwork(eqx.Module):
             raise ValueError(f"SpikingNetwork: dt_s must be > 0, got {self.dt_s!r}")
         if self.window_steps < 1:
             raise ValueError(f"SpikingNetwork: window_steps must be ≥ 1, got {self.window_steps}")
-        if self.read_every_windows < 1:
-            raise ValueError(
-                f"SpikingNetwork: read_every_windows must be ≥ 1, got {self.read_every_windows}"
-            )
+        for name in ("read_every_windows", "write_every_windows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SpikingNetwork: {name} must be ≥ 1, got {getattr(self, name)}")
         if self.depression not in ("pair", "reset"):
             raise ValueError(
                 f"SpikingNetwork: depression must be 'pair' or 'reset', got {self.depression!r}"
@@ -221,6 +230,13 @@ class SpikingNetwork(eqx.Module):
         for name in ("refresh_every_windows", "weights_every_windows"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SpikingNetwork: {name} must be ≥ 0, got {getattr(self, name)}")
+        # Reads open, refreshes and snapshots close a write period.
+        for name in ("read_every_windows", "refresh_every_windows", "weights_every_windows"):
+            if getattr(self, name) % self.write_every_windows:
+                raise ValueError(
+                    f"SpikingNetwork: {name} ({getattr(self, name)}) must be a multiple of "
+                    f"write_every_windows ({self.write_every_windows})"
+                )
 
     @property
     def window_s(self) -> float:
@@ -262,13 +278,21 @@ def init_state(net: SpikingNetwork, n_inputs: int, n_neurons: int) -> SpikingSta
     )
 
 
-def _window(net: SpikingNetwork, sources, key, t0_s, carry):
-    """One update window of K steps; returns ((tile, state), traces of the window)."""
+def _keys(key, w):
+    """The keys of window ``w``: (source, MVM, read, update, refresh)."""
+    return jax.random.split(jax.random.fold_in(key, w), 5)
+
+
+def _window(net: SpikingNetwork, sources, key, t0_s, t_read, W, carry):
+    """One update window of K steps with the weights W held; nothing is written to the tile.
+
+    Returns ((tile, state), (dW, traces)): the state's ``pending`` is unchanged, and dW is
+    the rule's change of this window (zeros without a rule).
+    """
     tile, state = carry
     K, dt, rule = net.window_steps, net.dt_s, net.rule
     w = state.window
-    t = t0_s + (w * K).astype(jnp.float32) * dt
-    k_src, k_mvm, k_read, k_update, k_refresh = jax.random.split(jax.random.fold_in(key, w), 5)
+    k_src, k_mvm, _, _, _ = _keys(key, w)
     spikes = sources.sample(w * K, K, dt, key=k_src)
 
     pre = state.pre
@@ -276,7 +300,7 @@ def _window(net: SpikingNetwork, sources, key, t0_s, carry):
         sent = pre_trace = spikes
     else:
         pre, (sent, pre_trace) = jax.lax.scan(lambda p, s: rule.presynaptic(p, s, dt), pre, spikes)
-    y, tile = tile.mvm(sent, t, key=k_mvm)
+    y, tile = tile.mvm(sent, t_read, key=k_mvm)
     current = net.lif.synaptic_current_A(y, dt)
 
     def post_step(c, i):
@@ -290,44 +314,82 @@ def _window(net: SpikingNetwork, sources, key, t0_s, carry):
     (neurons, post_trace), (post, post_before) = jax.lax.scan(
         post_step, (state.neurons, state.post_trace), current
     )
-    pending, W = state.pending, state.weights
-    if rule is not None:
-        if net.read_every_windows == 1:
-            W, tile = tile.read_weights(t, key=k_read)
-        else:
-            W, tile = jax.lax.cond(
-                w % net.read_every_windows == 0,
-                lambda tl: tl.read_weights(t, key=k_read),
-                lambda tl: (W, tl),
-                tile,
-            )
+    if rule is None:
+        dW = jnp.zeros_like(state.pending)
+    else:
         dW = rule.delta(W, sent, pre_trace, post, post_before)
-        total = pending + dW
-        tile, pending = apply_delta(
-            tile,
-            dW,
-            pending,
-            W,
-            t + K * dt,
-            key=k_update,
-            depression=net.depression,
-            schedule=net.schedule,
-        )
-        W = W + (total - pending)
-    if net.refresh_every_windows:
-        tile = jax.lax.cond(
-            (w + 1) % net.refresh_every_windows == 0,
-            lambda tl: tl.refresh(t + K * dt, key=k_refresh),
-            lambda tl: tl,
-            tile,
-        )
-    state = SpikingState(neurons, pre, post_trace, pending, W, w + 1)
+    state = SpikingState(neurons, pre, post_trace, state.pending, state.weights, w + 1)
     traces = {"post_counts": jnp.sum(post, axis=0)}
     if net.record_inputs:
         traces["pre_counts"] = jnp.sum(spikes, axis=0)
         traces["efficacy"] = pre.efficacy
     if net.record_raster:
         traces["raster"] = post > 0
+    return (tile, state), (dW, traces)
+
+
+def _period(net: SpikingNetwork, sources, key, t0_s, carry):
+    """One write period of M = write_every_windows windows; ((tile, state), traces per window).
+
+    At the period's start the weights are read (every read_every_windows windows) at the
+    period's chip time, which every read of the period uses; the windows run with the
+    weights held and their changes accumulate; at the end the accumulated change goes
+    through the pulse schedule to the tile, and the tile is refreshed when due. For M = 1
+    this is one window: read, learn, write, refresh.
+    """
+    tile, state = carry
+    K, dt, M, rule = net.window_steps, net.dt_s, net.write_every_windows, net.rule
+    w0 = state.window
+    t_read = t0_s + (w0 * K).astype(jnp.float32) * dt
+    W = state.weights
+    if rule is not None:
+        k_read = _keys(key, w0)[2]
+        # A read every period needs no condition (lax.cond copies a large tile state on CPU).
+        if net.read_every_windows == M:
+            W, tile = tile.read_weights(t_read, key=k_read)
+        else:
+            W, tile = jax.lax.cond(
+                w0 % net.read_every_windows == 0,
+                lambda tl: tl.read_weights(t_read, key=k_read),
+                lambda tl: (W, tl),
+                tile,
+            )
+
+    def accumulate(carry, _):
+        carry, (dW, traces) = _window(net, sources, key, t0_s, t_read, W, carry)
+        tile, state = carry
+        return (tile, eqx.tree_at(lambda s: s.pending, state, state.pending + dW)), traces
+
+    # One traced window for all M (the write happens after the scan, with the accumulated
+    # change as its pending part and nothing new).
+    (tile, state), traces = jax.lax.scan(accumulate, (tile, state), None, length=M)
+    w_last = state.window - 1
+    t_end = t0_s + (state.window * K).astype(jnp.float32) * dt
+    _, _, _, k_update, k_refresh = _keys(key, w_last)
+    pending = state.pending
+    if rule is not None:
+        total = pending
+        tile, pending = apply_delta(
+            tile,
+            jnp.zeros_like(pending),
+            pending,
+            W,
+            t_end,
+            key=k_update,
+            depression=net.depression,
+            schedule=net.schedule,
+        )
+        W = W + (total - pending)
+    if net.refresh_every_windows == M:
+        tile = tile.refresh(t_end, key=k_refresh)
+    elif net.refresh_every_windows:
+        tile = jax.lax.cond(
+            state.window % net.refresh_every_windows == 0,
+            lambda tl: tl.refresh(t_end, key=k_refresh),
+            lambda tl: tl,
+            tile,
+        )
+    state = SpikingState(state.neurons, state.pre, state.post_trace, pending, W, state.window)
     return (tile, state), traces
 
 
@@ -367,23 +429,32 @@ def run_windows(
             f"run_windows: n_windows ({n_windows}) must be a multiple of weights_every_windows "
             f"({every})"
         )
+    M = net.write_every_windows
+    if n_windows % M:
+        raise ValueError(
+            f"run_windows: n_windows ({n_windows}) must be a multiple of write_every_windows ({M})"
+        )
     t0 = jnp.asarray(t0_s, jnp.float32)
 
     def one(carry, _):
-        return _window(net, sources, key, t0, carry)
+        return _period(net, sources, key, t0, carry)
+
+    def flat(traces, n):
+        return jax.tree.map(lambda a: a.reshape(n, *a.shape[2:]), traces)
 
     if not every:
-        (tile, state), traces = jax.lax.scan(one, (tile, state), None, length=n_windows)
+        (tile, state), traces = jax.lax.scan(one, (tile, state), None, length=n_windows // M)
+        traces = flat(traces, n_windows)
     else:
 
         def block(carry, _):
-            carry, traces = jax.lax.scan(one, carry, None, length=every)
-            return carry, (traces, carry[0].true_weights())
+            carry, traces = jax.lax.scan(one, carry, None, length=every // M)
+            return carry, (flat(traces, every), carry[0].true_weights())
 
         (tile, state), (traces, weights) = jax.lax.scan(
             block, (tile, state), None, length=n_windows // every
         )
-        traces = jax.tree.map(lambda a: a.reshape(n_windows, *a.shape[2:]), traces)
+        traces = flat(traces, n_windows)
         traces["weights"] = weights
     if net.record_raster:
         traces["raster"] = traces["raster"].reshape(-1, tile.cols)

@@ -1,0 +1,218 @@
+"""Spiking-engine throughput: wall time and synaptic events per second, ideal and PCM tiles.
+
+Run: ``python benchmarks/snn.py [--repeats 3] [--seeds 64] [--skip-a] [--skip-b]``.
+
+(A) The synthetic FSTDP benchmark (``examples/fstdp_ideal.yaml`` / ``fstdp_pcm.yaml``): 100
+    Poisson inputs (20 correlated at 10 Hz with c = 0.25, 80 independent at 10/20/35/50 Hz) onto
+    one LIF neuron with FSTDP, 50 s simulated at dt = 1 ms, windows of 10 steps, as the jobs
+    run it. One seed, and ``--seeds`` seeds at once (``jax.vmap`` over the run key and the
+    tile: every seed has its own spikes and, on PCM, its own devices).
+(B) 1000 Poisson inputs at 20 Hz all-to-all onto 100 LIF neurons with plastic synapses (STDP
+    with fatigue, multiplicative, no heterosynaptic term; a steady ~15 Hz of output), 10 s at
+    dt = 1 ms, on one 1000 x 100 tile (PCM: pcm_256 devices, refreshes every second). Rows:
+    windows of K steps; weights read and written every M windows
+    (``SpikingNetwork.write_every_windows``; M = 1 is the strict per-window update); at most
+    ``cap`` pulses per synapse and write (``PulseSchedule.max_pulses``; 0: the chip's 16).
+
+Reference points (issue 6): Brian2's C++ standalone mode runs (B) in about 0.7 s of wall time
+and (A) in about 0.04 s on a 2-core machine like ours; goals: (B) on ideal tiles no slower,
+PCM within 2x of ideal, (A) 64 seeds in less wall time than 64 sequential Brian2 runs (2.56 s).
+
+Times are medians over ``--repeats`` calls of the jitted run (rounds timed round-robin, after
+compilation and a warm-up call, DESIGN.md 10); the first call's time (compilation included)
+is reported separately. Synaptic events are presynaptic spikes times the neurons they reach,
+from the inputs' rates (their expectation: the sampled counts differ by ~0.3 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The sibling benchmark script (this folder is on sys.path when a script here runs).
+from softhebb import median_times_s
+
+from memxbar.algorithms.stdp import STDP, Fatigue, PulseSchedule
+from memxbar.crossbar import IdealTile, PCMTile, load_chip
+from memxbar.runtime.spike_sources import PoissonSpikes
+from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
+from memxbar.runtime.spiking_job import load_spiking_job
+from memxbar.runtime.spiking_run import build_network, build_sources, build_tile
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+BRIAN2_A_S = 0.04
+BRIAN2_B_S = 0.7
+
+
+def first_call_s(fn) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - start
+
+
+def _events_per_run(rates_Hz, duration_s: float, n_neurons: int) -> float:
+    return float(np.sum(rates_Hz)) * duration_s * n_neurons
+
+
+def workload_a(kind: str, seeds: int, write_every: int = 1):
+    """(zero-argument run, synaptic events per run) of benchmark A for ``seeds`` seeds.
+
+    ``write_every`` > 1 writes the tiles every that many windows instead of every window.
+    """
+    job = load_spiking_job(EXAMPLES / f"fstdp_{kind}.yaml")
+    sim = job.simulation
+    net = dataclasses.replace(
+        build_network(job),
+        record_raster=False,
+        record_inputs=False,
+        write_every_windows=write_every,
+    )
+    n_windows = sim.windows(sim.duration_s)
+    keys = jax.random.split(jax.random.key(0), seeds)
+    # Each seed's sources (the Poisson inputs need no key of their own) and tile.
+    sources = build_sources(job, key=keys[0])
+    tiles = jax.vmap(lambda k: build_tile(job, key=k))(keys)
+    state = init_state(net, job.inputs.n_inputs, job.neurons.count)
+
+    @eqx.filter_jit
+    def run(tiles, keys):
+        def one(tile, key):
+            tile, _, traces = run_windows(net, tile, sources, state, n_windows, key=key)
+            return tile.true_weights(), jnp.sum(traces["post_counts"])
+
+        return jax.vmap(one)(tiles, keys)
+
+    events = _events_per_run(job.layout.input_rates_Hz, sim.duration_s, job.neurons.count)
+    return (lambda: run(tiles, keys)), events * seeds
+
+
+def network_b(window_steps: int, write_every: int, max_pulses: int = 0) -> SpikingNetwork:
+    """Benchmark B's layer: STDP with fatigue, a steady ~13 Hz of output per neuron.
+
+    Weights are read and written every ``write_every`` windows, saturated pairs refreshed
+    every second (as the PCM jobs do: 'pair' depression makes both devices climb).
+    """
+    rule = STDP(
+        a_plus=0.05,
+        a_minus=0.06,
+        tau_plus_s=0.020,
+        tau_minus_s=0.020,
+        mu=1.0,
+        fatigue=Fatigue(0.5, 2.0),
+    )
+    psp_V, tau_m_s, dt_s = 6e-3, 0.005, 1e-3
+    lif = LIF(tau_m_s=tau_m_s, refractory_s=0.002, charge_per_weight_C=psp_V * tau_m_s / 1e8)
+    return SpikingNetwork(
+        lif=lif,
+        rule=rule,
+        dt_s=dt_s,
+        window_steps=window_steps,
+        read_every_windows=write_every,
+        write_every_windows=write_every,
+        refresh_every_windows=round(1.0 / (window_steps * dt_s)),
+        schedule=PulseSchedule(1.0, max_pulses=max_pulses),
+    )
+
+
+#: Benchmark B's settings: (window steps K, write every M windows, pulses per write cap).
+B_SETTINGS = ((10, 1, 0), (50, 1, 0), (50, 10, 2), (50, 20, 2), (100, 10, 2))
+
+
+def workload_b(kind: str, window_steps: int, write_every: int, max_pulses: int):
+    """(zero-argument run, synaptic events per run) of benchmark B."""
+    n_in, n_out, duration_s = 1000, 100, 10.0
+    rates = np.full(n_in, 20.0)
+    sources = PoissonSpikes.create(rates)
+    net = network_b(window_steps, write_every, max_pulses)
+    k_w, k_tile, k_run = jax.random.split(jax.random.key(1), 3)
+    W0 = 0.5 + 0.1 * jax.random.uniform(k_w, (n_in, n_out), minval=-1.0, maxval=1.0)
+    if kind == "ideal":
+        tile = IdealTile.create(n_in, n_out, weights=W0)
+    else:
+        # pcm_256 with the ADC's full scale matched to the summed fatigued spikes of a step.
+        chip = load_chip("pcm_256", {"periphery.adc.output_range": 8.0})
+        tile = PCMTile.create(chip, key=k_tile, rows=n_in, cols=n_out, weights=W0)
+    state = init_state(net, n_in, n_out)
+    n_windows = round(duration_s / net.window_s)
+
+    @eqx.filter_jit
+    def run(tile, key):
+        tile, _, traces = run_windows(net, tile, sources, state, n_windows, key=key)
+        return tile.true_weights(), jnp.sum(traces["post_counts"])
+
+    return (lambda: run(tile, k_run)), _events_per_run(rates, duration_s, n_out)
+
+
+def report(title: str, rows: dict, repeats: int, reference_s: float, per: int = 1):
+    """Time ``rows`` {label: (run, events)} and print wall time, events/s and the ratios."""
+    first_s = {label: first_call_s(run) for label, (run, _) in rows.items()}
+    times = median_times_s([run for run, _ in rows.values()], repeats, warmup=1)
+    print(f"\n{title} (median of {repeats}; compile s = first call − a timed call)")
+    head = f"  {'':34s} {'wall s':>8s} {'per run s':>10s} {'events/s':>10s} {'compile s':>10s}"
+    print(head + f" {'vs Brian2':>10s}")
+    results = {}
+    for (label, (_, events)), t in zip(rows.items(), times, strict=True):
+        runs = per if "seeds" in label else 1
+        brian = reference_s * runs
+        results[label] = t
+        print(
+            f"  {label:34s} {t:8.3f} {t / runs:10.4f} {events / t:10.3g} "
+            f"{max(first_s[label] - t, 0.0):10.1f} {t / brian:9.2f}x"
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
+    parser.add_argument("--seeds", type=int, default=64, help="seeds at once in A (default 64)")
+    parser.add_argument("--skip-a", action="store_true", help="skip benchmark A")
+    parser.add_argument("--skip-b", action="store_true", help="skip benchmark B")
+    args = parser.parse_args()
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}")
+    print("'vs Brian2': wall time over Brian2 C++ standalone's (A 0.04 s per run, B 0.7 s)")
+
+    if not args.skip_a:
+        rows = {}
+        for kind in ("ideal", "pcm"):
+            rows[f"A {kind}, 1 seed"] = workload_a(kind, 1)
+            rows[f"A {kind}, {args.seeds} seeds (vmap)"] = workload_a(kind, args.seeds)
+        # PCM with writes every 10 windows (100 ms; the job reads every 10 windows anyway).
+        rows[f"A pcm M=10, {args.seeds} seeds (vmap)"] = workload_a("pcm", args.seeds, 10)
+        a = report(
+            "(A) 100 inputs -> 1 neuron, FSTDP, 50 s", rows, args.repeats, BRIAN2_A_S, args.seeds
+        )
+        many = f"A ideal, {args.seeds} seeds (vmap)"
+        goal = args.seeds * BRIAN2_A_S
+        for label in (many, many.replace("ideal", "pcm"), f"A pcm M=10, {args.seeds} seeds (vmap)"):
+            verdict = "met" if a[label] < goal else "NOT met"
+            print(f"  goal {goal:.2f} s ({args.seeds} sequential Brian2 runs): {label} {verdict}")
+
+    if not args.skip_b:
+        rows = {}
+        for K, M, cap in B_SETTINGS:
+            for kind in ("ideal", "pcm"):
+                rows[f"B {kind}, K={K} M={M} cap={cap}"] = workload_b(kind, K, M, cap)
+        b = report(
+            "(B) 1000 inputs -> 100 LIF, STDP + fatigue, 10 s", rows, args.repeats, BRIAN2_B_S
+        )
+        print("  K: window steps, M: write (and read) every M windows, cap: pulses per write")
+        for K, M, cap in B_SETTINGS:
+            ideal = b[f"B ideal, K={K} M={M} cap={cap}"]
+            pcm = b[f"B pcm, K={K} M={M} cap={cap}"]
+            print(
+                f"  K={K} M={M} cap={cap}: ideal {'met' if ideal <= BRIAN2_B_S else 'NOT met'} "
+                f"(<= {BRIAN2_B_S} s), PCM/ideal {pcm / ideal:.2f} "
+                f"({'met' if pcm <= 2 * ideal else 'NOT met'}: <= 2)"
+            )
+
+
+if __name__ == "__main__":
+    main()

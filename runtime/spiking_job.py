@@ -1,0 +1,482 @@
+"""Spiking job files (``kind: spiking``): what `memxbar run` reads for an STDP/FSTDP run.
+
+A spiking job describes one plastic layer of the spiking engine (:mod:`.spiking`): groups of
+input spike trains, a LIF population, the plasticity rule (STDP, or FSTDP with fatigue), the
+hardware (a chip preset with overrides, ideal or PCM tiles), how learning writes the tiles
+(initial weights, depression mode, pulse schedule, reads and refreshes) and the simulation
+(duration, time step, update window, chunks, recording). Example::
+
+    kind: spiking
+    name: fstdp_pcm
+    seed: 0
+    inputs:
+      groups:
+        - {name: correlated, count: 20, rate_Hz: 10.0, copy_prob: 0.25, target: true}
+        - {name: r10, count: 20, rate_Hz: 10.0}
+        - name: rain_a              # a group under latent events (the weather workload)
+          count: 20
+          rate_Hz: 5.0
+          events: {rate_Hz: 3.0, duration_s: 0.02, input_rate_Hz: 40.0}
+    neurons: {count: 1, tau_m_s: 0.005, psp_mV: 50.0}
+    rule: {a_plus: 0.05, a_minus: 0.01, tau_plus_s: 0.01, tau_minus_s: 0.02,
+           fatigue: {use: 0.5, tau_s: 2.0}}
+    hardware: {chip: pcm_256, tiles: pcm, w_max: 1.0,
+               chip_overrides: {tile.devices_per_side: 2}}
+    plasticity: {w_init: 0.5, depression: pair, threshold_pulses: 1.0}
+    simulation: {duration_s: 50.0, dt_s: 0.001, window_steps: 10, chunk_s: 10.0,
+                 record_every_s: 1.0}
+
+Loading is strict like :func:`memxbar.runtime.job.load_job`: every problem is a ConfigError
+naming the file and the dotted key. :func:`load_any_job` reads the ``kind`` of a job file
+and loads either kind (no ``kind``: a rate-based job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Literal
+
+import equinox as eqx
+import numpy as np
+
+from ..compiler.network import Network, PlasticityRule, SpikingPopulation
+from ..crossbar.chip import load_chip
+from ..devices import load_preset
+from ..hw_configs import ConfigError, InvalidParameter, build, param, read_yaml, section
+from .job import HardwareConfig, Job, load_job
+
+__all__ = [
+    "EventsConfig",
+    "InputGroupConfig",
+    "InputsConfig",
+    "NeuronsConfig",
+    "FatigueConfig",
+    "RuleConfig",
+    "PlasticityConfig",
+    "SimulationConfig",
+    "SpikingJob",
+    "InputLayout",
+    "LAYER",
+    "load_spiking_job",
+    "spiking_job_from_text",
+    "load_any_job",
+]
+
+#: Name of the plastic layer in the compiled program and the run file (/weights/population).
+LAYER = "population"
+
+
+class EventsConfig(eqx.Module):
+    """Latent events that drive a whole group (the "rain" of the weather workload)."""
+
+    rate_Hz: float = param("onsets per second of the group's events (a Poisson process)", ge=0.0)
+    duration_s: float = param("how long one event lasts, s", gt=0.0)
+    input_rate_Hz: float = param("rate of each input of the group during an event, Hz", ge=0.0)
+
+
+class InputGroupConfig(eqx.Module):
+    """A group of input spike trains of one rate."""
+
+    name: str = param("group name (metrics mean_weight_<name>)", static=True)
+    count: int = param("inputs in the group", ge=1)
+    rate_Hz: float = param("rate of each input (outside events), Hz", ge=0.0)
+    copy_prob: float = param(
+        "probability that an input copies the group's common 'mother' train in a step "
+        "(timing correlation at an unchanged rate; 0: independent inputs)",
+        ge=0.0,
+        lt=1.0,
+        default=0.0,
+    )
+    events: EventsConfig | None = param(
+        "latent events driving the group (weather workload); null: none", default=None
+    )
+    target: bool = param(
+        "the group a learner should single out: the run reports the AUC of its weights over "
+        "the other inputs' and the flatness of the others across rates",
+        default=False,
+        static=True,
+    )
+
+    def __check_init__(self):
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise InvalidParameter(
+                "name", f"expected letters, digits and '_' (a metric name), got {self.name!r}"
+            )
+        if self.copy_prob > 0 and self.events is not None:
+            raise InvalidParameter(
+                "events", "a group is correlated either by copy_prob or by events, not both"
+            )
+
+
+class InputsConfig(eqx.Module):
+    """The presynaptic spike trains: groups of inputs, in input order."""
+
+    groups: tuple[InputGroupConfig, ...] = param("input groups, in input order")
+
+    def __check_init__(self):
+        names = [g.name for g in self.groups]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise InvalidParameter(f"groups[{i}].name", f"group name {name!r} is used twice")
+        with_events = [g.events is not None for g in self.groups]
+        if any(with_events) and any(g.copy_prob > 0 for g in self.groups):
+            i = next(i for i, g in enumerate(self.groups) if g.copy_prob > 0)
+            raise InvalidParameter(
+                f"groups[{i}].copy_prob",
+                "groups with events and groups with copy_prob cannot be mixed in one job",
+            )
+        if sum(g.target for g in self.groups) > 1:
+            raise InvalidParameter("groups", "at most one group can be the target")
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(g.count for g in self.groups)
+
+
+class NeuronsConfig(eqx.Module):
+    """The LIF population (current-based, see :class:`memxbar.runtime.spiking.LIF`)."""
+
+    count: int = param("neurons", ge=1)
+    tau_m_s: float = param("membrane time constant, s", gt=0.0)
+    psp_V: float = param(
+        "depolarisation by one unfatigued spike through a weight of 1 (the membrane jump with "
+        "tau_syn_s = 0), V",
+        gt=0.0,
+    )
+    refractory_s: float = param("refractory period, s", ge=0.0, default=0.002)
+    v_rest_V: float = param("resting potential, V", default=-0.070)
+    v_reset_V: float = param("reset potential, V", default=-0.070)
+    v_threshold_V: float = param("threshold, V", default=-0.054)
+    resistance_Ohm: float = param("membrane resistance, Ohm", gt=0.0, default=1.0e8)
+    tau_syn_s: float = param("synaptic current time constant, s (0: one step)", ge=0.0, default=0.0)
+    lateral_inhibition_V: float = param(
+        "every spike lowers the other neurons' potential by this, V", ge=0.0, default=0.0
+    )
+    winner_take_all: bool = param(
+        "at most one neuron fires per step (the most depolarised)", default=False, static=True
+    )
+
+    def __check_init__(self):
+        if not self.v_threshold_V > self.v_reset_V:
+            raise InvalidParameter(
+                "v_threshold_V",
+                f"must exceed v_reset_V ({self.v_reset_V:g} V), got {self.v_threshold_V:g} V",
+            )
+
+
+class FatigueConfig(eqx.Module):
+    """Short-term fatigue of the input synapses (FSTDP)."""
+
+    use: float = param("U: fraction of efficacy one spike uses up", gt=0.0, le=1.0)
+    tau_s: float = param("tau_f: recovery time constant, s", gt=0.0)
+
+
+class RuleConfig(eqx.Module):
+    """Pair-based STDP with traces; FSTDP when ``fatigue`` is given."""
+
+    a_plus: float = param("A+: potentiation per unit of pre trace at a post spike", ge=0.0)
+    a_minus: float = param("A-: depression per unit of post trace at a pre spike", ge=0.0)
+    tau_plus_s: float = param("pre trace (potentiation window) time constant, s", gt=0.0)
+    tau_minus_s: float = param("post trace (depression window) time constant, s", gt=0.0)
+    a_post: float = param(
+        "heterosynaptic depression of all of a neuron's synapses per spike of it",
+        ge=0.0,
+        default=0.0,
+    )
+    mu: float = param(
+        "weight dependence exponent (0 additive, 1 multiplicative)", ge=0.0, le=1.0, default=1.0
+    )
+    w_min: float = param("lower weight bound", default=0.0)
+    w_max: float = param("upper weight bound", default=1.0)
+    fatigue: FatigueConfig | None = param(
+        "synaptic fatigue (FSTDP); null: plain STDP", default=None
+    )
+
+    def __check_init__(self):
+        if not self.w_max > self.w_min:
+            raise InvalidParameter(
+                "w_max", f"must exceed w_min ({self.w_min:g}), got {self.w_max:g}"
+            )
+
+    @property
+    def name(self) -> str:
+        return "stdp" if self.fatigue is None else "fstdp"
+
+
+class PlasticityConfig(eqx.Module):
+    """How learning writes the tiles."""
+
+    w_init: float = param("initial weight of every synapse")
+    w_init_spread: float = param(
+        "initial weights uniform in w_init ± this (breaks a population's symmetry)",
+        ge=0.0,
+        default=0.0,
+    )
+    depression: Literal["pair", "reset"] = param(
+        "PCM depression: 'pair' (SET pulses on G-) or 'reset' (RESET both devices and "
+        "re-program the lowered weight)",
+        default="pair",
+        static=True,
+    )
+    threshold_pulses: float = param(
+        "pulse schedule: a synapse is written once its accumulated change reaches this many "
+        "nominal pulses (0: every window's change as it is)",
+        ge=0.0,
+        default=1.0,
+    )
+    max_pulses_per_write: int = param(
+        "pulse schedule: at most this many pulses per synapse and write, the rest waits "
+        "(0: only the chip's cap)",
+        ge=0,
+        default=0,
+    )
+    read_every_windows: int = param("read the weights every this many windows", ge=1, default=1)
+    refresh_every_windows: int = param(
+        "refresh saturated pairs every this many windows (0: never)", ge=0, default=0
+    )
+    write_every_windows: int = param(
+        "send the accumulated changes to the tiles every this many windows (a write period; "
+        "reads happen at the period's start)",
+        ge=1,
+        default=1,
+    )
+
+    def __check_init__(self):
+        if self.max_pulses_per_write and self.threshold_pulses == 0:
+            raise InvalidParameter(
+                "max_pulses_per_write", "needs threshold_pulses > 0 (changes must accumulate)"
+            )
+        for name in ("read_every_windows", "refresh_every_windows"):
+            if getattr(self, name) % self.write_every_windows:
+                raise InvalidParameter(
+                    name,
+                    f"must be a multiple of write_every_windows ({self.write_every_windows}), "
+                    f"got {getattr(self, name)}",
+                )
+
+
+class SimulationConfig(eqx.Module):
+    """Simulated time and how it is cut into windows, chunks and records."""
+
+    duration_s: float = param("simulated time, s", gt=0.0)
+    chunk_s: float = param(
+        "simulated seconds per jitted chunk (progress and checkpoint granularity)", gt=0.0
+    )
+    record_every_s: float = param(
+        "metrics, weight snapshots and energy every this many simulated seconds", gt=0.0
+    )
+    dt_s: float = param("time step, s", gt=0.0, default=1e-3)
+    window_steps: int = param("steps per update window (weights held within it)", ge=1, default=10)
+    record_raster: bool = param("write every output spike (the raster)", default=True, static=True)
+
+    def __check_init__(self):
+        window = self.window_steps * self.dt_s
+        for name, multiple_of, what in (
+            ("record_every_s", window, "the update window (window_steps × dt_s)"),
+            ("chunk_s", self.record_every_s, "record_every_s"),
+            ("duration_s", self.record_every_s, "record_every_s"),
+        ):
+            value = getattr(self, name)
+            ratio = value / multiple_of
+            if round(ratio) < 1 or not math.isclose(ratio, round(ratio), rel_tol=1e-9):
+                raise InvalidParameter(
+                    name,
+                    f"must be a positive multiple of {what} = {multiple_of:g} s, got {value:g} s",
+                )
+
+    @property
+    def window_s(self) -> float:
+        return self.window_steps * self.dt_s
+
+    def windows(self, seconds: float) -> int:
+        """Whole update windows in ``seconds``."""
+        return round(seconds / self.window_s)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputLayout:
+    """Which input belongs to which group (inputs are numbered group after group).
+
+    Attributes:
+        group: (n_inputs,) group index of each input.
+        names: group names.
+        rates_Hz: (n_groups,) rate of each group (outside events), Hz.
+        target: index of the target group, or None.
+    """
+
+    group: np.ndarray
+    names: tuple[str, ...]
+    rates_Hz: np.ndarray
+    target: int | None
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.names)
+
+    @property
+    def input_rates_Hz(self) -> np.ndarray:
+        """(n_inputs,) rate of each input, Hz."""
+        return self.rates_Hz[self.group]
+
+
+class SpikingJob(eqx.Module):
+    """A complete spiking job file."""
+
+    name: str = param("job name", static=True)
+    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0)
+    inputs: InputsConfig = section("input spike trains")
+    neurons: NeuronsConfig = section("the LIF population")
+    rule: RuleConfig = section("the plasticity rule")
+    hardware: HardwareConfig = section("chip preset and tile kind")
+    plasticity: PlasticityConfig = section("how learning writes the tiles")
+    simulation: SimulationConfig = section("simulated time, windows, chunks, records")
+    source: str = eqx.field(static=True, default="")
+    text: str = eqx.field(static=True, default="")
+    chip_overrides: tuple = eqx.field(static=True, default=())
+    device_overrides: tuple = eqx.field(static=True, default=())
+
+    def chip(self):
+        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
+        return load_chip(self.hardware.chip, dict(self.chip_overrides))
+
+    def device(self, chip=None):
+        """The chip's device model with ``hardware.device_overrides`` applied."""
+        chip = self.chip() if chip is None else chip
+        return load_preset(chip.device_preset, dict(self.device_overrides))
+
+    @property
+    def layout(self) -> InputLayout:
+        groups = self.inputs.groups
+        target = [i for i, g in enumerate(groups) if g.target]
+        return InputLayout(
+            group=np.repeat(np.arange(len(groups)), [g.count for g in groups]),
+            names=tuple(g.name for g in groups),
+            rates_Hz=np.array([g.rate_Hz for g in groups], np.float64),
+            target=target[0] if target else None,
+        )
+
+    @property
+    def network(self) -> Network:
+        """The compiler's view of the job: one spiking population on a synapse matrix."""
+        rule = self.rule
+        params = {
+            k: getattr(rule, k)
+            for k in ("a_plus", "a_minus", "tau_plus_s", "tau_minus_s", "a_post", "mu")
+        }
+        if rule.fatigue is not None:
+            params |= {"fatigue_use": rule.fatigue.use, "fatigue_tau_s": rule.fatigue.tau_s}
+        neuron = {
+            k: getattr(self.neurons, k)
+            for k in ("tau_m_s", "psp_V", "refractory_s", "v_threshold_V", "lateral_inhibition_V")
+        }
+        layer = SpikingPopulation(
+            name=LAYER,
+            n_inputs=self.inputs.n_inputs,
+            n_neurons=self.neurons.count,
+            steps=1,
+            lateral_inhibition=self.neurons.winner_take_all
+            or self.neurons.lateral_inhibition_V > 0,
+            neuron=tuple(sorted(neuron.items())),
+            rule=PlasticityRule.create(rule.name, params),
+        )
+        return Network(self.name, (layer,))
+
+
+class _Sections(eqx.Module):
+    kind: Literal["spiking"] = param("job kind", static=True)
+    name: str = param("job name", static=True)
+    seed: int = param("PRNG seed", ge=0)
+    inputs: InputsConfig = section("inputs")
+    neurons: NeuronsConfig = section("neurons")
+    rule: RuleConfig = section("rule")
+    hardware: HardwareConfig = section("hardware")
+    plasticity: PlasticityConfig = section("plasticity")
+    simulation: SimulationConfig = section("simulation")
+
+
+def _pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
+    """(mapping without hardware.*_overrides, {name: sorted (dotted key, value) tuple})."""
+    hardware = mapping.get("hardware")
+    overrides = {"chip_overrides": (), "device_overrides": ()}
+    if not isinstance(hardware, dict):
+        return mapping, overrides
+    hardware = dict(hardware)
+    for name in overrides:
+        value = hardware.pop(name, None) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(
+                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
+            )
+        overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
+    return {**mapping, "hardware": hardware}, overrides
+
+
+def _from_mapping(mapping: dict, source: str, text: str) -> SpikingJob:
+    mapping, overrides = _pop_overrides(mapping, source)
+    sections = build(_Sections, mapping, source=source)
+    record = sections.simulation.windows(sections.simulation.record_every_s)
+    write = sections.plasticity.write_every_windows
+    if record % write:
+        raise ConfigError(
+            source,
+            "plasticity.write_every_windows",
+            f"must divide the windows per record (simulation.record_every_s = {record} "
+            f"windows), got {write}",
+        )
+    job = SpikingJob(
+        **{
+            f.name: getattr(sections, f.name)
+            for f in dataclasses.fields(sections)
+            if f.name != "kind"
+        },
+        source=source,
+        text=text,
+        **overrides,
+    )
+    # Check the hardware now, so a bad preset or override is reported against this file.
+    try:
+        job.device(job.chip())
+    except ConfigError as err:
+        raise ConfigError(source, "hardware", str(err)) from None
+    return job
+
+
+def load_spiking_job(path: str | Path) -> SpikingJob:
+    """Read and check a spiking job YAML file.
+
+    Raises:
+        ConfigError (a ValueError): missing or malformed file, unknown or missing key, wrong
+            type, impossible value; the message names the file and the dotted key.
+    """
+    path = Path(path)
+    mapping = read_yaml(path)
+    return _from_mapping(mapping, str(path), path.read_text(encoding="utf-8"))
+
+
+def spiking_job_from_text(text: str, source: str = "<run file>") -> SpikingJob:
+    """A spiking job from its YAML text (e.g. the ``/config/job_yaml`` of a run file)."""
+    import yaml
+
+    try:
+        mapping = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(source, "<file>", f"malformed YAML: {err}") from None
+    if not isinstance(mapping, dict):
+        raise ConfigError(source, "<file>", "expected a mapping at the top level")
+    return _from_mapping(mapping, source, text)
+
+
+def load_any_job(path: str | Path) -> Job | SpikingJob:
+    """Load a job file of either kind: ``kind: spiking``, or a rate-based job (no ``kind``)."""
+    path = Path(path)
+    mapping = read_yaml(path)
+    kind = mapping.get("kind")
+    if kind is None:
+        return load_job(path)
+    if kind == "spiking":
+        return load_spiking_job(path)
+    raise ConfigError(
+        str(path), "kind", f"expected 'spiking' (or no kind: a rate-based job), got {kind!r}"
+    )

@@ -1,0 +1,277 @@
+"""The multi-group "weather" workload: groups of stations driven by latent rain events.
+
+In the spirit of the weather experiment of Moraitis et al. (IJCNN 2017), where FSTDP on PCM
+hardware found which stations' rain records go together: ``n_groups`` groups of inputs
+("stations"), each group under its own latent event process ("rain over a region"). Events
+start as a Poisson process (probability λ dt per step) and last ``duration_s``; while an event
+of its group lasts, a station fires at ``event_input_rate_Hz`` instead of its background rate.
+The groups differ in their background rates (e.g. 5, 10, 20, 40 Hz), so the rates alone point
+a rate-sensitive learner (plain STDP) at the busiest group, while the timing code (stations of
+a group firing together during events) is what tells the groups apart.
+
+A winner-take-all population with as many neurons as groups should learn one group each;
+:func:`selectivity`, :func:`preferred_groups` and :func:`group_nmi` score that from the
+learned weights.
+
+The latent process is a pure function of the step index and of the source's own
+``latent_key`` (fixed for a run), not of the per-window key the engine passes: an event that
+spans two update windows is the same event in both, whatever the windows or chunks.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, UInt32
+
+from ..devices.random import threefry2x32
+from .spike_sources import AbstractSpikeSource, uniform24
+
+__all__ = [
+    "WeatherSpikes",
+    "selectivity",
+    "preferred_groups",
+    "normalized_mutual_information",
+    "group_nmi",
+    "input_nmi",
+]
+
+
+class WeatherSpikes(AbstractSpikeSource):
+    """Stations in groups, each group driven by a latent Poisson process of events.
+
+    Per step of dt an event of group g starts with probability p_g = λ_g dt (onsets are
+    independent across steps and groups) and is active for the D_g = round(duration_g / dt)
+    steps from its onset (overlapping events merge). A station of group g fires with
+    probability ``event_input_rate_Hz[g]`` dt in a step where an event of its group is active
+    and ``rates_Hz`` dt otherwise, independently of the other stations given the events.
+
+    Attributes:
+        rates_Hz: background rate of each input (n_inputs,), Hz.
+        group: group of each input (n_inputs,), 0 … n_groups − 1.
+        event_rate_Hz: onset rate λ_g of each group's events (n_groups,), Hz.
+        event_input_rate_Hz: rate of the group's inputs during an event (n_groups,), Hz.
+        event_duration_s: duration of one event of each group, s (static).
+        latent_key: the two key words of the latent process (fixed for a run).
+    """
+
+    rates_Hz: Float[Array, " n"]
+    group: Int[Array, " n"]
+    event_rate_Hz: Float[Array, " g"]
+    event_input_rate_Hz: Float[Array, " g"]
+    latent_key: UInt32[Array, " 2"]
+    event_duration_s: tuple[float, ...] = eqx.field(static=True)
+    n_inputs: int = eqx.field(static=True)
+    n_groups: int = eqx.field(static=True)
+
+    @classmethod
+    def create(
+        cls,
+        rates_Hz,
+        groups,
+        *,
+        event_rate_Hz,
+        event_duration_s,
+        event_input_rate_Hz,
+        key,
+    ) -> WeatherSpikes:
+        """Stations with background ``rates_Hz`` (n,) in ``groups`` (n,) ints 0 … G − 1.
+
+        Args:
+            event_rate_Hz: onset rate of each group's events (G,) or a scalar, Hz (≥ 0).
+            event_duration_s: duration of one event (G,) or a scalar, s (> 0).
+            event_input_rate_Hz: rate of a station during its group's event (G,) or a scalar,
+                Hz (≥ 0).
+            key: PRNG key of the latent process (the events of a run).
+
+        Raises:
+            ValueError: naming the argument, for shapes, negative rates or durations, or a
+                group without stations.
+        """
+        rates = np.asarray(rates_Hz, np.float64)
+        group = np.asarray(groups)
+        if rates.ndim != 1 or rates.size == 0:
+            raise ValueError(
+                f"WeatherSpikes: rates_Hz must be a non-empty 1-d array, got {rates.shape}"
+            )
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            raise ValueError("WeatherSpikes: rates_Hz must be finite and ≥ 0")
+        if group.shape != rates.shape or not np.issubdtype(group.dtype, np.integer):
+            raise ValueError(
+                f"WeatherSpikes: groups must be {rates.shape} integers, got {group.shape}"
+            )
+        if np.any(group < 0):
+            raise ValueError("WeatherSpikes: groups must be ≥ 0")
+        n_groups = int(group.max()) + 1
+        missing = sorted(set(range(n_groups)) - set(group.tolist()))
+        if missing:
+            raise ValueError(f"WeatherSpikes: groups {missing} have no stations")
+
+        def per_group(name, value, positive=False):
+            v = np.broadcast_to(np.asarray(value, np.float64), (n_groups,)).copy()
+            bad = ~np.isfinite(v) | ((v <= 0) if positive else (v < 0))
+            if np.any(bad):
+                bound = "> 0" if positive else "≥ 0"
+                raise ValueError(f"WeatherSpikes: {name} must be finite and {bound}, got {value!r}")
+            return v
+
+        try:
+            onset = per_group("event_rate_Hz", event_rate_Hz)
+            duration = per_group("event_duration_s", event_duration_s, positive=True)
+            during = per_group("event_input_rate_Hz", event_input_rate_Hz)
+        except ValueError as err:
+            if "broadcast" in str(err):
+                raise ValueError(
+                    f"WeatherSpikes: event settings must be scalars or ({n_groups},) arrays"
+                ) from None
+            raise
+        data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        return cls(
+            rates_Hz=jnp.asarray(rates, jnp.float32),
+            group=jnp.asarray(group, jnp.int32),
+            event_rate_Hz=jnp.asarray(onset, jnp.float32),
+            event_input_rate_Hz=jnp.asarray(during, jnp.float32),
+            latent_key=jnp.ravel(jnp.asarray(data)).astype(jnp.uint32)[:2],
+            event_duration_s=tuple(float(d) for d in duration),
+            n_inputs=int(rates.size),
+            n_groups=n_groups,
+        )
+
+    def event_steps(self, dt_s: float) -> tuple[int, ...]:
+        """Duration of each group's events in steps of ``dt_s`` (at least one step)."""
+        return tuple(max(1, round(d / dt_s)) for d in self.event_duration_s)
+
+    def _checked_rates(self, dt_s: float):
+        """(background, event) rates, with a run-time error if one exceeds 1/dt."""
+        fastest = jnp.maximum(jnp.max(self.rates_Hz), jnp.max(self.event_input_rate_Hz))
+        fastest = jnp.maximum(fastest, jnp.max(self.event_rate_Hz))
+        return eqx.error_if(
+            (self.rates_Hz, self.event_input_rate_Hz),
+            fastest * dt_s > 1.0,
+            "WeatherSpikes: a rate exceeds 1/dt, more than one spike per time step",
+        )
+
+    def events(self, start_step, n_steps: int, dt_s: float) -> Float[Array, "steps g"]:
+        """Whether each group's event is active (n_steps, n_groups), 0/1 float32.
+
+        A pure function of the absolute steps and ``latent_key``: any split of a run into
+        windows sees the same events. Onsets before step 0 count too (the process is
+        stationary from the first step).
+        """
+        lengths = self.event_steps(dt_s)
+        span = max(lengths)
+        # Onsets of the steps start − span + 1 … start + n_steps − 1, per group; the step
+        # index (two's complement for negative steps) and the group are the cipher's counter.
+        steps = jnp.asarray(start_step, jnp.int32) - (span - 1) + jnp.arange(n_steps + span - 1)
+        counter = jax.lax.bitcast_convert_type(steps, jnp.uint32)[:, None]
+        groups = jnp.arange(self.n_groups, dtype=jnp.uint32)[None, :]
+        k0, k1 = self.latent_key[0], self.latent_key[1]
+        bits, _ = threefry2x32(k0, k1, counter + jnp.zeros_like(groups), groups + 0 * counter)
+        u = (bits >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
+        onsets = (u < self.event_rate_Hz * dt_s).astype(jnp.int32)
+        # Active at step t when an onset fell in the last D_g steps: a difference of cumsums.
+        total = jnp.concatenate([jnp.zeros((1, self.n_groups), jnp.int32), jnp.cumsum(onsets, 0)])
+        end = jnp.arange(n_steps) + span  # index in ``total`` just after step t
+        length = jnp.asarray(lengths, jnp.int32)[None, :]
+        recent = total[end] - jnp.take_along_axis(total, end[:, None] - length, axis=0)
+        return (recent > 0).astype(jnp.float32)
+
+    def sample(self, start_step, n_steps, dt_s, *, key):
+        background, during = self._checked_rates(dt_s)
+        active = self.events(start_step, n_steps, dt_s)[:, self.group]
+        p = (background + active * (during[self.group] - background)) * dt_s
+        return (uniform24(key, (n_steps, self.n_inputs)) < p).astype(jnp.float32)
+
+    def event_probability(self, dt_s: float) -> np.ndarray:
+        """Stationary probability that a group's event is active in a step, (n_groups,).
+
+        No onset in the last D steps: 1 − (1 − λ dt)^D.
+        """
+        p = np.asarray(self.event_rate_Hz, np.float64) * dt_s
+        return 1.0 - (1.0 - p) ** np.asarray(self.event_steps(dt_s))
+
+    def mean_rate_Hz(self, dt_s: float) -> np.ndarray:
+        """Mean rate of each input (n_inputs,), Hz: background and event rates mixed."""
+        active = self.event_probability(dt_s)[np.asarray(self.group)]
+        rates = np.asarray(self.rates_Hz, np.float64)
+        during = np.asarray(self.event_input_rate_Hz, np.float64)[np.asarray(self.group)]
+        return rates + active * (during - rates)
+
+
+# --- scores --------------------------------------------------------------------------------------
+
+
+def selectivity(weights, group, n_groups: int | None = None) -> np.ndarray:
+    """Mean weight of each neuron on each group's inputs, (n_neurons, n_groups).
+
+    Args:
+        weights: (n_inputs, n_neurons) learned weights.
+        group: (n_inputs,) group index of each input.
+    """
+    W = np.asarray(weights, np.float64)
+    g = np.asarray(group)
+    if W.ndim != 2 or g.shape != (W.shape[0],):
+        raise ValueError(
+            f"selectivity: weights must be (inputs, neurons) and group (inputs,), got "
+            f"{W.shape} and {g.shape}"
+        )
+    n_groups = int(g.max()) + 1 if n_groups is None else n_groups
+    counts = np.bincount(g, minlength=n_groups).astype(np.float64)
+    sums = np.zeros((n_groups, W.shape[1]))
+    np.add.at(sums, g, W)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sums / counts[:, None]).T
+
+
+def preferred_groups(weights, group, n_groups: int | None = None) -> np.ndarray:
+    """The group each neuron weights most on average (argmax of :func:`selectivity`)."""
+    return np.argmax(np.nan_to_num(selectivity(weights, group, n_groups), nan=-np.inf), axis=1)
+
+
+def _entropy(p) -> float:
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
+def normalized_mutual_information(labels_a, labels_b) -> float:
+    """NMI of two labelings of the same items: I(A; B) / ((H(A) + H(B)) / 2), in [0, 1].
+
+    The arithmetic normalisation (as scikit-learn's default). Two labelings that each put
+    every item in one class share no information by convention here: 0, unless both are
+    that single class (1).
+    """
+    a, b = np.asarray(labels_a), np.asarray(labels_b)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"NMI: need two labelings of the same items, got {a.shape} and {b.shape}")
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    joint = np.zeros((ia.max() + 1, ib.max() + 1))
+    np.add.at(joint, (ia, ib), 1.0)
+    joint /= a.size
+    h_a, h_b = _entropy(joint.sum(1)), _entropy(joint.sum(0))
+    if h_a == 0 and h_b == 0:
+        return 1.0
+    mutual = h_a + h_b - _entropy(joint.ravel())
+    return float(np.clip(2.0 * mutual / (h_a + h_b), 0.0, 1.0))
+
+
+def group_nmi(weights, group, n_groups: int | None = None) -> float:
+    """NMI between the neurons and the groups they prefer (:func:`preferred_groups`).
+
+    Each neuron is one item, labelled by itself and by its preferred group: 1 when every
+    neuron prefers a different group, 0 when all prefer the same one; with as many neurons as
+    groups, 1 means every group is learned by exactly one neuron.
+    """
+    pref = preferred_groups(weights, group, n_groups)
+    return normalized_mutual_information(np.arange(pref.size), pref)
+
+
+def input_nmi(weights, group) -> float:
+    """NMI between the inputs' groups and the neuron that weights each input most.
+
+    Each input is one item: a clustering score of how the population splits the inputs.
+    """
+    W = np.asarray(weights)
+    return normalized_mutual_information(np.asarray(group), np.argmax(W, axis=1))
