@@ -20,7 +20,10 @@ matmuls and sent through ``tile.update`` once. The weights are therefore held du
 (K dt, a few ms) and change between windows: a delayed update, standard on neuromorphic
 hardware, whose effect is second order in the learning rate. K = 1 is the strict per-step
 update. Chip time for the tile is the window's start (reads) and end (the update); drift is
-resolved to a window.
+resolved to a window. With ``write_every_windows`` = M > 1 the changes of M windows
+accumulate and are written together, and every read of those M windows (a write period)
+happens at the period's start: on a large PCM tile the dense per-write work (pulses, reads,
+refreshes of every device) is then paid once per period.
 
 Windows run in ``lax.scan`` under jit (:func:`run_chunk`); keys come from the window index,
 so a run is the same whatever the chunking. Everything is a pure function of its inputs, so
@@ -380,7 +383,9 @@ def _period(net: SpikingNetwork, sources, key, t0_s, carry):
             schedule=net.schedule,
         )
         W = W + (total - pending)
-    if net.refresh_every_windows == M:
+    if not tile.refreshes:
+        pass  # nothing a refresh could change (ideal tiles)
+    elif net.refresh_every_windows == M:
         tile = tile.refresh(t_end, key=k_refresh)
     elif net.refresh_every_windows:
         tile = jax.lax.cond(

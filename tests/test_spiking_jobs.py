@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import assert_one_line_error, assert_png
 from test_runtime import assert_identical_files, h5_contents
 
@@ -208,6 +210,62 @@ def test_spiking_job_compiles_to_one_population():
     assert layer.rule.name == "fstdp" and layer.rule.get("fatigue_use") == 0.1
     assert program.tiles_used == 1
     assert "population" in mapping_report(program)
+
+
+# --- write periods and the pulse cap (engine options of this issue) ------------------------------
+
+
+def test_write_periods_write_once_per_period_and_hold_the_weights_between():
+    import jax
+    import jax.numpy as jnp
+
+    from memxbar.algorithms.stdp import STDP, Fatigue
+    from memxbar.crossbar import IdealTile
+    from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
+
+    source = PoissonSpikes.create(np.full(12, 40.0))
+    rule = STDP(0.05, 0.01, 0.01, 0.02, a_post=0.002, fatigue=Fatigue(0.5, 1.0))
+    lif = LIF(tau_m_s=0.005, charge_per_weight_C=0.05 * 0.005 / 1e8)
+    net = SpikingNetwork(
+        lif=lif,
+        rule=rule,
+        window_steps=10,
+        write_every_windows=5,
+        read_every_windows=5,
+        weights_every_windows=5,
+    )
+    tile = IdealTile.create(12, 2, weights=jnp.full((12, 2), 0.5))
+    state = init_state(net, 12, 2)
+    run = jax.jit(lambda key: run_windows(net, tile, source, state, 40, key=key))
+    after, state, traces = run(jax.random.key(0))
+    assert float(after.ledger.count("update_calls")) == 40 / 5
+    assert float(after.ledger.count("weight_reads")) == 40 / 5
+    # An exact tile takes everything at the end of a period: nothing waits.
+    assert np.all(np.asarray(state.pending) == 0)
+    np.testing.assert_allclose(state.weights, after.true_weights(), atol=1e-6)
+    assert np.sum(traces["post_counts"]) > 0 and traces["weights"].shape == (8, 12, 2)
+    assert not np.array_equal(traces["weights"][0], traces["weights"][-1])
+    with pytest.raises(ValueError, match="read_every_windows .* multiple of write_every_windows"):
+        SpikingNetwork(lif=lif, rule=rule, write_every_windows=4, read_every_windows=6)
+
+
+@given(
+    total=st.floats(-2.0, 2.0, allow_subnormal=False),
+    cap=st.integers(1, 4),
+)
+@settings(max_examples=60, deadline=None)
+def test_pulse_cap_limits_a_write_and_keeps_the_rest(total, cap):
+    from memxbar.algorithms.stdp import PulseSchedule
+
+    quantum = 0.075
+    request, rest = PulseSchedule(1.0, max_pulses=cap).split(np.float32(total), quantum)
+    request, rest = float(request), float(rest)
+    assert request + rest == pytest.approx(total, abs=1e-6)
+    assert abs(request) <= cap * quantum * (1 + 1e-6)
+    uncapped, _ = PulseSchedule(1.0).split(np.float32(total), quantum)
+    assert request == pytest.approx(
+        np.sign(float(uncapped)) * min(abs(float(uncapped)), cap * quantum), abs=1e-6
+    )
 
 
 # --- runs --------------------------------------------------------------------------------------
