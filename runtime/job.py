@@ -69,7 +69,49 @@ class ReadoutConfig(eqx.Module):
     )
 
 
-class Job(eqx.Module):
+class OnChip(eqx.Module):
+    """What every job kind shares about its hardware: the chip and device with overrides.
+
+    Subclasses have ``hardware`` (a HardwareConfig), ``chip_overrides`` and
+    ``device_overrides`` (sorted (dotted key, value) tuples, see :func:`pop_overrides`).
+    """
+
+    def chip(self):
+        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
+        return load_chip(self.hardware.chip, dict(self.chip_overrides))
+
+    def device(self, chip=None):
+        """The chip's device model with ``hardware.device_overrides`` applied."""
+        chip = self.chip() if chip is None else chip
+        return load_preset(chip.device_preset, dict(self.device_overrides))
+
+    def check_hardware(self, source: str):
+        """Build chip and device now, so a bad preset or override names the job file."""
+        try:
+            self.device(self.chip())
+        except ConfigError as err:
+            raise ConfigError(source, "hardware", str(err)) from None
+        return self
+
+
+def pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
+    """(mapping without hardware.*_overrides, {name: sorted (dotted key, value) tuple})."""
+    hardware = mapping.get("hardware")
+    overrides = {"chip_overrides": (), "device_overrides": ()}
+    if not isinstance(hardware, dict):
+        return mapping, overrides
+    hardware = dict(hardware)
+    for name in overrides:
+        value = hardware.pop(name, None) or {}
+        if not isinstance(value, dict):
+            raise ConfigError(
+                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
+            )
+        overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
+    return {**mapping, "hardware": hardware}, overrides
+
+
+class Job(OnChip):
     """A complete job file."""
 
     name: str = param("job name", static=True)
@@ -83,15 +125,6 @@ class Job(eqx.Module):
     text: str = eqx.field(static=True, default="")
     chip_overrides: tuple = eqx.field(static=True, default=())
     device_overrides: tuple = eqx.field(static=True, default=())
-
-    def chip(self):
-        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
-        return load_chip(self.hardware.chip, dict(self.chip_overrides))
-
-    def device(self, chip=None):
-        """The chip's device model with ``hardware.device_overrides`` applied."""
-        chip = self.chip() if chip is None else chip
-        return load_preset(chip.device_preset, dict(self.device_overrides))
 
 
 def load_job(path: str | Path) -> Job:
@@ -107,18 +140,7 @@ def load_job(path: str | Path) -> Job:
     if "network" not in mapping:
         raise ConfigError(source, "network", "is missing (the layers to build)")
     network = network_from_mapping(mapping["network"], source=source)
-    rest = {k: v for k, v in mapping.items() if k != "network"}
-    hardware = dict(rest.get("hardware") or {}) if isinstance(rest.get("hardware"), dict) else None
-    overrides = {}
-    if hardware is not None:
-        for name in ("chip_overrides", "device_overrides"):
-            value = hardware.pop(name, None) or {}
-            if not isinstance(value, dict):
-                raise ConfigError(
-                    source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
-                )
-            overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
-        rest["hardware"] = hardware
+    rest, overrides = pop_overrides({k: v for k, v in mapping.items() if k != "network"}, source)
     sections = build(_JobSections, rest, source=source)
     job = Job(
         name=sections.name,
@@ -130,14 +152,9 @@ def load_job(path: str | Path) -> Job:
         readout=sections.readout,
         source=source,
         text=path.read_text(encoding="utf-8"),
-        chip_overrides=overrides.get("chip_overrides", ()),
-        device_overrides=overrides.get("device_overrides", ()),
+        **overrides,
     )
-    # Check the hardware now, so a bad preset or override is reported against this file.
-    try:
-        job.device(job.chip())
-    except ConfigError as err:
-        raise ConfigError(source, "hardware", str(err)) from None
+    job.check_hardware(source)
     return job
 
 

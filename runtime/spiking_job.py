@@ -42,10 +42,8 @@ import equinox as eqx
 import numpy as np
 
 from ..compiler.network import Network, PlasticityRule, SpikingPopulation
-from ..crossbar.chip import load_chip
-from ..devices import load_preset
 from ..hw_configs import ConfigError, InvalidParameter, build, param, read_yaml, section
-from .job import HardwareConfig, Job, load_job
+from .job import HardwareConfig, Job, OnChip, load_job, pop_overrides
 
 __all__ = [
     "EventsConfig",
@@ -321,7 +319,7 @@ class InputLayout:
         return self.rates_Hz[self.group]
 
 
-class SpikingJob(eqx.Module):
+class SpikingJob(OnChip):
     """A complete spiking job file."""
 
     name: str = param("job name", static=True)
@@ -336,15 +334,6 @@ class SpikingJob(eqx.Module):
     text: str = eqx.field(static=True, default="")
     chip_overrides: tuple = eqx.field(static=True, default=())
     device_overrides: tuple = eqx.field(static=True, default=())
-
-    def chip(self):
-        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
-        return load_chip(self.hardware.chip, dict(self.chip_overrides))
-
-    def device(self, chip=None):
-        """The chip's device model with ``hardware.device_overrides`` applied."""
-        chip = self.chip() if chip is None else chip
-        return load_preset(chip.device_preset, dict(self.device_overrides))
 
     @property
     def layout(self) -> InputLayout:
@@ -396,25 +385,8 @@ class _Sections(eqx.Module):
     simulation: SimulationConfig = section("simulation")
 
 
-def _pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
-    """(mapping without hardware.*_overrides, {name: sorted (dotted key, value) tuple})."""
-    hardware = mapping.get("hardware")
-    overrides = {"chip_overrides": (), "device_overrides": ()}
-    if not isinstance(hardware, dict):
-        return mapping, overrides
-    hardware = dict(hardware)
-    for name in overrides:
-        value = hardware.pop(name, None) or {}
-        if not isinstance(value, dict):
-            raise ConfigError(
-                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
-            )
-        overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
-    return {**mapping, "hardware": hardware}, overrides
-
-
 def _from_mapping(mapping: dict, source: str, text: str) -> SpikingJob:
-    mapping, overrides = _pop_overrides(mapping, source)
+    mapping, overrides = pop_overrides(mapping, source)
     sections = build(_Sections, mapping, source=source)
     record = sections.simulation.windows(sections.simulation.record_every_s)
     write = sections.plasticity.write_every_windows
@@ -435,12 +407,7 @@ def _from_mapping(mapping: dict, source: str, text: str) -> SpikingJob:
         text=text,
         **overrides,
     )
-    # Check the hardware now, so a bad preset or override is reported against this file.
-    try:
-        job.device(job.chip())
-    except ConfigError as err:
-        raise ConfigError(source, "hardware", str(err)) from None
-    return job
+    return job.check_hardware(source)
 
 
 def load_spiking_job(path: str | Path) -> SpikingJob:
