@@ -44,23 +44,9 @@ def reset_and_reprogram(tile: AbstractTile, dW, W_read, t, *, key) -> AbstractTi
         )
     if not isinstance(tile, PCMTile):
         return tile.update(dW, t, key=key)
-    k_set, k_reset, k_prog = jax.random.split(key, 3)
+    k_set, k_write = jax.random.split(key)
     tile = tile.update(jnp.maximum(dW, 0.0), t, key=k_set)
     lowered = dW < 0
     target = jnp.clip(W_read + dW, -tile.w_max, tile.w_max)
-    mask = jnp.broadcast_to(lowered, tile.devices.shape)
-    devices = tile.device.reset(tile.devices, mask, t, key=k_reset)
-    targets = tile._targets(target)
-    written = mask & (targets > 0)
-    devices = tile.device.program(devices, targets, t, key=k_prog, mask=written)
-    cost = tile._program_cost(targets, written)
-    resets = jnp.sum(mask)
-    return tile._with_devices(devices)._book(
-        reset=resets * tile.device.energy.reset_pulse_J,
-        set=cost["set"],
-        read=cost["read"],
-        reset_pulses=resets,
-        set_pulses=cost["set_pulses"],
-        device_reads=cost["device_reads"],
-        update_events=jnp.sum(lowered),
-    )
+    tile, cost = tile.reprogram(lowered, target, t, key=k_write)
+    return tile._book(**cost, update_events=jnp.sum(lowered))

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ..devices import AbstractDevice, DeviceState, load_preset
-from ..devices.random import normal16
+from ..devices.random import normal_elementwise
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ledger import EnergyLedger
 from .pulse_schemes import pulse_train_pulses, rounded_pulses
@@ -195,7 +195,7 @@ class PCMTile(AbstractTile):
         out_sigma = self.periphery.output_noise * self.periphery.adc.output_range
         mean = (v @ g_diff) * per_unit
         std = jnp.sqrt((v2 @ g_var) * per_unit**2 + out_sigma**2)
-        y = self.periphery.adc.convert(mean + std * normal16(k_read, mean.shape))
+        y = self.periphery.adc.convert(mean + std * normal_elementwise(k_read, mean.shape))
         y = y * dac.input_range * self.w_max
         vectors = math.prod(jnp.shape(x)[:-1])
         # A line whose input converts to 0 is not driven (no read pulse, no DAC conversion):
@@ -255,7 +255,7 @@ class PCMTile(AbstractTile):
         """
         k_read, k_ref = jax.random.split(key)
         view, tile = self._view_at(t)
-        noise = jnp.sqrt(view.g_var_S2) * normal16(k_read, view.g_diff_S.shape)
+        noise = jnp.sqrt(view.g_var_S2) * normal_elementwise(k_read, view.g_diff_S.shape)
         W = (view.g_diff_S + noise) * self.w_scale
         adc = self.periphery.adc
         W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
@@ -396,17 +396,42 @@ class PCMTile(AbstractTile):
         latency = samples * length * self.update_config.set_pulse_s
         return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
 
+    def reprogram(self, synapses, W, t, *, key):
+        """RESET both sides of the ``synapses`` (bool (rows, cols)) and program them to ``W``.
+
+        Every device of a chosen pair is RESET; the weights ``W`` (rows, cols) are then
+        written with program-and-verify onto the side that holds them, split evenly over its
+        devices (targets beyond a device's window are clipped to it). Used by
+        :meth:`refresh` and by RESET-and-reprogram depression
+        (:mod:`memxbar.crossbar.depression`).
+
+        Returns:
+            (tile, cost): the tile with the new devices (nothing booked yet) and the ledger
+            increments of the RESETs (``reset``, ``reset_pulses``) and of the program-and-verify
+            writes (``set``, ``read`` of the verify reads, ``set_pulses``, ``device_reads``).
+        """
+        k_reset, k_prog = jax.random.split(key)
+        mask = jnp.broadcast_to(synapses[None, None], self.devices.shape)
+        devices = self.device.reset(self.devices, mask, t, key=k_reset)
+        targets = self._targets(W)
+        written = mask & (targets > 0)
+        devices = self.device.program(devices, targets, t, key=k_prog, mask=written)
+        resets = jnp.sum(mask)
+        cost = self._program_cost(targets, written)
+        cost.update(reset=resets * self.device.energy.reset_pulse_J, reset_pulses=resets)
+        return self._with_devices(devices), cost
+
     def refresh(self, t, *, key):
         """Refresh synapses whose devices near saturation (Boybat et al. 2018 style).
 
         All devices are read. A synapse is refreshed when one of its devices is above
         refresh_threshold · g_weight_max while the other side also holds conductance (more
         than 10 % of g_weight_max): both sides are RESET and the read weight is re-programmed
-        onto one side. A synapse whose weight alone needs the high conductance is left alone,
-        since a refresh could not give it headroom. Everything it costs is booked under
-        ``refresh``; ``refreshes`` counts synapses.
+        onto one side (:meth:`reprogram`). A synapse whose weight alone needs the high
+        conductance is left alone, since a refresh could not give it headroom. Everything it
+        costs is booked under ``refresh``; ``refreshes`` counts synapses.
         """
-        k_read, k_reset, k_prog = jax.random.split(key, 3)
+        k_read, k_write = jax.random.split(key)
         g = self.device.read(self.devices, t, key=k_read)
         update = self.update_config
         threshold = update.refresh_threshold * update.g_weight_max_S
@@ -416,26 +441,18 @@ class PCMTile(AbstractTile):
             jnp.minimum(g_pos, g_neg) > 0.1 * update.g_weight_max_S
         )
         W = (g_pos - g_neg) * self.w_scale
-        mask = jnp.broadcast_to(saturated, g.shape)
-        devices = self.device.reset(self.devices, mask, t, key=k_reset)
-        targets = self._targets(W)
-        written = mask & (targets > 0)
-        devices = self.device.program(devices, targets, t, key=k_prog, mask=written)
-        # The RESET of every device of the pair is booked once, explicitly; the re-programming
-        # adds only its SET and verify-read iterations.
-        cost = self._program_cost(targets, written)
-        resets = jnp.sum(mask)
+        tile, cost = self.reprogram(saturated, W, t, key=k_write)
         refresh_J = (
             self.device.energy.read_J(jnp.sum(g))
             + self.rows * self.cols * self.periphery.adc.energy_J
-            + resets * self.device.energy.reset_pulse_J
+            + cost["reset"]
             + cost["set"]
             + cost["read"]
         )
-        return self._with_devices(devices)._book(
+        return tile._book(
             refresh=refresh_J,
             device_reads=g.size + cost["device_reads"],
-            reset_pulses=resets,
+            reset_pulses=cost["reset_pulses"],
             set_pulses=cost["set_pulses"],
             adc_conversions=self.rows * self.cols,
             refreshes=jnp.sum(saturated),

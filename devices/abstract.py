@@ -13,7 +13,7 @@ from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
 from .programming_noise import ProgrammingNoise
-from .random import normal16
+from .random import normal_elementwise
 from .read_noise import ReadNoise
 from .state import HEALTHY, STUCK_RESET, STUCK_SET, WORN_OUT, DeviceState
 
@@ -73,7 +73,7 @@ class AbstractDevice(eqx.Module):
         step_scale, g_max, g = self._fabricate(shape, key=k_fab)
         g = jnp.where(fault == STUCK_SET, g_max, g)
         g = jnp.where(fault == STUCK_RESET, self.reset_level_S(), g)
-        nu_z = jax.random.normal(k_nu, shape)
+        nu_z = normal_elementwise(k_nu, shape)
         return DeviceState(
             g_prog_S=g,
             t_prog_s=jnp.zeros(shape),
@@ -102,9 +102,9 @@ class AbstractDevice(eqx.Module):
             self.conductance.g_min_S,
             state.g_max_S,
         )
-        noise = self.programming_noise.sigma_S(target) * jax.random.normal(k_prog, shape)
+        noise = self.programming_noise.sigma_S(target) * normal_elementwise(k_prog, shape)
         g_new = jnp.maximum(target + noise, 0.0)
-        nu_z = jax.random.normal(k_nu, shape)
+        nu_z = normal_elementwise(k_nu, shape)
         nu = self.drift.nu(target, nu_z)
         written = state.healthy if mask is None else state.healthy & mask
         touched = jnp.ones(shape, bool) if mask is None else jnp.broadcast_to(mask, shape)
@@ -119,7 +119,7 @@ class AbstractDevice(eqx.Module):
     def read(self, state: DeviceState, t, *, key):
         """Conductance (S) read at chip time ``t`` (s): drift plus fresh 1/f read noise, ≥ 0."""
         g_drift, sigma = self.read_statistics(state, t)
-        xi = normal16(key, state.shape)
+        xi = normal_elementwise(key, state.shape)
         return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
 
     def read_statistics(self, state: DeviceState, t):

@@ -47,7 +47,7 @@ class PulsePCM(AbstractDevice):
         return self.reset_response.g_reset_S
 
     def _reset_conductance(self, shape, key):
-        spread = self.reset_response.relative_spread * jax.random.normal(key, shape)
+        spread = self.reset_response.relative_spread * normal_elementwise(key, shape)
         return jnp.maximum(self.reset_response.g_reset_S * (1.0 + spread), 0.0)
 
     def _fabricate(self, shape, *, key):
@@ -101,7 +101,7 @@ class PulsePCM(AbstractDevice):
         mask = jnp.broadcast_to(jnp.asarray(mask, bool), shape)
         k_g, k_nu = jax.random.split(key)
         g = self._reset_conductance(shape, k_g)
-        nu_z = jax.random.normal(k_nu, shape)
+        nu_z = normal_elementwise(k_nu, shape)
         written = state.healthy & mask
         state = self._write(
             state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0

@@ -139,8 +139,15 @@ def load_job(path: str | Path) -> Job:
     source = str(path)
     if "network" not in mapping:
         raise ConfigError(source, "network", "is missing (the layers to build)")
+    if mapping.get("kind", "rate") != "rate":
+        raise ConfigError(
+            source,
+            "kind",
+            f"expected 'rate' (or no kind) in a rate-based job, got {mapping['kind']!r}",
+        )
     network = network_from_mapping(mapping["network"], source=source)
-    rest, overrides = pop_overrides({k: v for k, v in mapping.items() if k != "network"}, source)
+    rest = {k: v for k, v in mapping.items() if k not in ("network", "kind")}
+    rest, overrides = pop_overrides(rest, source)
     sections = build(_JobSections, rest, source=source)
     job = Job(
         name=sections.name,

@@ -28,7 +28,7 @@ hardware (a chip preset with overrides, ideal or PCM tiles), how learning writes
 
 Loading is strict like :func:`memxbar.runtime.job.load_job`: every problem is a ConfigError
 naming the file and the dotted key. :func:`load_any_job` reads the ``kind`` of a job file
-and loads either kind (no ``kind``: a rate-based job).
+and loads either kind (``kind: rate`` or no ``kind``: a rate-based job).
 """
 
 from __future__ import annotations
@@ -436,14 +436,15 @@ def spiking_job_from_text(text: str, source: str = "<run file>") -> SpikingJob:
 
 
 def load_any_job(path: str | Path) -> Job | SpikingJob:
-    """Load a job file of either kind: ``kind: spiking``, or a rate-based job (no ``kind``)."""
+    """Load a job file of either kind: ``kind: spiking``, or a rate-based job (``kind: rate``
+    or no ``kind``)."""
     path = Path(path)
     mapping = read_yaml(path)
-    kind = mapping.get("kind")
-    if kind is None:
+    kind = mapping.get("kind", "rate")
+    if kind == "rate":
         return load_job(path)
     if kind == "spiking":
         return load_spiking_job(path)
     raise ConfigError(
-        str(path), "kind", f"expected 'spiking' (or no kind: a rate-based job), got {kind!r}"
+        str(path), "kind", f"expected 'rate' or 'spiking' (no kind: a rate-based job), got {kind!r}"
     )

@@ -133,9 +133,12 @@ def test_drift_curves_decay_as_the_statistical_model(statistical):
     # Decade-spaced reads: between neighbours drift lowers the mean by ≥ 1.5 %, far more than
     # the read noise moves a mean of 5000 devices (≤ 0.4 %), so the decrease is strict.
     assert np.all(np.diff(mean, axis=1) < 0.0)
-    for target, m in zip(targets, mean, strict=True):
-        # At 1 s drift is (21/20)^-nu ≥ 0.995 and programming noise has zero mean.
-        assert m[0] == pytest.approx(target, rel=0.01)
+    for target, m, curves in zip(targets, mean, g, strict=True):
+        # At 1 s: programming noise has zero mean, so the mean is the target times the mean
+        # drift factor E[(21/20)^-nu] (≥ 0.995), within 4 standard errors of 5000 devices.
+        standard_error = curves[0].std() / np.sqrt(curves.shape[1])
+        expected = target * expected_drift_factor(target, times[0])
+        assert abs(m[0] - expected) < 4 * standard_error
         # After 10 years: the DESIGN.md 4.1 expectation. The per-device spread (drift exponent,
         # programming and read noise) is at most ~50 % of the mean at 2 µS, so the standard
         # error of 5000 devices is ≤ 0.7 %; 4 % is > 5 SE.

@@ -41,6 +41,22 @@ def test_same_key_same_samples_and_any_shape(generator):
     assert generator(jax.random.key(0), ()).shape == ()
 
 
+def test_elementwise_samples_stay_finite_at_the_extreme_words(monkeypatch):
+    # Force the cipher's output to its extremes: the largest and smallest words must map to
+    # finite samples at the 23-bit grid's ends (±5.3 σ), never to erf_inv(±1) = ±inf.
+    import jax.numpy as jnp
+
+    from memxbar.devices import random as rng
+
+    words = jnp.array([0, 1, 2**31, 2**32 - 2, 2**32 - 1], jnp.uint32)
+    monkeypatch.setattr(rng, "threefry2x32", lambda k0, k1, x0, x1: (words, words))
+    z = np.asarray(rng.normal_elementwise(jax.random.key(0), (5,)))
+    assert np.all(np.isfinite(z))
+    bound = math.sqrt(2) * float(jax.lax.erf_inv(np.float32(1.0 - 2.0**-23)))
+    np.testing.assert_allclose(z[[0, -1]], [-bound, bound], rtol=1e-4)
+    assert 5.0 < bound < 5.6
+
+
 def test_elementwise_samples_are_independent_across_positions_and_keys():
     # A sample depends on its flat index and the key: neighbours, the same index under a
     # folded key (a loop iteration) and a reshaped draw must all be uncorrelated / equal.
