@@ -16,6 +16,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..devices.random import uniform_elementwise
+
 __all__ = ["rounded_pulses", "pulse_train_pulses"]
 
 
@@ -32,7 +34,7 @@ def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
     q = jnp.abs(dW) / dw_pulse
     if stochastic:
         whole = jnp.floor(q)
-        n = whole + (jax.random.uniform(key, q.shape) < (q - whole))
+        n = whole + (uniform_elementwise(key, q.shape) < (q - whole))
     else:
         n = jnp.round(q)
     n = jnp.minimum(n, max_pulses).astype(jnp.int32)
@@ -60,8 +62,8 @@ def pulse_train_pulses(x, d, scale, dw_pulse, length: int, max_pulses: int, *, k
     q = jnp.minimum(c * jnp.abs(d), 1.0)
     k_row, k_col = jax.random.split(key)
     batch = x.shape[0]
-    row_fires = jax.random.uniform(k_row, (batch, length, x.shape[1])) < p[:, None, :]
-    col_fires = jax.random.uniform(k_col, (batch, length, d.shape[1])) < q[:, None, :]
+    row_fires = uniform_elementwise(k_row, (batch, length, x.shape[1])) < p[:, None, :]
+    col_fires = uniform_elementwise(k_col, (batch, length, d.shape[1])) < q[:, None, :]
     sign = jnp.sign(scale)
     x_pos = (row_fires & (sign * x[:, None, :] > 0)).reshape(-1, x.shape[1]).astype(jnp.float32)
     x_neg = (row_fires & (sign * x[:, None, :] < 0)).reshape(-1, x.shape[1]).astype(jnp.float32)

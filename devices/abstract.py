@@ -160,7 +160,9 @@ class AbstractDevice(eqx.Module):
         level = state.g_max_S if self.faults.worn_out_state == "stuck_set" else self.reset_level_S()
         g = jnp.where(worn, level, state.g_prog_S)
         fault = jnp.where(worn, WORN_OUT, state.fault).astype(state.fault.dtype)
-        q = jnp.where(worn, self.read_noise.q_s(g), state.read_noise_q)
+        # Q_s of the level, not of every device: a scalar for the RESET level, so a write pays
+        # no logarithm per device for the (rare) devices that wear out.
+        q = jnp.where(worn, self.read_noise.q_s(level), state.read_noise_q)
         return eqx.tree_at(lambda s: (s.g_prog_S, s.fault, s.read_noise_q), state, (g, fault, q))
 
     def _write(self, state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory):

@@ -18,7 +18,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["normal16", "normal_elementwise", "threefry2x32"]
+__all__ = ["normal16", "normal_elementwise", "threefry2x32", "uniform_elementwise"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
@@ -65,6 +65,19 @@ def normal16(key, shape, dtype=jnp.float32):
     return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype).reshape(shape)
 
 
+def _elementwise_words(key, shape):
+    """One 32-bit cipher word per element of ``shape``, a function of the key and the
+    element's row-major flat index only."""
+    k0, k1 = _key_words(key)
+    index = jnp.zeros(shape, jnp.uint32)
+    stride = 1
+    for axis in reversed(range(len(shape))):
+        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
+        stride *= shape[axis]
+    a, _ = threefry2x32(k0, k1, index, jnp.zeros_like(index))
+    return a
+
+
 def normal_elementwise(key, shape, dtype=jnp.float32):
     """Standard normal samples of ``shape``, one cipher call per sample (23 random bits each).
 
@@ -74,15 +87,18 @@ def normal_elementwise(key, shape, dtype=jnp.float32):
     per element on CPU. Outside loops :func:`normal16` is the cheaper of the two. The tails end
     at ±5.3 σ (probability 2^-23).
     """
-    shape = tuple(shape)
-    k0, k1 = _key_words(key)
-    index = jnp.zeros(shape, jnp.uint32)  # the row-major flat index of each sample
-    stride = 1
-    for axis in reversed(range(len(shape))):
-        index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
-        stride *= shape[axis]
-    a, _ = threefry2x32(k0, k1, index, jnp.zeros_like(index))
+    a = _elementwise_words(key, tuple(shape))
     # 23 bits: (k + 0.5) 2^-22 − 1 is exact in float32 for k < 2^23, so u < 1 strictly
     # (with 24 bits the largest k rounds to u = 1 and erf_inv gives inf, 1 sample in 2^24).
     u = ((a >> 9).astype(jnp.float32) + 0.5) * (2.0 / (1 << 23)) - 1.0  # uniform in (-1, 1)
     return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+
+
+def uniform_elementwise(key, shape):
+    """Uniforms in [0, 1) of ``shape`` on a grid of 2^-24 (float32-exact), one cipher call each.
+
+    The generator of :func:`normal_elementwise`, fused into its consumer inside loops; about
+    4× cheaper than ``jax.random.uniform`` on CPU. For Bernoulli draws ``u < p``: P = p to 2^-24.
+    """
+    a = _elementwise_words(key, tuple(shape))
+    return (a >> 8).astype(jnp.float32) * (1.0 / (1 << 24))

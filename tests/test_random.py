@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from memxbar.devices.random import normal16, normal_elementwise
+from memxbar.devices.random import normal16, normal_elementwise, uniform_elementwise
 
 N = 400_000
 
@@ -79,3 +79,19 @@ def test_cipher_is_jax_threefry():
     words = np.arange(64, dtype=np.uint32)
     a, b = threefry2x32(key[0], key[1], words[:32], words[32:])
     np.testing.assert_array_equal(np.concatenate([a, b]), threefry_2x32(key, words))
+
+
+def test_elementwise_uniforms_are_uniform_on_the_24_bit_grid():
+    u = np.asarray(uniform_elementwise(jax.random.key(5), (N,)), np.float64)
+    assert u.min() >= 0.0 and u.max() < 1.0
+    np.testing.assert_array_equal(u * 2**24, np.floor(u * 2**24))  # on the 2^-24 grid
+    # Mean 1/2 and variance 1/12 within 5 standard errors (sqrt(1/12N) and sqrt(1/180N)).
+    assert abs(u.mean() - 0.5) < 5 * math.sqrt(1 / (12 * N))
+    assert abs(u.var() - 1 / 12) < 5 * math.sqrt(1 / (180 * N))
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    # Bernoulli draws u < p hit p within binomial error.
+    for p in (0.01, 0.3):
+        assert abs(np.mean(u < p) - p) < 5 * math.sqrt(p * (1 - p) / N)
+    # Same key, same draws; a grid of another shape is the same stream.
+    grid = np.asarray(uniform_elementwise(jax.random.key(5), (N // 100, 100)))
+    np.testing.assert_array_equal(grid.ravel(), u.astype(np.float32))
