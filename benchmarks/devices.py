@@ -17,6 +17,9 @@ and, to see where the read's time goes (rows marked "-" are not device calls):
   read, partitionable=False model.read traced under jax.threefry_partitionable(False)
   read with rbg key         model.read unchanged, called with an rbg / unsafe_rbg key
   normal16                  the library's normals: fused jnp threefry-2x32, 16 bits a sample
+  normal_elementwise        one cipher call a sample (what device writes and reads draw)
+  ... in a loop (4 draws)   both inside a fori_loop body, as in every training or spiking scan:
+                            normal16's interleave is not fused there
   fast read (shared log)    a candidate: one log per device shared by drift and 1/f noise
 """
 
@@ -32,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 import memxbar.devices as mdev
-from memxbar.devices.random import normal16
+from memxbar.devices.random import normal16, normal_elementwise
 
 DAY_S = 86400.0
 
@@ -90,6 +93,18 @@ def fast_read(model, state, t, key):
     sigma = model.read_noise.scale * _q_s(model, state) * time_factor
     xi = normal16(key, state.shape)
     return jnp.maximum(g_drift + jnp.abs(g_drift) * sigma * xi, 0.0)
+
+
+def _in_loop(draw, shape, draws: int = 4):
+    """Sum of ``draws`` samples of ``draw`` drawn inside a fori_loop body (fresh key each)."""
+
+    def fn(key):
+        def body(i, total):
+            return total + draw(jax.random.fold_in(key, i), shape)
+
+        return jax.lax.fori_loop(0, draws, body, jnp.zeros(shape, jnp.float32))
+
+    return fn
 
 
 def _unpartitioned(fn):
@@ -170,6 +185,9 @@ def main() -> None:
         )
     add("-", "erf_inv alone", jax.jit(jax.lax.erf_inv), g / 25e-6 * 1.8 - 0.9)
     add("-", "normal16 (library: fused threefry)", jax.jit(lambda k: normal16(k, shape)), key)
+    add("-", "normal_elementwise", jax.jit(lambda k: normal_elementwise(k, shape)), key)
+    for name, draw in (("normal16", normal16), ("normal_elementwise", normal_elementwise)):
+        add("-", f"{name} in a loop (4 draws)", jax.jit(_in_loop(draw, shape)), key)
     add(preset, "fast read (shared log + normal16)", fast, model, state, t_day, key)
 
     seconds = median_times_s(calls, repeats)
