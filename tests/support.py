@@ -14,6 +14,35 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 
 
+def approx(expected, rel=None, abs=None, nan_ok=False):  # noqa: A002 (pytest's names)
+    """``pytest.approx`` for SI quantities: relative (1e-6) unless a tolerance is named.
+
+    Energies here are ~1e-12 J and conductances ~1e-6 S, so pytest's default absolute
+    tolerance of 1e-12 would accept any two energies as equal. JAX arrays (which pytest's
+    approx cannot iterate) are converted to NumPy, 0-d ones to Python floats.
+    """
+    import pytest
+
+    if abs is None:
+        rel, abs = (1e-6 if rel is None else rel), 0.0
+    return pytest.approx(_plain(expected), rel=rel, abs=abs, nan_ok=nan_ok)
+
+
+def _plain(value):
+    """``value`` with every array-like turned into NumPy (0-d: a Python scalar)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
 def needs_mnist():
     """A pytest mark that skips, with the reason, when the shared MNIST folder is absent."""
     import pytest

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from support import assert_one_line_error, run_cli
+from support import approx, assert_one_line_error, run_cli
 
 from memxbar.cli import main
 from memxbar.compiler import (
@@ -81,7 +81,7 @@ def test_dense_784x2000_on_256x256_uses_4x8_tiles():
     assert program.blocks == tuple(expected)
     assert (coverage(program, "fc1", "weight", (784, 2000)) == 1).all()
     assert all(b.rows <= 256 and b.cols <= 256 for b in program.blocks)
-    assert program.utilisation() == pytest.approx(784 * 2000 / (32 * 256 * 256))
+    assert program.utilisation() == approx(784 * 2000 / (32 * 256 * 256))
     # Four row blocks of every column range are added digitally.
     sums = program.partial_sums()
     assert len(sums) == 8
@@ -134,7 +134,7 @@ def test_recurrent_layer_compiles_and_reports():
     assert layer["tiles"] == 3
     assert layer["matrices"]["recurrent"]["mvms_per_inference"] == 10
     # 10 vectors of 200 columns: 250 ns read + ceil(200/32) = 7 conversions of 10 ns each.
-    assert layer["inference"]["latency_s"] == pytest.approx(10 * (250e-9 + 7 * 10e-9))
+    assert layer["inference"]["latency_s"] == approx(10 * (250e-9 + 7 * 10e-9))
     assert "rnn" in mapping_report(program)
 
 
@@ -206,9 +206,9 @@ def test_program_helpers_and_equality():
     assert program.tiles("b") == (4, 5)
     assert [b.tile for b in program.blocks_of("a", "weight")] == [0, 1, 2, 3]
     assert program.blocks_of("a", "nope") == ()
-    assert program.utilisation("a") == pytest.approx(30 / (4 * 16))
-    assert program.utilisation("b") == pytest.approx(15 / (2 * 16))
-    assert program.utilisation() == pytest.approx(45 / (6 * 16))
+    assert program.utilisation("a") == approx(30 / (4 * 16))
+    assert program.utilisation("b") == approx(15 / (2 * 16))
+    assert program.utilisation() == approx(45 / (6 * 16))
     assert program == small_program()
     assert hash(program) == hash(small_program())
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -290,25 +290,25 @@ def test_report_numbers_match_a_hand_computation():
 
     fc = s["layers"]["fc"]
     assert fc["tiles"] == 4 and fc["synapses"] == 30
-    assert fc["utilisation"] == pytest.approx(30 / 64)
-    assert fc["inference"]["dac_J"] == pytest.approx(fc_dac)
-    assert fc["inference"]["adc_J"] == pytest.approx(fc_adc)
-    assert fc["inference"]["read_J"] == pytest.approx(fc_read)
-    assert fc["inference"]["latency_s"] == pytest.approx(fc_latency)
+    assert fc["utilisation"] == approx(30 / 64)
+    assert fc["inference"]["dac_J"] == approx(fc_dac)
+    assert fc["inference"]["adc_J"] == approx(fc_adc)
+    assert fc["inference"]["read_J"] == approx(fc_read)
+    assert fc["inference"]["latency_s"] == approx(fc_latency)
     conv = s["layers"]["conv"]
-    assert conv["inference"]["energy_J"] == pytest.approx(conv_dac + conv_adc + conv_read)
-    assert conv["inference"]["latency_s"] == pytest.approx(conv_latency)
+    assert conv["inference"]["energy_J"] == approx(conv_dac + conv_adc + conv_read)
+    assert conv["inference"]["latency_s"] == approx(conv_latency)
 
     assert (s["tiles_used"], s["tiles_total"]) == (5, 8)
-    assert s["utilisation"] == pytest.approx((30 + 12) / (5 * 16))
+    assert s["utilisation"] == approx((30 + 12) / (5 * 16))
     total = fc_dac + fc_adc + fc_read + conv_dac + conv_adc + conv_read
-    assert s["inference"]["energy_J"] == pytest.approx(total)
-    assert s["inference"]["latency_s"] == pytest.approx(fc_latency + conv_latency)
+    assert s["inference"]["energy_J"] == approx(total)
+    assert s["inference"]["latency_s"] == approx(fc_latency + conv_latency)
     # Updates: one SET pulse of the preset (2 pJ) per event; full update = every synapse once,
     # tiles row by row (4 rows of fc's largest blocks, 4 rows of conv), layers in sequence.
-    assert s["update_event"] == {"energy_J": pytest.approx(2e-12), "latency_s": 100e-9}
-    assert s["full_update"]["energy_J"] == pytest.approx(42 * 2e-12)
-    assert s["full_update"]["latency_s"] == pytest.approx((4 + 4) * 100e-9)
+    assert s["update_event"] == {"energy_J": approx(2e-12), "latency_s": 100e-9}
+    assert s["full_update"]["energy_J"] == approx(42 * 2e-12)
+    assert s["full_update"]["latency_s"] == approx((4 + 4) * 100e-9)
     assert s["partial_sums"] == 2
 
     text = mapping_report(program)
@@ -324,7 +324,7 @@ def test_pulse_train_full_update_takes_the_train_length():
     net = Network("n", (Dense(name="d", in_features=300, out_features=20),))
     s = mapping_summary(compile(net, chip, device=DEVICE))
     assert s["update_scheme"] == "pulse_train"
-    assert s["full_update"]["latency_s"] == pytest.approx(31 * chip.update.set_pulse_s)
+    assert s["full_update"]["latency_s"] == approx(31 * chip.update.set_pulse_s)
 
 
 # --- CLI -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import jupytext
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from support import assert_png, run_notebook
+from support import approx, assert_png, run_notebook
 
 from memxbar.crossbar import ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.devices import load_preset
@@ -54,7 +54,7 @@ def test_notebook_runs_and_writes_figures(tmp_path):
     for category in ("read", "set", "dac", "adc"):
         assert energies[category] > 0.0, category
     parts = sum(energies[k] for k in ENERGY_CATEGORIES)
-    assert energies["total"] == pytest.approx(parts, rel=1e-3)  # 4 significant digits
+    assert energies["total"] == approx(parts, rel=1e-3)  # 4 significant digits
     # The delta rule learns on the linearised device (the error falls by ~40 % in 20 steps),
     # while the real device's noisy first pulses keep its error from falling.
     losses = {
@@ -92,7 +92,7 @@ def programmed():
 
 def test_error_times_span_one_second_to_one_year():
     times = cf.error_times_s(7)
-    assert times[0] == pytest.approx(1.0) and times[-1] == pytest.approx(YEAR_S)
+    assert times[0] == approx(1.0) and times[-1] == approx(YEAR_S)
     np.testing.assert_allclose(np.diff(np.log(times)), np.log(YEAR_S) / 6)
     with pytest.raises(ValueError, match="n_times"):
         cf.error_times_s(1)
@@ -103,7 +103,7 @@ def test_weights_are_uniform_in_plus_minus_w_max():
     assert w.shape == (200, 50) and w.dtype == np.float32
     assert np.all(np.abs(w) <= 0.5)
     # Uniform in ±0.5: mean 0 ± 0.29/100 (SE of 10^4 draws), variance 1/12 of the width².
-    assert abs(w.mean()) < 0.015 and w.var() == pytest.approx(1 / 12, rel=0.05)
+    assert abs(w.mean()) < 0.015 and w.var() == approx(1 / 12, rel=0.05)
 
 
 def test_drift_compensation_keeps_the_one_day_error_down(programmed):
@@ -116,7 +116,7 @@ def test_drift_compensation_keeps_the_one_day_error_down(programmed):
     # At 1 s the drift factor is ~(21/20)^−ν ≈ 0.997, so both are the programming-time error
     # (~16 %, see tests/test_tiles.py); the reads are the same, only α differs.
     assert 0.08 < off[0] < 0.3
-    assert on[0] == pytest.approx(off[0], rel=0.1)
+    assert on[0] == approx(off[0], rel=0.1)
     # After a day drift has shrunk the outputs by ~40 %: the uncompensated error has grown
     # well past the compensated one, and keeps growing to a year.
     assert off[2] > 1.5 * off[0]

@@ -9,7 +9,7 @@ import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from support import assert_png, run_notebook
+from support import approx, assert_png, run_notebook
 
 from memxbar.devices import device_from_mapping, load_preset
 from memxbar.hw_configs import preset_path, read_yaml
@@ -142,7 +142,7 @@ def test_drift_curves_decay_as_the_statistical_model(statistical):
         # After 10 years: the DESIGN.md 4.1 expectation. The per-device spread (drift exponent,
         # programming and read noise) is at most ~50 % of the mean at 2 µS, so the standard
         # error of 5000 devices is ≤ 0.7 %; 4 % is > 5 SE.
-        assert m[-1] == pytest.approx(target * expected_drift_factor(target, times[-1]), rel=0.04)
+        assert m[-1] == approx(target * expected_drift_factor(target, times[-1]), rel=0.04)
 
 
 def test_drift_targets_are_capped_to_g_max(statistical):
@@ -152,7 +152,7 @@ def test_drift_targets_are_capped_to_g_max(statistical):
     small = device_from_mapping(mapping, source="test")
     np.testing.assert_allclose(df.drift_targets_S(small), np.array([2, 5, 10, 12]) * uS)
     times = df.drift_times_s()
-    assert times[0] == 1.0 and times[-1] == pytest.approx(10 * YEAR_S)
+    assert times[0] == 1.0 and times[-1] == approx(10 * YEAR_S)
     assert np.all(np.diff(np.log(times)) > 0.0)
 
 
@@ -179,7 +179,7 @@ def test_noise_vs_target_matches_the_formulas(statistical):
     )
     # Read noise at 1 s relative to the target: Q_s(1) * sqrt(ln((21 s + 250 ns)/500 ns)) at
     # 25 µS is 0.0088 * 4.19 ≈ 3.7 % (drift at 1 s is < 0.3 %, absorbed in the 8 %).
-    assert stats.read_std_S[0, -1] == pytest.approx(0.0088 * 4.192 * 25 * uS, rel=0.08)
+    assert stats.read_std_S[0, -1] == approx(0.0088 * 4.192 * 25 * uS, rel=0.08)
 
 
 # --- write_device_figures ----------------------------------------------------------------

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import approx
 
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, EnergyLedger
 
@@ -41,7 +42,7 @@ def test_add_books_each_entry_under_its_own_name():
         assert float(ledger.energy_J(category)) == f32(value), category
     for name, value in counts.items():
         assert float(ledger.count(name)) == value, name
-    assert float(ledger.total_J) == pytest.approx(sum(increments.values()), rel=F32)
+    assert float(ledger.total_J) == approx(sum(increments.values()), rel=F32)
     # Booking one entry leaves all others untouched.
     only = EnergyLedger.zeros().add(adc=5e-12)
     assert [float(only.energy_J(k)) for k in ENERGY_CATEGORIES] == [
@@ -88,7 +89,7 @@ def test_plus_is_additive_and_commutative():
     for total in (a + b, b + a):
         for k in ENERGY_CATEGORIES:
             expected = float(a.energy_J(k)) + float(b.energy_J(k))
-            assert float(total.energy_J(k)) == pytest.approx(expected, rel=F32, abs=0.0), k
+            assert float(total.energy_J(k)) == approx(expected, rel=F32, abs=0.0), k
         for n in COUNTERS:
             assert float(total.count(n)) == float(a.count(n)) + float(b.count(n)), n
     # Adding the empty ledger changes nothing.
@@ -98,7 +99,7 @@ def test_plus_is_additive_and_commutative():
     ]
     # Booking in two steps equals booking the sum at once.
     stepwise = EnergyLedger.zeros().add(read=1e-12).add(read=4e-12)
-    assert float(stepwise.energy_J("read")) == pytest.approx(5e-12, rel=F32)
+    assert float(stepwise.energy_J("read")) == approx(5e-12, rel=F32)
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +143,8 @@ def test_per_mvm_and_per_update_event():
     )
     # Inference energy is read + DAC + ADC per input vector; programming energy is
     # SET + RESET + refresh per synaptic update event.
-    assert float(ledger.per_mvm_J) == pytest.approx((3 + 1 + 4) * 1e-12 / 4, rel=F32)
-    assert float(ledger.per_update_event_J) == pytest.approx((10 + 6 + 4) * 1e-12 / 5, rel=F32)
+    assert float(ledger.per_mvm_J) == approx((3 + 1 + 4) * 1e-12 / 4, rel=F32)
+    assert float(ledger.per_update_event_J) == approx((10 + 6 + 4) * 1e-12 / 5, rel=F32)
     # Energy without events (e.g. a refresh before any update) reports 0, not inf.
     assert float(EnergyLedger.zeros().add(refresh=1e-12).per_update_event_J) == 0.0
 
@@ -156,7 +157,7 @@ def test_breakdown_adds_up_and_table_names_every_category_and_counter():
     assert set(breakdown) == {*ENERGY_CATEGORIES, "total"}
     assert all(isinstance(v, float) for v in breakdown.values())
     parts = sum(breakdown[k] for k in ENERGY_CATEGORIES)
-    assert breakdown["total"] == pytest.approx(parts, rel=F32)
+    assert breakdown["total"] == approx(parts, rel=F32)
     table = ledger.table()
     lines = [line for line in table.splitlines() if line.strip()]
     for category in (*ENERGY_CATEGORIES, "total"):

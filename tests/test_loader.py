@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import approx
 
 import memxbar.devices as mdev
 from memxbar.hw_configs import ConfigError, preset_names
@@ -77,10 +78,10 @@ def test_presets_are_found_as_package_resources():
 @pytest.mark.parametrize("name", [STAT, PULSE])
 def test_shipped_presets_load(name):
     model = mdev.load_preset(name)
-    assert model.g_max_S == pytest.approx(25e-6, rel=1e-12)
+    assert model.g_max_S == approx(25e-6, rel=1e-12)
     assert model.drift.t0_s == 20.0
-    assert model.read_noise.t_read_s == pytest.approx(250e-9, rel=1e-12)
-    assert model.programming_noise.coefficients_S == pytest.approx(
+    assert model.read_noise.t_read_s == approx(250e-9, rel=1e-12)
+    assert model.programming_noise.coefficients_S == approx(
         (0.26348e-6, 1.9650e-6, -1.1731e-6), rel=1e-12
     )
     expected = mdev.PulsePCM if name == PULSE else mdev.StatisticalPCM
@@ -92,16 +93,16 @@ def test_shipped_presets_load(name):
 
 def test_prefixed_units_convert_to_si(tmp_path):
     model = mdev.load_preset(STAT)
-    assert model.conductance.g_max_S == pytest.approx(25e-6, rel=1e-12)  # g_max_uS: 25
-    assert model.energy.set_pulse_J == pytest.approx(2e-12, rel=1e-12)  # set_pulse_pJ: 2
-    assert model.energy.reset_pulse_J == pytest.approx(20e-12, rel=1e-12)
+    assert model.conductance.g_max_S == approx(25e-6, rel=1e-12)  # g_max_uS: 25
+    assert model.energy.set_pulse_J == approx(2e-12, rel=1e-12)  # set_pulse_pJ: 2
+    assert model.energy.reset_pulse_J == approx(20e-12, rel=1e-12)
     # another prefix for the same field: nS and plain S
     data = modified(STAT, "conductance.g_max_uS", delete=True)
     data["conductance"]["g_max_nS"] = 25000
-    assert mdev.load_preset(write(tmp_path, data)).g_max_S == pytest.approx(25e-6, rel=1e-12)
+    assert mdev.load_preset(write(tmp_path, data)).g_max_S == approx(25e-6, rel=1e-12)
     data = modified(STAT, "energy.set_pulse_pJ", delete=True)
     data["energy"]["set_pulse_J"] = 3e-12
-    assert mdev.load_preset(write(tmp_path, data)).energy.set_pulse_J == pytest.approx(3e-12)
+    assert mdev.load_preset(write(tmp_path, data)).energy.set_pulse_J == approx(3e-12)
 
 
 def test_yaml11_exponent_strings_are_numbers(tmp_path):
@@ -113,7 +114,7 @@ def test_yaml11_exponent_strings_are_numbers(tmp_path):
     text = text.replace("t_read_s: 250.0e-9", "t_read_s: 25e-8")
     model = mdev.load_preset(write(tmp_path, text))
     assert model.drift.g_rel_floor == 1e-7
-    assert model.read_noise.t_read_s == pytest.approx(250e-9, rel=1e-12)
+    assert model.read_noise.t_read_s == approx(250e-9, rel=1e-12)
 
 
 # --- bad keys -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from support import PNG_MAGIC
+from support import PNG_MAGIC, approx
 
 from memxbar.cli import main
 from memxbar.crossbar import load_chip
@@ -193,7 +193,7 @@ def test_run_file_has_the_documented_layout(tiles, request):
         assert final["training_steps"] == STEPS
         assert final["training_samples"] == STEPS * 32
         assert final["test_samples"] == 100
-        assert final["chip_time_end_s"] == pytest.approx(STEPS * 1e-3)
+        assert final["chip_time_end_s"] == approx(STEPS * 1e-3)
         assert final["norm_deviation"] == f["metrics/norm_deviation"][-1]
         assert final["update_events"] > 0
 
@@ -231,13 +231,11 @@ def test_energy_adds_up_and_only_grows(tiles, request):
     assert record.energy["dac"][-1] > 0 and record.energy["adc"][-1] > 0
     assert record.energy["refresh"][-1] > 0  # a refresh every 4 steps reads every device
     assert attrs["per_synaptic_update_J"] > 0
-    assert attrs["per_synaptic_update_J"] == pytest.approx(
-        programming / final["update_events"], rel=1e-12
-    )
+    assert attrs["per_synaptic_update_J"] == approx(programming / final["update_events"], rel=1e-12)
     # A synaptic update is at least one SET pulse (2 pJ in pcm_gst_pulse) and, with the
     # refreshes it causes, well under a nanojoule.
     assert 2e-12 <= attrs["per_synaptic_update_J"] < 1e-9
-    assert attrs["per_sample_J"] == pytest.approx(record.energy["total"][-1] / (STEPS * 32))
+    assert attrs["per_sample_J"] == approx(record.energy["total"][-1] / (STEPS * 32))
     assert attrs["per_inference_J"] > 0
     assert final["initial_programming_J"] > 0
     # Stochastic rounding touches a fraction of the synapses per step.

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import approx
 
 from memxbar.algorithms import algorithm_for
 from memxbar.algorithms.conv_blocks import (
@@ -284,7 +285,7 @@ def test_weight_norms_move_toward_one_on_a_small_run(small_run):
         # 0.01-0.05 in block 1, 0.19-0.32 in block 2).
         assert np.mean(np.abs(after - 1.0)) < 0.5, (name, after)
     deviation = np.asarray(metrics["norm_deviation"])
-    assert deviation[0] == pytest.approx(2.0, rel=1e-4) and deviation[-1] < 0.25 * deviation[0]
+    assert deviation[0] == approx(2.0, rel=1e-4) and deviation[-1] < 0.25 * deviation[0]
     assert np.all((metrics["winner_probability"] > 1 / 8) & (metrics["winner_probability"] <= 1))
     # Running statistics of every block moved off their (0, 1) start.
     assert all(float(jnp.max(jnp.abs(s.mean))) > 0 for s in state["norm"].values())
@@ -419,7 +420,7 @@ def test_cifar_preset_has_the_papers_architecture_and_learns_one_step():
             float(jnp.max(jnp.abs(tile.true_weights() - state["tiles"][name].true_weights()))) > 0
         )
     assert 0.0 < float(metrics["winner_probability"]) <= 1.0
-    assert float(metrics["norm_deviation"]) == pytest.approx(24.0, rel=1e-3)
+    assert float(metrics["norm_deviation"]) == approx(24.0, rel=1e-3)
 
 
 # --- through the runtime (slow) --------------------------------------------------------------

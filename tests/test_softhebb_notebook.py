@@ -8,7 +8,7 @@ from pathlib import Path
 import jupytext
 import numpy as np
 import pytest
-from support import assert_png, run_notebook
+from support import approx, assert_png, run_notebook
 
 from memxbar.runtime.plots import receptive_fields_figure
 from memxbar.runtime.run_file import read_run_file
@@ -66,7 +66,7 @@ def test_receptive_fields_figure_draws_one_image_per_neuron():
         np.testing.assert_array_equal(image.get_array(), W[:, k].reshape(8, 8))
         # Symmetric colour scale per neuron: zero is the middle of the map.
         low, high = image.get_clim()
-        assert high == pytest.approx(np.abs(W[:, k]).max()) and low == -high
+        assert high == approx(np.abs(W[:, k]).max()) and low == -high
     assert len(receptive_fields_figure(W, (8, 8), max_neurons=3).axes) == 3
     assert len(receptive_fields_figure(W, (4, 16), columns=5).axes) == 10
 

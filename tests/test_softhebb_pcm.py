@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import pytest
 import yaml
+from support import approx
 
 from memxbar.algorithms import train_readout
 from memxbar.algorithms.softhebb import encode_inputs, init_weights
@@ -53,7 +54,7 @@ def assert_energy_adds_up(record) -> None:
     assert np.all(np.diff(record.energy["total"]) >= 0)
     programming = sum(record.energy[k][-1] for k in ("set", "reset", "refresh"))
     per_update = record.energy_attrs["per_synaptic_update_J"]
-    assert per_update == pytest.approx(programming / record.final["update_events"], rel=1e-12)
+    assert per_update == approx(programming / record.final["update_events"], rel=1e-12)
     # An update fires at least one SET pulse; refreshes add reads and re-programming.
     assert SET_PULSE_J * 0.99 <= per_update < 100 * SET_PULSE_J
 
@@ -93,9 +94,9 @@ def test_pcm_job_at_full_settings_reaches_085_and_reports_energy(tmp_path, capsy
     assert_energy_adds_up(record)
 
     per_update, table = printed_energy(printed)
-    assert per_update == pytest.approx(record.energy_attrs["per_synaptic_update_J"], rel=1e-3)
+    assert per_update == approx(record.energy_attrs["per_synaptic_update_J"], rel=1e-3)
     assert set(table) == {*CATEGORIES, "total"}
-    assert table["total"] == pytest.approx(sum(table[k] for k in CATEGORIES), rel=1e-3)
+    assert table["total"] == approx(sum(table[k] for k in CATEGORIES), rel=1e-3)
     for key in ("read", "set", "dac", "adc", "refresh"):
         assert table[key] > 0, key
     # What the chip learned beats random unit-norm features under the same readout.

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import approx
 
 from memxbar.algorithms.stdp import STDP, Fatigue, PreState
 from memxbar.crossbar import IdealTile
@@ -99,7 +100,7 @@ def test_synaptic_current_delivers_the_charge_of_its_input():
             current = lif.synaptic_current_A(jnp.array([2.0 if n == 0 else 0.0]), dt)
             state, _ = lif.step(state, current, dt)
             charge += float(state.i_syn_A[0]) * dt
-        assert charge == pytest.approx(2.0 * 3e-13, rel=1e-5)
+        assert charge == approx(2.0 * 3e-13, rel=1e-5)
 
 
 def _steps_to_threshold(lif: LIF, drive_V: float, dt_s: float) -> int:
@@ -162,7 +163,7 @@ def test_lateral_inhibition_lowers_the_other_neurons_by_its_amount():
     v_free, z_free = drive(free, drives, 60, 1e-3, n=2)
     first = int(np.flatnonzero(z_free[:, 0])[0])
     np.testing.assert_array_equal(z_inh[: first + 1], z_free[: first + 1])
-    assert v_free[first, 1] - v_inh[first, 1] == pytest.approx(0.004, abs=1e-6)
+    assert v_free[first, 1] - v_inh[first, 1] == approx(0.004, abs=1e-6)
     assert np.all(v_inh[:first, 1] == v_free[:first, 1])
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import assert_one_line_error, assert_png
+from support import approx, assert_one_line_error, assert_png
 from test_runtime import assert_identical_files, h5_contents
 
 from memxbar.cli import main
@@ -104,7 +104,7 @@ def test_benchmark_job_builds_the_issue_6_inputs():
     np.testing.assert_allclose(sources.copy_prob, np.r_[np.full(20, 0.25), np.zeros(80)])
     net = build_network(job)
     # psp_mV 50 with tau_m 5 ms and R = 100 MOhm: q = 50 mV * 5 ms / 100 MOhm.
-    assert net.lif.charge_per_weight_C == pytest.approx(0.05 * 0.005 / 1e8)
+    assert net.lif.charge_per_weight_C == approx(0.05 * 0.005 / 1e8)
     assert net.rule.fatigue.use == 0.5 and net.rule.fatigue.tau_s == 2.0
     assert job.chip().tile.devices_per_side == 2
 
@@ -276,10 +276,10 @@ def test_pulse_cap_limits_a_write_and_keeps_the_rest(total, cap):
     quantum = 0.075
     request, rest = PulseSchedule(1.0, max_pulses=cap).split(np.float32(total), quantum)
     request, rest = float(request), float(rest)
-    assert request + rest == pytest.approx(total, abs=1e-6)
+    assert request + rest == approx(total, abs=1e-6)
     assert abs(request) <= cap * quantum * (1 + 1e-6)
     uncapped, _ = PulseSchedule(1.0).split(np.float32(total), quantum)
-    assert request == pytest.approx(
+    assert request == approx(
         np.sign(float(uncapped)) * min(abs(float(uncapped)), cap * quantum), abs=1e-6
     )
 
@@ -385,7 +385,7 @@ def test_record_is_consistent(pcm_job, pcm_run):
     np.testing.assert_array_equal(
         np.histogram(times, edges)[0], metrics["spike_counts"][:, 0].astype(int)
     )
-    assert final["post_rate_Hz"] == pytest.approx(times.size / 1.0)
+    assert final["post_rate_Hz"] == approx(times.size / 1.0)
     assert final["synaptic_events"] == final["input_spikes"] == metrics["input_spikes"].sum()
     # 100 inputs at a mean 25 Hz for 1 s: 2500 spikes, Poisson within 4.5 standard errors.
     assert abs(final["input_spikes"] - 2500) < 4.5 * np.sqrt(2500)
@@ -409,11 +409,9 @@ def test_energy_adds_up_grows_and_gives_the_per_event_costs(pcm_run):
     assert final["training_energy_J"] == record.energy["total"][-1] > 0
     programming = sum(record.energy[k][-1] for k in ("set", "reset", "refresh"))
     assert final["update_events"] > 0
-    assert attrs["per_synaptic_update_J"] == pytest.approx(
-        programming / final["update_events"], rel=1e-12
-    )
-    assert attrs["per_simulated_second_J"] == pytest.approx(final["training_energy_J"] / 1.0)
-    assert attrs["per_synaptic_event_J"] == pytest.approx(
+    assert attrs["per_synaptic_update_J"] == approx(programming / final["update_events"], rel=1e-12)
+    assert attrs["per_simulated_second_J"] == approx(final["training_energy_J"] / 1.0)
+    assert attrs["per_synaptic_event_J"] == approx(
         final["training_energy_J"] / final["synaptic_events"]
     )
     # A synaptic update is at least one 2 pJ SET pulse.

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import approx
 
 from memxbar.algorithms.stdp import (
     STDP,
@@ -115,9 +116,9 @@ def test_one_pair_follows_the_stdp_window(lag):
     post[10 + lag, 0] = 1
     got = rule_delta(rule, jnp.full((1, 1), 0.5), pre, post, window=10)[0, 0]
     if lag >= 0:
-        assert got == pytest.approx(0.1 * math.exp(-lag * DT / 0.01), rel=1e-5)
+        assert got == approx(0.1 * math.exp(-lag * DT / 0.01), rel=1e-5)
     else:
-        assert got == pytest.approx(-0.05 * math.exp(lag * DT / 0.02), rel=1e-5)
+        assert got == approx(-0.05 * math.exp(lag * DT / 0.02), rel=1e-5)
 
 
 def test_fatigue_scales_the_current_and_the_stdp_change_of_each_spike():
@@ -136,8 +137,8 @@ def test_fatigue_scales_the_current_and_the_stdp_change_of_each_spike():
     np.testing.assert_allclose(np.asarray(sent)[[0, 5], 0], [1.0, e2], rtol=1e-6)
     plain = rule_delta(rule, jnp.zeros((1, 1)), pre, post, 10)[0, 0]
     fatigued = rule_delta(fstdp, jnp.zeros((1, 1)), pre, post, 10)[0, 0]
-    assert plain == pytest.approx(0.1 * (math.exp(-5 * DT / 0.01) + 1), rel=1e-5)
-    assert fatigued == pytest.approx(0.1 * (math.exp(-5 * DT / 0.01) + e2), rel=1e-5)
+    assert plain == approx(0.1 * (math.exp(-5 * DT / 0.01) + 1), rel=1e-5)
+    assert fatigued == approx(0.1 * (math.exp(-5 * DT / 0.01) + e2), rel=1e-5)
 
 
 def test_multiplicative_dependence_scales_with_the_headroom():
@@ -196,12 +197,12 @@ def test_schedule_writes_whole_pulses_and_keeps_the_rest(total, threshold):
     quantum = 0.075
     request, rest = PulseSchedule(threshold).split(jnp.float32(total), quantum)
     request, rest = float(request), float(rest)
-    assert request + rest == pytest.approx(total, abs=1e-6)
+    assert request + rest == approx(total, abs=1e-6)
     if threshold == 0:
         assert rest == 0
         return
     n = request / quantum
-    assert n == pytest.approx(round(n), abs=1e-4)
+    assert n == approx(round(n), abs=1e-4)
     if abs(total) < threshold * quantum:
         assert request == 0
     else:
@@ -234,7 +235,7 @@ read_weights = jax.jit(
 def test_pending_changes_are_written_once_they_reach_the_threshold():
     tile = _pcm()
     q = pulse_quantum(tile)
-    assert q == pytest.approx(tile.dw_pulse)
+    assert q == approx(tile.dw_pulse)
     dW = jnp.zeros((4, 3)).at[0, 0].set(0.6 * q).at[1, 1].set(-0.6 * q)
     pending = jnp.zeros((4, 3))
     schedule = PulseSchedule(1.0)
@@ -301,7 +302,7 @@ def test_reset_and_reprogram_lowers_the_weight_with_two_resets_per_device_pair(n
     assert float(ledger.count("set_pulses") - before.count("set_pulses")) == 2 + 2 * n * iterations
     assert float(ledger.count("update_events") - before.count("update_events")) == 3
     energy = after.device.energy
-    assert float(ledger.energy_J("reset") - before.energy_J("reset")) == pytest.approx(
+    assert float(ledger.energy_J("reset") - before.energy_J("reset")) == approx(
         4 * n * energy.reset_pulse_J, rel=1e-5
     )
 
@@ -340,7 +341,7 @@ def test_pcm_runs_book_their_update_energy(depression):
     assert float(np.sum(traces["post_counts"])) > 0 and events > 0
     assert float(ledger.count("update_calls") - before.count("update_calls")) == 200
     programming = sum(float(ledger.energy_J(k)) for k in ("set", "reset", "refresh"))
-    assert float(ledger.per_update_event_J) == pytest.approx(
+    assert float(ledger.per_update_event_J) == approx(
         programming / float(ledger.count("update_events")), rel=1e-5
     )
     resets = float(ledger.count("reset_pulses") - before.count("reset_pulses"))
@@ -362,7 +363,7 @@ def test_scores():
         np.array([False, True, True, True, True]),
     )
     assert means == {10.0: 1.5, 20.0: 2.5}
-    assert flat == pytest.approx(2.5 / 1.5)
+    assert flat == approx(2.5 / 1.5)
 
 
 def test_fstdp_finds_the_timing_code_where_stdp_follows_the_rates():
@@ -408,4 +409,4 @@ def test_both_depression_modes_learn_and_reset_costs_more_per_event():
     assert reset_cost["per_update_event_J"] > pair_cost["per_update_event_J"] > 0
     for cost in (pair_cost, reset_cost):
         parts = sum(cost[k] for k in ("read", "set", "reset", "dac", "adc", "refresh"))
-        assert cost["total"] == pytest.approx(parts, rel=1e-4)
+        assert cost["total"] == approx(parts, rel=1e-4)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import approx
 
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.crossbar.pulse_schemes import pulse_train_pulses, rounded_pulses
@@ -102,7 +103,7 @@ def test_invariants_hold_through_any_sequence_of_operations(start_tile, ops):
         assert np.all(np.isfinite(new_energies)) and np.all(np.isfinite(new_counts))
         assert np.all(new_energies >= energies), (name, new_energies - energies)
         assert np.all(new_counts >= counts), (name, new_counts - counts)
-        assert total == pytest.approx(new_energies.sum(), rel=1e-6, abs=1e-30)
+        assert total == approx(new_energies.sum(), rel=1e-6, abs=1e-30)
         if name == "update":
             # Every SET pulse the rounding fired is booked, at most max_pulses per device.
             fired = new_pulses - pulses

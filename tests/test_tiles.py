@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import approx
 
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 from memxbar.devices import load_preset
@@ -321,9 +322,9 @@ def test_drift_at_one_day_with_and_without_compensation(programmed):
     # Read noise (~10 % of |y| per output, zero mean) and rounding move a projection onto
     # 4096 outputs by ≲ 0.5 %; 2 % is generous, while the drift moves it by ~40 %.
     assert slope_predicted < 0.8
-    assert slope_off == pytest.approx(slope_predicted, rel=0.02)
-    assert slope_on == pytest.approx(alpha_predicted * slope_predicted, rel=0.02)
-    assert slope_on == pytest.approx(1.0, abs=0.05)
+    assert slope_off == approx(slope_predicted, rel=0.02)
+    assert slope_on == approx(alpha_predicted * slope_predicted, rel=0.02)
+    assert slope_on == approx(1.0, abs=0.05)
 
 
 # --- periphery --------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def test_many_bit_converters_converge_to_the_ideal_mvm(ideal_programmed):
         lsb_y = 4.0 * 1.0 * float(tile.w_max) / levels
         lsb_x = 1.0 / levels
         expected = x.shape[0] * (C * lsb_y**2 / 12 + np.sum(W**2) * lsb_x**2 / 12)
-        assert errors[bits] == pytest.approx(math.sqrt(expected / np.sum(ideal**2)), rel=0.1)
+        assert errors[bits] == approx(math.sqrt(expected / np.sum(ideal**2)), rel=0.1)
     assert errors[5] > 3 * errors[7] > 1000 * errors[24]
 
 
@@ -389,7 +390,7 @@ def test_dac_clips_inputs_and_adc_saturates(ideal_programmed):
     y = np.asarray(y, np.float64)
     ideal = clipped.astype(np.float64) @ W
     limit = 1.0 * 0.5 * float(tile.w_max)
-    assert np.max(np.abs(y)) == pytest.approx(limit, rel=1e-6)
+    assert np.max(np.abs(y)) == approx(limit, rel=1e-6)
     saturated = np.abs(ideal) > limit
     assert 0.1 < saturated.mean() < 0.9  # both regimes are exercised
     np.testing.assert_allclose(y[saturated], np.sign(ideal[saturated]) * limit, rtol=1e-6)
@@ -488,7 +489,7 @@ def test_real_pcm_response_is_biased_by_its_state():
         m, v = clipped_normal_moments(g0 + s * mu, s * sd)
         expected = np.mean(m - g0) / step
         se = math.sqrt(np.sum(v) / n_seeds) / g0.size / step
-        assert got.mean() == pytest.approx(expected, abs=5 * se), tile.devices.pulse_memory
+        assert got.mean() == approx(expected, abs=5 * se), tile.devices.pulse_memory
         if memory > 0:
             # ≈ 1.83 µS = 3.0 nominal pulses (3.2 with the clip of negative draws at 0 S)
             assert 2.8 < got.mean() < 3.6
@@ -600,7 +601,7 @@ def test_multi_device_synapses_rotate_the_arbiter_and_read_the_sum(tmp_path):
     )
     tile = create(chip, key=K(40), rows=3, cols=2, device=linearised())
     assert tile.devices.g_prog_S.shape == (2, 2, 3, 2)
-    assert float(tile.w_scale) == pytest.approx(1.0 / (2 * chip.update.g_weight_max_S))
+    assert float(tile.w_scale) == approx(1.0 / (2 * chip.update.g_weight_max_S))
     dW = np.array([[2, -1], [0, 3], [-2, 1]], np.float32) * float(tile.dw_pulse)
     n = np.round(np.abs(dW) / float(tile.dw_pulse)).astype(int)
     pos, neg = np.where(dW > 0, n, 0), np.where(dW < 0, n, 0)
@@ -723,12 +724,12 @@ def test_mvm_energy_matches_a_hand_computation(energy_tile):
     L = after.ledger
     row_total = g.sum(axis=(0, 2))  # Σ_j,side G per row (S)
     read = np.sum(v**2 @ row_total) * V**2 * t_read
-    assert float(L.energy_J("read")) == pytest.approx(read, rel=1e-6)
+    assert float(L.energy_J("read")) == approx(read, rel=1e-6)
     # Only driven lines convert and read (event-driven): the two zero inputs cost nothing.
     driven = np.count_nonzero(v)
     assert driven == 10
-    assert float(L.energy_J("dac")) == pytest.approx(driven * p.dac.energy_J, rel=1e-6)
-    assert float(L.energy_J("adc")) == pytest.approx(3 * 3 * p.adc.energy_J, rel=1e-6)
+    assert float(L.energy_J("dac")) == approx(driven * p.dac.energy_J, rel=1e-6)
+    assert float(L.energy_J("adc")) == approx(3 * 3 * p.adc.energy_J, rel=1e-6)
     assert float(L.count("dac_conversions")) == driven
     assert float(L.count("adc_conversions")) == 9
     assert float(L.count("mvm_vectors")) == 3
@@ -737,16 +738,16 @@ def test_mvm_energy_matches_a_hand_computation(energy_tile):
         assert float(L.energy_J(category)) == 0.0
     # 3 ADC conversions per vector on 32 ADCs: one conversion time per vector.
     latency = 3 * (t_read + p.adc.conversion_s)
-    assert float(L.count("latency_s")) == pytest.approx(latency, rel=1e-6)
+    assert float(L.count("latency_s")) == approx(latency, rel=1e-6)
     # Transposed read: rows of v over the columns, Σ_i,side G per column.
     y = np.array([[1.0, 0.0, -0.5]])
     _, after_t = mvm_t(tile, jnp.asarray(y, jnp.float32), T(1.0), K(62))
     col_total = g.sum(axis=(0, 1))
     v = np.round(y * 127) / 127
     read_t = np.sum(v**2 @ col_total) * V**2 * t_read
-    assert float(after_t.ledger.energy_J("read")) == pytest.approx(read_t, rel=1e-6)
-    assert float(after_t.ledger.energy_J("dac")) == pytest.approx(2 * p.dac.energy_J, rel=1e-6)
-    assert float(after_t.ledger.energy_J("adc")) == pytest.approx(4 * p.adc.energy_J, rel=1e-6)
+    assert float(after_t.ledger.energy_J("read")) == approx(read_t, rel=1e-6)
+    assert float(after_t.ledger.energy_J("dac")) == approx(2 * p.dac.energy_J, rel=1e-6)
+    assert float(after_t.ledger.energy_J("adc")) == approx(4 * p.adc.energy_J, rel=1e-6)
 
 
 def test_update_energy_and_energy_per_update_event(energy_tile):
@@ -757,14 +758,14 @@ def test_update_energy_and_energy_per_update_event(energy_tile):
     L = new.ledger
     e_set = tile.device.energy.set_pulse_J
     assert float(L.count("set_pulses")) == 8
-    assert float(L.energy_J("set")) == pytest.approx(8 * e_set, rel=1e-6)
+    assert float(L.energy_J("set")) == approx(8 * e_set, rel=1e-6)
     assert float(L.count("update_events")) == 5
     assert float(L.count("update_calls")) == 1
     # Programming energy per synaptic update event: 8 pulses over 5 synapses.
-    assert float(L.per_update_event_J) == pytest.approx(8 * e_set / 5, rel=1e-6)
+    assert float(L.per_update_event_J) == approx(8 * e_set / 5, rel=1e-6)
     # Rows are programmed one after another, each for the largest pulse count (3).
     latency = R * 3 * chip.update.set_pulse_s
-    assert float(L.count("latency_s")) == pytest.approx(latency, rel=1e-6)
+    assert float(L.count("latency_s")) == approx(latency, rel=1e-6)
     np.testing.assert_array_equal(
         np.asarray(new.devices.set_pulses)[:, 0], np.stack([np.maximum(n, 0), np.maximum(-n, 0)])
     )
@@ -808,10 +809,10 @@ def test_every_counted_conversion_is_paid_for():
     _, tile = read_weights(tile, T(20.0), K(70))
     p = CHIP.periphery
     L = tile.ledger
-    assert float(L.energy_J("dac")) == pytest.approx(
+    assert float(L.energy_J("dac")) == approx(
         float(L.count("dac_conversions")) * p.dac.energy_J, rel=1e-6
     )
-    assert float(L.energy_J("adc")) == pytest.approx(
+    assert float(L.energy_J("adc")) == approx(
         float(L.count("adc_conversions")) * p.adc.energy_J, rel=1e-6
     )
     # A refresh converts every synapse once (rows·cols ADC conversions, booked as counts);
@@ -828,7 +829,7 @@ def test_every_counted_conversion_is_paid_for():
         + 2 * R * C * model.energy.reset_pulse_J
         + R * C * p.adc.energy_J
     )
-    assert float(refreshed.ledger.energy_J("refresh")) == pytest.approx(float(expected), rel=1e-6)
+    assert float(refreshed.ledger.energy_J("refresh")) == approx(float(expected), rel=1e-6)
 
 
 # --- JAX transformations ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import normalized_mutual_info_score
+from support import approx
 
 from memxbar.runtime.spiking_job import load_spiking_job
 from memxbar.runtime.spiking_run import run_spiking_job, scores
@@ -73,7 +74,7 @@ def test_events_are_active_with_the_stationary_probability():
     source = stations(200, 1, 10.0, onset=5.0, duration=0.02)
     active = np.asarray(events(source, 0, 20_000))
     exact = float(source.event_probability(DT)[0])
-    assert exact == pytest.approx(1 - (1 - 5.0 * DT) ** 20)
+    assert exact == approx(1 - (1 - 5.0 * DT) ** 20)
     # The active fraction of one group is autocorrelated in time, but groups are independent:
     # their spread gives the standard error of the mean.
     per_group = active.mean(0)
@@ -116,7 +117,7 @@ def test_mean_rate_mixes_background_and_events():
     counts = np.asarray(sample(source, 0, n, jax.random.key(4))).reshape(n, 200, 5)
     per_group = counts.mean(axis=(0, 2)) / DT
     expected = source.mean_rate_Hz(DT)[0]
-    assert expected == pytest.approx(20.0 + float(source.event_probability(DT)[0]) * 140.0)
+    assert expected == approx(20.0 + float(source.event_probability(DT)[0]) * 140.0)
     # Groups are independent: their spread gives the standard error.
     assert abs(per_group.mean() - expected) <= Z * per_group.std(ddof=1) / math.sqrt(200)
 
@@ -160,7 +161,7 @@ def test_selectivity_and_preferred_groups():
     assert group_nmi(W[:, [0, 0]], group) == 0.0
     # Inputs 0, 1 → neuron 0; 2, 3, 4 → neuron 1; 5 → neuron 0 (0.3 > 0.2).
     expected = normalized_mutual_info_score(group, [0, 0, 1, 1, 1, 0])
-    assert input_nmi(W, group) == pytest.approx(expected)
+    assert input_nmi(W, group) == approx(expected)
 
 
 def test_nmi_of_a_worked_example():
@@ -169,10 +170,8 @@ def test_nmi_of_a_worked_example():
     h_a, h_b = math.log(2), math.log(4) - 0.75 * math.log(3)
     mutual = 1.5 * math.log(2) - 0.75 * math.log(3)
     got = normalized_mutual_information([0, 0, 1, 1], [0, 0, 0, 1])
-    assert got == pytest.approx(2 * mutual / (h_a + h_b))
-    assert normalized_mutual_information([0, 0, 1, 1], [0, 1, 0, 1]) == pytest.approx(
-        0.0, abs=1e-12
-    )
+    assert got == approx(2 * mutual / (h_a + h_b))
+    assert normalized_mutual_information([0, 0, 1, 1], [0, 1, 0, 1]) == approx(0.0, abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -186,10 +185,10 @@ def test_nmi_matches_scikit_learn_and_ignores_label_names(a, seed):
     b = rng.integers(0, 3, a.size)
     got = normalized_mutual_information(a, b)
     assert 0.0 <= got <= 1.0
-    assert got == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-9)
+    assert got == approx(normalized_mutual_info_score(a, b), abs=1e-9)
     renamed = rng.permutation(10)[b]
-    assert normalized_mutual_information(a, renamed) == pytest.approx(got, abs=1e-12)
-    assert normalized_mutual_information(b, a) == pytest.approx(got, abs=1e-12)
+    assert normalized_mutual_information(a, renamed) == approx(got, abs=1e-12)
+    assert normalized_mutual_information(b, a) == approx(got, abs=1e-12)
 
 
 def test_run_scores_use_only_the_neurons_that_fired():
