@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "check_output_file", "temporary_siblings"]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -29,7 +29,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     ``path`` is left as it was.
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write there ({err.strerror})", str(path)) from None
     tmp = Path(name)
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would.
@@ -41,7 +44,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        # ENOSPC, EDQUOT, EIO, EISDIR...: the message names the file the user asked for.
+        raise OSError(err.errno, f"cannot write ({err.strerror or err})", str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def temporary_siblings(path: str | Path) -> list[Path]:
+    """Temporary files :func:`atomic_write_bytes` left for ``path`` when a process was killed."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+def check_output_file(path: str | Path, option: str = "-o") -> Path:
+    """Check, before any work, that a file can be written at ``path``; return it as a Path.
+
+    The folder must exist and be writable and ``path`` must not be a folder. Errors name
+    ``option`` (the command-line option or argument that gave the path) and the path.
+
+    Raises:
+        OSError: with a one-line message.
+    """
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OSError(f"{option} {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise OSError(f"{option} {path}: output folder '{folder}' {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"{option} {path}: output folder '{folder}' is not writable")
+    if path.exists() and not path.is_file():
+        raise OSError(f"{option} {path}: exists and is not a regular file")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OSError(f"{option} {path}: exists and is not writable")
+    return path

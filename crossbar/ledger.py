@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["EnergyLedger", "ENERGY_CATEGORIES", "COUNTERS"]
+__all__ = ["EnergyLedger", "ENERGY_CATEGORIES", "COUNTERS", "format_joules"]
 
 #: Energy categories (J). ``refresh`` holds everything a refresh costs (its reads and pulses).
 ENERGY_CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
@@ -136,6 +136,11 @@ class EnergyLedger(eqx.Module):
 
 def _ratio(numerator, denominator):
     return jnp.where(denominator > 0, numerator / jnp.maximum(denominator, 1.0), 0.0)
+
+
+def format_joules(value: float) -> str:
+    """``value`` (J) with an engineering prefix, e.g. ``'2.56 pJ'``."""
+    return _joules(value)
 
 
 def _joules(value: float) -> str:

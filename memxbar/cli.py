@@ -7,7 +7,6 @@ stderr with exit code 2; tracebacks are reserved for bugs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -51,8 +50,11 @@ def _devices_plot(args) -> int:
 
 def _compile(args) -> int:
     from .compiler import compile_network, mapping_report, save_program
+    from .compiler.atomic_files import check_output_file
     from .runtime.spiking_job import load_any_job
 
+    if args.output is not None:
+        check_output_file(args.output)
     job = load_any_job(args.job)
     chip = job.chip()
     program = compile_network(job.network, chip, device=job.device(chip))
@@ -76,17 +78,13 @@ def _add_compile_command(commands) -> None:
 
 def _run(args) -> int:
     from .runtime.plots import write_run_plots
-    from .runtime.run import RunInterrupted, run_job
+    from .runtime.run import run_job
     from .runtime.spiking_job import SpikingJob, load_any_job
     from .runtime.spiking_run import run_spiking_job
     from .runtime.summary import format_summary
 
     job = load_any_job(args.job)
     out = Path(args.output) if args.output else Path(f"{job.name}.h5")
-    if not out.parent.is_dir():
-        raise OSError(f"output folder '{out.parent}' does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise OSError(f"output folder '{out.parent}' is not writable")
     if isinstance(job, SpikingJob):
         for option, value in (
             ("--epochs", args.epochs),
@@ -95,25 +93,21 @@ def _run(args) -> int:
         ):
             if value is not None:
                 raise ValueError(f"{option} does not apply to a spiking job ({args.job})")
-    try:
-        if isinstance(job, SpikingJob):
-            record = run_spiking_job(
-                job, out, seed=args.seed, resume=args.resume, progress=not args.quiet
-            )
-        else:
-            record = run_job(
-                job,
-                out,
-                seed=args.seed,
-                epochs=args.epochs,
-                resume=args.resume,
-                progress=not args.quiet,
-                eval_times_s=_eval_times(args.eval_times),
-                data_dir=args.data_dir,
-            )
-    except RunInterrupted as stop:
-        print(f"memxbar: {stop}", file=sys.stderr)
-        return 3
+    options = dict(
+        seed=args.seed, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet
+    )
+    # A stop request ends the run with RunInterrupted, which main() turns into exit 130.
+    if isinstance(job, SpikingJob):
+        record = run_spiking_job(job, out, **options)
+    else:
+        record = run_job(
+            job,
+            out,
+            epochs=args.epochs,
+            eval_times_s=_eval_times(args.eval_times),
+            data_dir=args.data_dir,
+            **options,
+        )
     print(format_summary(record, job.name))
     print(f"\nwrote {out}")
     for path in write_run_plots(record, out.parent, prefix=f"{out.stem}_"):
@@ -156,7 +150,14 @@ def _add_run_commands(commands) -> None:
     run.add_argument("--seed", type=int, default=None, help="PRNG seed (default: the job's)")
     run.add_argument("--epochs", type=int, default=None, help="override training.epochs")
     run.add_argument(
-        "--resume", action="store_true", help="continue from the checkpoint of an interrupted run"
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint (OUTPUT.ckpt) of an interrupted run",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again: delete an interrupted run's checkpoint, replace a finished run file",
     )
     run.add_argument(
         "--eval-times",
@@ -203,18 +204,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: Exception) -> str:
+    """The message of a user error on one line; an OSError names its file first."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err)
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as err:
-        message = " ".join(str(err).split())
-        print(f"memxbar: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("memxbar: interrupted (a run resumes with --resume)", file=sys.stderr)
-        return 130
+    # First, before JAX loads: Ctrl-C and SIGTERM only request a stop, which long work honours
+    # at its next safe point (runtime/interrupt.py says why).
+    from .runtime import interrupt
+
+    with interrupt.install():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            return args.func(args)
+        except (ValueError, OSError) as err:
+            print(f"memxbar: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, interrupt.RunInterrupted) as err:
+            print(f"memxbar: interrupted: {err}".rstrip(": "), file=sys.stderr)
+            return interrupt.EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

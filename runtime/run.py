@@ -9,28 +9,22 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..algorithms import algorithm_for, train_readout
 from ..compiler import compile_network, program_to_yaml
 from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix
+from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
 from .datasets import load_dataset
+from .interrupt import RunInterrupted, stop_if_requested, stop_requested
 from .job import Job
+from .outputs import checkpoint_path, claim_outputs
+from .progress import Progress
 from .run_file import RunRecord, write_run_file
 from .trainer import Schedule, batched_features, make_chunk_runner, tiles_ledger
 
 __all__ = ["RunInterrupted", "run_job", "checkpoint_path"]
-
-
-class RunInterrupted(RuntimeError):
-    """Training stopped before the end; a checkpoint allows ``--resume``."""
-
-
-def checkpoint_path(out_path: Path) -> Path:
-    """Where the checkpoint of a run writing ``out_path`` lives."""
-    return out_path.with_name(out_path.name + ".ckpt")
 
 
 def _fingerprint(job: Job, seed: int, epochs: int) -> str:
@@ -61,6 +55,7 @@ def run_job(
     seed: int | None = None,
     epochs: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     stop_after_chunks: int | None = None,
     eval_times_s: tuple[float, ...] = (),
@@ -68,128 +63,139 @@ def run_job(
 ) -> RunRecord:
     """Train ``job`` on its chip, evaluate it and write the run file ``out_path``.
 
+    The output paths are checked and the run's lock taken before any work (see
+    :func:`~.outputs.claim_outputs`). A stop request (Ctrl-C, SIGTERM: :mod:`.interrupt`) is
+    honoured between chunks: the checkpoint is saved and RunInterrupted raised.
+
     Args:
         seed: overrides the job's seed. epochs: overrides training.epochs.
         resume: continue from the checkpoint next to ``out_path`` if there is one.
+        overwrite: start again, replacing a checkpoint or a finished run file.
         stop_after_chunks: stop (raise RunInterrupted) after this many chunks of this call,
             as an interruption would; the checkpoint stays for a resume.
         eval_times_s: drift study: test accuracy at these times (s) after the last update,
             with and without global drift compensation, using the readout trained at 1 s.
         data_dir: data folder (MNIST, CIFAR-10, STL-10) overriding the job's data.data_dir.
     """
-    out_path = Path(out_path)
-    if not out_path.parent.is_dir():
-        raise ValueError(f"{out_path}: output folder '{out_path.parent}' does not exist")
+    if any(not (t > 0) for t in eval_times_s):
+        raise ValueError(f"eval times must be positive seconds, got {list(eval_times_s)}")
     seed = job.seed if seed is None else seed
     training = job.training
     if epochs is not None:
         if epochs < 1:
             raise ValueError(f"epochs must be ≥ 1, got {epochs}")
         training = dataclasses.replace(training, epochs=epochs)
-    chip = job.chip()
-    device = job.device(chip)
-    program = compile_network(job.network, chip, device=device)
-    data = load_dataset(job.data, seed=seed, data_dir=data_dir)
-    if any(not (t > 0) for t in eval_times_s):
-        raise ValueError(f"eval times must be positive seconds, got {list(eval_times_s)}")
-    algorithm = algorithm_for(job.network)
-    schedule = Schedule(
-        data.x_train.shape[0], training.batch_size, training.epochs, training.step_time_s
-    )
+    with claim_outputs(out_path, resume=resume, overwrite=overwrite) as outputs:
+        chip = job.chip()
+        device = job.device(chip)
+        program = compile_network(job.network, chip, device=device)
+        data = load_dataset(job.data, seed=seed, data_dir=data_dir)
+        stop_if_requested("before training started (nothing to resume: run it again)")
+        algorithm = algorithm_for(job.network)
+        schedule = Schedule(
+            data.x_train.shape[0], training.batch_size, training.epochs, training.step_time_s
+        )
 
-    key = jax.random.key(seed)
-    k_init, k_data, k_train, k_eval = jax.random.split(key, 4)
-    make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max, device=device)
-    state = algorithm.init(make_tile, key=k_init)
-    initial_programming = _ledger_row(tiles_ledger(algorithm, state))
+        key = jax.random.key(seed)
+        k_init, k_data, k_train, k_eval = jax.random.split(key, 4)
+        make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max, device=device)
+        state = algorithm.init(make_tile, key=k_init)
+        initial_programming = _ledger_row(tiles_ledger(algorithm, state))
 
-    fingerprint = _fingerprint(job, seed, training.epochs)
-    ckpt = checkpoint_path(out_path)
-    step = 0
-    names = algorithm.metric_names
-    history: dict[str, np.ndarray] = {
-        "step": np.zeros(0, np.int64),
-        "energy": np.zeros((0, len(ENERGY_CATEGORIES) + 1)),
-        "snapshot_step": np.zeros(0, np.int64),
-        **{f"metric_{n}": np.zeros(0) for n in names},
-    }
-    snapshot_steps = np.unique(
-        np.linspace(0, schedule.total_steps, training.snapshots + 1).round().astype(int)[1:]
-    )
-    layers = list(algorithm.tiles(state))
-    snapshots = {name: [] for name in layers}
-    if resume and ckpt.exists():
-        state, step, history = load_checkpoint(ckpt, state, fingerprint=fingerprint)
-        for name in layers:
-            saved = history.get(f"snapshot_{name}")
-            snapshots[name] = list(saved) if saved is not None else []
-
-    x_train = jnp.asarray(data.x_train)
-    run_chunk = make_chunk_runner(algorithm, schedule, training.refresh_every_steps)
-    bar = tqdm(
-        total=schedule.total_steps,
-        initial=step,
-        disable=not progress,
-        desc=job.name,
-        unit="step",
-        leave=False,
-    )
-    chunks_done = 0
-    try:
-        while step < schedule.total_steps:
-            stop = min(step + training.chunk_steps, schedule.total_steps)
-            indices = jnp.asarray(schedule.batch_indices(k_data, step, stop))
-            steps = jnp.arange(step, stop)
-            state, metrics = run_chunk(state, x_train, indices, steps, k_train)
-            step = stop
-            energy = _ledger_row(tiles_ledger(algorithm, state)) - initial_programming
-            history["step"] = np.append(history["step"], step)
-            history["energy"] = np.vstack([history["energy"], energy])
-            for n in names:
-                history[f"metric_{n}"] = np.append(
-                    history[f"metric_{n}"], float(jnp.mean(metrics[n]))
-                )
-            # A snapshot at the end of the first chunk that reaches a planned snapshot step,
-            # labelled with the step it was taken at (the last one is always the final state).
-            taken = history["snapshot_step"]
-            last_taken = int(taken[-1]) if len(taken) else 0
-            if np.any((snapshot_steps > last_taken) & (snapshot_steps <= step)):
-                history["snapshot_step"] = np.append(taken, step)
-                for name, tile in algorithm.tiles(state).items():
-                    snapshots[name].append(np.asarray(tile.true_weights()))
+        fingerprint = _fingerprint(job, seed, training.epochs)
+        ckpt = outputs.checkpoint
+        step = 0
+        names = algorithm.metric_names
+        history: dict[str, np.ndarray] = {
+            "step": np.zeros(0, np.int64),
+            "energy": np.zeros((0, len(ENERGY_CATEGORIES) + 1)),
+            "snapshot_step": np.zeros(0, np.int64),
+            **{f"metric_{n}": np.zeros(0) for n in names},
+        }
+        snapshot_steps = np.unique(
+            np.linspace(0, schedule.total_steps, training.snapshots + 1).round().astype(int)[1:]
+        )
+        layers = list(algorithm.tiles(state))
+        snapshots = {name: [] for name in layers}
+        if outputs.resume:
+            state, step, history = load_checkpoint(ckpt, state, fingerprint=fingerprint)
             for name in layers:
-                history[f"snapshot_{name}"] = np.asarray(snapshots[name])
-            save_checkpoint(ckpt, state, step=step, fingerprint=fingerprint, history=history)
-            bar.update(stop - int(steps[0]))
-            bar.set_postfix(
-                {n: f"{history[f'metric_{n}'][-1]:.3g}" for n in names}
-                | {"energy": f"{energy[-1]:.3g} J"}
-            )
-            chunks_done += 1
-            if (
-                stop_after_chunks is not None
-                and chunks_done >= stop_after_chunks
-                and step < schedule.total_steps
-            ):
-                raise RunInterrupted(f"stopped after step {step}; resume with --resume")
-    finally:
-        bar.close()
+                saved = history.get(f"snapshot_{name}")
+                snapshots[name] = list(saved) if saved is not None else []
+        saved_step = step if outputs.resume else None
 
-    record = _evaluate(
-        job,
-        algorithm,
-        state,
-        data,
-        schedule,
-        k_eval,
-        program,
-        history,
-        initial_programming,
-        tuple(eval_times_s),
-    )
-    write_run_file(out_path, record)
-    ckpt.unlink(missing_ok=True)
+        def save():
+            save_checkpoint(ckpt, state, step=step, fingerprint=fingerprint, history=history)
+
+        x_train = jnp.asarray(data.x_train)
+        run_chunk = make_chunk_runner(algorithm, schedule, training.refresh_every_steps)
+        chunks_done = 0
+        with Progress(schedule.total_steps, initial=step, name=job.name, enabled=progress) as bar:
+            while True:
+                if stop_requested() or (
+                    stop_after_chunks is not None and chunks_done >= stop_after_chunks
+                ):
+                    if saved_step != step:
+                        save()
+                    raise RunInterrupted(_stopped_at(step, schedule.total_steps, ckpt))
+                if step >= schedule.total_steps:
+                    break
+                if chunks_done == 0:
+                    bar.note("compiling the first chunk (XLA)")
+                stop = min(step + training.chunk_steps, schedule.total_steps)
+                indices = jnp.asarray(schedule.batch_indices(k_data, step, stop))
+                steps = jnp.arange(step, stop)
+                state, metrics = run_chunk(state, x_train, indices, steps, k_train)
+                done, step = stop - step, stop
+                energy = _ledger_row(tiles_ledger(algorithm, state)) - initial_programming
+                history["step"] = np.append(history["step"], step)
+                history["energy"] = np.vstack([history["energy"], energy])
+                for n in names:
+                    history[f"metric_{n}"] = np.append(
+                        history[f"metric_{n}"], float(jnp.mean(metrics[n]))
+                    )
+                # A snapshot at the end of the first chunk that reaches a planned snapshot
+                # step, labelled with the step it was taken at (the last one is always the
+                # final state).
+                taken = history["snapshot_step"]
+                last_taken = int(taken[-1]) if len(taken) else 0
+                if np.any((snapshot_steps > last_taken) & (snapshot_steps <= step)):
+                    history["snapshot_step"] = np.append(taken, step)
+                    for name, tile in algorithm.tiles(state).items():
+                        snapshots[name].append(np.asarray(tile.true_weights()))
+                for name in layers:
+                    history[f"snapshot_{name}"] = np.asarray(snapshots[name])
+                save()
+                saved_step = step
+                chunks_done += 1
+                bar.advance(
+                    done,
+                    **{n: f"{history[f'metric_{n}'][-1]:.3g}" for n in names[:1]},
+                    E=format_joules(energy[-1]),
+                )
+                if stop_after_chunks is not None and step >= schedule.total_steps:
+                    stop_after_chunks = None  # the last chunk: nothing left to interrupt
+
+        record = _evaluate(
+            job,
+            algorithm,
+            state,
+            data,
+            schedule,
+            k_eval,
+            program,
+            history,
+            initial_programming,
+            tuple(eval_times_s),
+        )
+        stop_if_requested(_stopped_at(step, schedule.total_steps, ckpt))
+        write_run_file(outputs.run_file, record)
+        ckpt.unlink(missing_ok=True)
     return record
+
+
+def _stopped_at(step: int, total: int, ckpt: Path) -> str:
+    return f"stopped at step {step} of {total}; {ckpt} keeps it: run again with --resume"
 
 
 def _evaluate(

@@ -27,15 +27,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
 from ..compiler import compile_network, program_to_yaml
 from ..crossbar import ENERGY_CATEGORIES, AbstractTile
+from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
 from .fstdp_benchmark import auc, rate_flatness
-from .run import RunInterrupted, _layer_conductances, checkpoint_path
+from .interrupt import RunInterrupted, stop_if_requested, stop_requested
+from .outputs import claim_outputs
+from .progress import Progress
+from .run import _layer_conductances
 from .run_file import RunRecord, write_run_file
 from .spike_sources import AbstractSpikeSource, PoissonSpikes
 from .spiking import LIF, SpikingNetwork, init_state, run_windows
@@ -249,23 +252,33 @@ def run_spiking_job(
     *,
     seed: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     stop_after_chunks: int | None = None,
 ) -> RunRecord:
     """Simulate ``job`` on its chip and write the run file ``out_path``.
 
+    Outputs are checked and locked before any work, and a stop request is honoured between
+    chunks, as in :func:`memxbar.runtime.run.run_job`.
+
     Args:
         seed: overrides the job's seed.
         resume: continue from the checkpoint next to ``out_path`` if there is one.
+        overwrite: start again, replacing a checkpoint or a finished run file.
         stop_after_chunks: stop (raise RunInterrupted) after this many chunks of this call,
             as an interruption would; the checkpoint stays for a resume.
     """
-    out_path = Path(out_path)
-    if not out_path.parent.is_dir():
-        raise ValueError(f"{out_path}: output folder '{out_path.parent}' does not exist")
     seed = job.seed if seed is None else seed
     if not (isinstance(seed, int) and seed >= 0):
         raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
+    with claim_outputs(out_path, resume=resume, overwrite=overwrite) as outputs:
+        record = _simulate(job, outputs, seed, progress, stop_after_chunks)
+        write_run_file(outputs.run_file, record)
+        outputs.checkpoint.unlink(missing_ok=True)
+    return record
+
+
+def _simulate(job, outputs, seed, progress, stop_after_chunks) -> RunRecord:
     sim = job.simulation
     chip = job.chip()
     program = compile_network(job.network, chip, device=job.device(chip))
@@ -275,6 +288,7 @@ def run_spiking_job(
     sources = build_sources(job, key=k_source)
     net = build_network(job)
     tile = build_tile(job, key=k_tile)
+    stop_if_requested("before the simulation started (nothing to resume: run it again)")
     initial_programming = _ledger_row(tile.ledger)
     initial_ledger = tile.ledger
     state = init_state(net, tile.rows, tile.cols)
@@ -284,27 +298,38 @@ def run_spiking_job(
     per_record = sim.windows(sim.record_every_s)
     records_per_chunk = sim.windows(sim.chunk_s) // per_record
     fingerprint = _fingerprint(job, seed)
-    ckpt = checkpoint_path(out_path)
+    ckpt = outputs.checkpoint
     history = _empty_history(job)
     windows_done = 0
-    if resume and ckpt.exists():
+    if outputs.resume:
         (tile, state), steps_done, history = load_checkpoint(
             ckpt, (tile, state), fingerprint=fingerprint
         )
         windows_done = steps_done // K
+    saved = windows_done if outputs.resume else None
 
-    bar = tqdm(
-        total=total_windows * K,
-        initial=windows_done * K,
-        disable=not progress,
-        desc=job.name,
-        unit="step",
-        unit_scale=True,
-        leave=False,
-    )
+    def save():
+        save_checkpoint(
+            ckpt, (tile, state), step=windows_done * K, fingerprint=fingerprint, history=history
+        )
+
     chunks_done = 0
-    try:
-        while windows_done < total_windows:
+    total_steps = total_windows * K
+    with Progress(total_steps, initial=windows_done * K, name=job.name, enabled=progress) as bar:
+        while True:
+            if stop_requested() or (
+                stop_after_chunks is not None and chunks_done >= stop_after_chunks
+            ):
+                if saved != windows_done:
+                    save()
+                raise RunInterrupted(
+                    f"stopped at step {windows_done * K} of {total_steps}; {ckpt} keeps it: "
+                    "run again with --resume"
+                )
+            if windows_done >= total_windows:
+                break
+            if chunks_done == 0:
+                bar.note("compiling the first chunk (XLA)")
             n_records = min(records_per_chunk, (total_windows - windows_done) // per_record)
             tile, state, out = run_records(
                 net, tile, sources, state, n_records, per_record, key=k_run
@@ -331,30 +356,23 @@ def run_spiking_job(
                 new["raster_neuron"] = who.astype(np.int32)
             for name, values in new.items():
                 history[name] = np.concatenate([history[name], values])
-            save_checkpoint(
-                ckpt,
-                (tile, state),
-                step=windows_done * K,
-                fingerprint=fingerprint,
-                history=history,
-            )
-            bar.update(n_records * per_record * K)
+            save()
+            saved = windows_done
+            chunks_done += 1
             seconds = n_records * sim.record_every_s
             rate = float(new["post_counts"].sum()) / (seconds * tile.cols)
-            bar.set_postfix({"rate": f"{rate:.3g} Hz", "energy": f"{energy[-1, -1]:.3g} J"})
-            chunks_done += 1
-            if (
-                stop_after_chunks is not None
-                and chunks_done >= stop_after_chunks
-                and windows_done < total_windows
-            ):
-                raise RunInterrupted(f"stopped after step {windows_done * K}; resume with --resume")
-    finally:
-        bar.close()
+            bar.advance(
+                n_records * per_record * K,
+                rate=f"{rate:.3g} Hz",
+                E=format_joules(energy[-1, -1] - initial_programming[-1]),
+            )
+            if stop_after_chunks is not None and windows_done >= total_windows:
+                stop_after_chunks = None  # the last chunk: nothing left to interrupt
 
     record = _record(job, tile, history, layout, program, initial_ledger, initial_programming)
-    write_run_file(out_path, record)
-    ckpt.unlink(missing_ok=True)
+    stop_if_requested(
+        f"stopped at step {total_steps} of {total_steps}; {ckpt} keeps it: run again with --resume"
+    )
     return record
 
 
