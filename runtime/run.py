@@ -16,7 +16,7 @@ from ..compiler import compile_network, program_to_yaml
 from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
-from .datasets import load_dataset
+from .datasets import check_network_input, load_dataset
 from .job import Job
 from .run_file import RunRecord, write_run_file
 from .trainer import Schedule, batched_features, make_chunk_runner, tiles_ledger
@@ -90,6 +90,7 @@ def run_job(
     device = job.device(chip)
     program = compile_network(job.network, chip, device=device)
     data = load_dataset(job.data, seed=seed, data_dir=data_dir)
+    check_network_input(job.network, data, source=job.source)
     if any(not (t > 0) for t in eval_times_s):
         raise ValueError(f"eval times must be positive seconds, got {list(eval_times_s)}")
     algorithm = algorithm_for(job.network)
