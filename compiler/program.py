@@ -27,7 +27,7 @@ import yaml
 
 from ..crossbar.chip import ChipSpec
 from ..devices import MODELS, AbstractDevice
-from ..hw_configs import ConfigError, brief, build, read_yaml
+from ..hw_configs import ConfigError, InvalidParameter, brief, build, read_yaml, written_key
 from ..hw_configs.strict import dump
 from .atomic_files import atomic_write_bytes
 from .network import Layer, Network, network_from_mapping
@@ -471,6 +471,11 @@ def _read(path: Path, want_arrays: bool) -> tuple[Program, dict[str, np.ndarray]
         raise ConfigError(source, "version", f"expected {VERSION}, got {brief(data['version'])}")
     chip = build(ChipSpec, _mapping(data["chip"], source, "chip"), source=source, prefix="chip.")
     device = _device_from_mapping(data["device"], source)
+    try:
+        chip.check_device(device)
+    except InvalidParameter as err:
+        key = "chip." + written_key(data["chip"], err.field)
+        raise ConfigError(source, key, err.message) from None
     network = network_from_mapping(data["network"], source=source, key="network")
     blocks = _blocks_from_list(data["tiles"], source)
     try:

@@ -21,7 +21,14 @@ import yaml
 from support import REPO, approx, assert_one_line_error, idx_bytes, run_cli
 
 from memxbar.algorithms import ConvSoftHebb, SoftHebbParams, algorithm_for
-from memxbar.compiler import Dense, Network, PlasticityRule, compile_network
+from memxbar.compiler import (
+    Dense,
+    Network,
+    PlasticityRule,
+    compile_network,
+    load_program,
+    save_program,
+)
 from memxbar.crossbar import load_chip
 from memxbar.crossbar.chip import MAX_TILE_COUNT, MAX_TILE_SIDE
 from memxbar.crossbar.converters import MAX_BITS
@@ -529,6 +536,18 @@ def test_g_weight_max_is_checked_wherever_chip_and_device_meet():
         with pytest.raises(InvalidParameter, match=r"'update.g_weight_max_S': must not exceed"):
             build()
     tile_factory(too_high, "ideal", 1.0)  # ideal tiles use no device
+
+
+def test_a_program_file_is_checked_like_a_job(tmp_path):
+    chip = load_chip("pcm_256")
+    net = Network("n", (Dense(name="d", in_features=4, out_features=4),))
+    path = save_program(compile_network(net, chip), tmp_path / "p.yaml")
+    assert load_program(path).chip == chip
+    data = yaml.safe_load(path.read_text())
+    data["chip"]["update"]["g_weight_max_S"] = 3e-5
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"p.yaml: key 'chip.update.g_weight_max_S': must not"):
+        load_program(path)
 
 
 def test_unknown_keys_are_reported_before_missing_ones(tmp_path):
