@@ -1,5 +1,6 @@
 """Learning algorithms written against the tile interface, and the registry the runtime uses."""
 
+from ..hw_configs import InvalidParameter, brief
 from .base import AbstractAlgorithm
 from .readout import LinearReadout, train_readout
 from .softhebb import ShallowSoftHebb, SoftHebbParams
@@ -21,11 +22,17 @@ ALGORITHMS = {"softhebb": ShallowSoftHebb, "softhebb_conv": ConvSoftHebb}
 
 
 def algorithm_for(network) -> AbstractAlgorithm:
-    """The algorithm that trains ``network``, chosen by its layers' rule names."""
+    """The algorithm that trains ``network``, chosen by its layers' rule names.
+
+    Raises:
+        InvalidParameter (a ValueError) whose ``field`` is the key in the network section:
+            ``layers[i].rule.name`` for a rule no algorithm knows, else the algorithm's own.
+    """
+    for i, layer in enumerate(network.layers):
+        if layer.rule.name not in ALGORITHMS:
+            raise InvalidParameter(
+                f"layers[{i}].rule.name",
+                f"no algorithm for rule {brief(layer.rule.name)} (known: {', '.join(ALGORITHMS)})",
+            )
     rules = sorted({layer.rule.name for layer in network.layers})
-    for rule in rules:
-        if rule in ALGORITHMS:
-            return ALGORITHMS[rule].from_network(network)
-    raise ValueError(
-        f"network '{network.name}': no algorithm for rules {rules} (known: {', '.join(ALGORITHMS)})"
-    )
+    return ALGORITHMS[rules[0]].from_network(network)

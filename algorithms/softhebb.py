@@ -14,6 +14,7 @@ change goes through ``tile.update``.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from ..crossbar import AbstractTile
+from ..hw_configs import InvalidParameter, brief
 from .base import AbstractAlgorithm
 
 __all__ = [
@@ -45,19 +47,27 @@ class SoftHebbParams(eqx.Module):
 
     @classmethod
     def from_rule(cls, params: dict) -> SoftHebbParams:
-        """From a PlasticityRule's params; unknown keys are an error naming the key."""
+        """From a PlasticityRule's params.
+
+        Raises:
+            InvalidParameter (a ValueError) whose ``field`` is the parameter's name: an
+                unknown parameter, or a value that is not a finite number > 0.
+        """
         known = {"inv_tau", "eta0", "power", "init_radius"}
-        unknown = set(params) - known
+        unknown = sorted(set(params) - known)
         if unknown:
-            raise ValueError(
-                f"softhebb rule: unknown parameter '{sorted(unknown)[0]}' "
-                f"(known: {', '.join(sorted(known))})"
+            raise InvalidParameter(
+                unknown[0],
+                f"softhebb rule: unknown parameter '{unknown[0]}' "
+                f"(known: {', '.join(sorted(known))})",
             )
-        values = {k: float(v) for k, v in params.items()}
-        for k, v in values.items():
-            if not v > 0:
-                raise ValueError(f"softhebb rule: parameter '{k}' must be > 0, got {v:g}")
-        return cls(**values)
+        for k, v in params.items():
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            if not number or not (0 < v < math.inf):
+                raise InvalidParameter(
+                    k, f"softhebb rule: parameter '{k}' must be > 0 and finite, got {brief(v)}"
+                )
+        return cls(**{k: float(v) for k, v in params.items()})
 
 
 def encode_inputs(x):
@@ -137,19 +147,29 @@ class ShallowSoftHebb(AbstractAlgorithm):
 
     @classmethod
     def from_network(cls, network) -> ShallowSoftHebb:
-        """From a network of one dense layer whose rule is 'softhebb'."""
+        """From a network of one dense layer whose rule is 'softhebb'.
+
+        Raises:
+            InvalidParameter (a ValueError) whose ``field`` is the key in the network section,
+                e.g. ``layers[0].rule.params.eta0``.
+        """
         layers = network.layers
         if len(layers) != 1 or layers[0].type != "dense" or layers[0].rule.name != "softhebb":
-            raise ValueError(
+            raise InvalidParameter(
+                "layers",
                 "shallow SoftHebb needs a network of exactly one dense layer with rule "
-                f"'softhebb'; got {[(layer.type, layer.rule.name) for layer in layers]}"
+                f"'softhebb'; got {[(layer.type, layer.rule.name) for layer in layers]}",
             )
         layer = layers[0]
+        try:
+            params = SoftHebbParams.from_rule(layer.rule.as_dict())
+        except InvalidParameter as err:
+            raise InvalidParameter(f"layers[0].rule.params.{err.field}", err.message) from None
         return cls(
             layer_name=layer.name,
             n_inputs=layer.in_features,
             n_neurons=layer.out_features,
-            params=SoftHebbParams.from_rule(layer.rule.as_dict()),
+            params=params,
         )
 
     def init(self, make_tile, *, key):

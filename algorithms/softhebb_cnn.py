@@ -41,6 +41,7 @@ Rule parameters (``rule: {name: softhebb_conv, params: {...}}`` of each conv2d l
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -50,6 +51,7 @@ from jax import lax
 
 from ..crossbar import AbstractTile
 from ..crossbar.conv import PADDING_MODES, ConvGeometry, matrix_to_kernel
+from ..hw_configs import InvalidParameter, brief
 from .base import AbstractAlgorithm
 from .conv_blocks import BatchNormStats, Pool2d, batch_norm_eval, batch_norm_train, triangle
 from .softhebb import SoftHebbParams, norm_deviation, softhebb_delta
@@ -81,49 +83,64 @@ class ConvBlockParams(eqx.Module):
 
     @classmethod
     def from_rule(cls, params: dict, *, layer: str = "?") -> ConvBlockParams:
-        """From a softhebb_conv rule's params; every problem is a ValueError naming the key."""
+        """From a softhebb_conv rule's params.
+
+        Raises:
+            InvalidParameter (a ValueError) whose ``field`` is the parameter's name and whose
+                message names the layer.
+        """
         where = f"{RULE_NAME} rule of layer '{layer}'"
         known = _RATE_KEYS | set(_POOL_KEYS) | {"triangle_power", "padding_mode", "pool"}
         unknown = sorted(set(params) - known)
         if unknown:
-            raise ValueError(
-                f"{where}: unknown parameter '{unknown[0]}' (known: {', '.join(sorted(known))})"
+            raise InvalidParameter(
+                unknown[0],
+                f"{where}: unknown parameter '{unknown[0]}' (known: {', '.join(sorted(known))})",
             )
         for key in _REQUIRED:
             if key not in params:
-                raise ValueError(f"{where}: parameter '{key}' is missing")
+                raise InvalidParameter(key, f"{where}: parameter '{key}' is missing")
         rates = {k: v for k, v in params.items() if k in _RATE_KEYS}
         rates.setdefault("power", 0.5)  # paper: eta_k = eta_0 |norm - 1|^0.5 for conv layers
         rates.setdefault("init_radius", 25.0)  # paper's code: radius 25
         try:
             rule = SoftHebbParams.from_rule(rates)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}: {err}") from None
+        except InvalidParameter as err:
+            raise InvalidParameter(err.field, f"{where}: {err.message}") from None
         power = _number(params["triangle_power"], "triangle_power", where)
         mode = params.get("padding_mode", "reflect")
         if mode not in PADDING_MODES:
-            raise ValueError(
-                f"{where}: parameter 'padding_mode' must be one of {PADDING_MODES}, got {mode!r}"
+            raise InvalidParameter(
+                "padding_mode",
+                f"{where}: parameter 'padding_mode' must be one of {PADDING_MODES}, "
+                f"got {brief(mode)}",
             )
         kind = params.get("pool", "none")
         if kind not in ("max", "avg", "none"):
-            raise ValueError(f"{where}: parameter 'pool' must be max, avg or none, got {kind!r}")
+            raise InvalidParameter(
+                "pool", f"{where}: parameter 'pool' must be max, avg or none, got {brief(kind)}"
+            )
         sizes = {}
         for key, default in _POOL_KEYS.items():
             value = params.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{where}: parameter '{key}' must be an integer, got {value!r}")
+                raise InvalidParameter(
+                    key, f"{where}: parameter '{key}' must be an integer, got {brief(value)}"
+                )
             sizes[key] = value
         try:
             pool = Pool2d(kind, sizes["pool_size"], sizes["pool_stride"], sizes["pool_padding"])
         except ValueError as err:
-            raise ValueError(f"{where}: {err}") from None
+            raise InvalidParameter("pool", f"{where}: {err}") from None
         return cls(rule=rule, triangle_power=power, pool=pool, padding_mode=mode)
 
 
 def _number(value, key: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{where}: parameter '{key}' must be a number > 0, got {value!r}")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not (0 < value < math.inf):
+        raise InvalidParameter(
+            key, f"{where}: parameter '{key}' must be a number > 0, got {brief(value)}"
+        )
     return float(value)
 
 
@@ -226,7 +243,12 @@ class ConvSoftHebb(AbstractAlgorithm):
 
     @classmethod
     def from_network(cls, network) -> ConvSoftHebb:
-        """From a network of conv2d layers whose rules are 'softhebb_conv', chained in shape."""
+        """From a network of conv2d layers whose rules are 'softhebb_conv', chained in shape.
+
+        Raises:
+            InvalidParameter (a ValueError) whose ``field`` is the key in the network section,
+                e.g. ``layers[1].rule.params.eta0`` or ``layers[1]``.
+        """
         layers = network.layers
         wrong = [
             (layer.name, layer.type, layer.rule.name)
@@ -234,27 +256,33 @@ class ConvSoftHebb(AbstractAlgorithm):
             if layer.type != "conv2d" or layer.rule.name != RULE_NAME
         ]
         if not layers or wrong:
-            raise ValueError(
+            raise InvalidParameter(
+                "layers",
                 f"convolutional SoftHebb needs conv2d layers with rule '{RULE_NAME}'; "
-                f"network '{network.name}' has {wrong or 'no layers'}"
+                f"network '{network.name}' has {wrong or 'no layers'}",
             )
         built = []
-        for layer in layers:
-            params = ConvBlockParams.from_rule(layer.rule.as_dict(), layer=layer.name)
+        for i, layer in enumerate(layers):
+            try:
+                params = ConvBlockParams.from_rule(layer.rule.as_dict(), layer=layer.name)
+            except InvalidParameter as err:
+                key = f"layers[{i}].rule.params.{err.field}"
+                raise InvalidParameter(key, err.message) from None
             try:
                 geometry = ConvGeometry.from_layer(layer, params.padding_mode)
                 block = ConvSoftHebbLayer(layer.name, geometry, layer.out_channels, params)
                 block.output_shape  # noqa: B018 (raises when the pooling window does not fit)
             except ValueError as err:
-                raise ValueError(f"layer '{layer.name}': {err}") from None
+                raise InvalidParameter(f"layers[{i}]", f"layer '{layer.name}': {err}") from None
             if built:
                 want = built[-1].output_shape
                 have = (*geometry.input_size, geometry.in_channels)
                 if have != want:
-                    raise ValueError(
+                    raise InvalidParameter(
+                        f"layers[{i}].input_size",
                         f"layer '{layer.name}': input_size × in_channels is {have}, but layer "
                         f"'{built[-1].name}' outputs {want} (height, width, channels) after "
-                        "pooling"
+                        "pooling",
                     )
             built.append(block)
         return cls(layers=tuple(built))

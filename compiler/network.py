@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..hw_configs import ConfigError
+from ..hw_configs import ConfigError, brief
 
 __all__ = [
     "PlasticityRule",
@@ -186,11 +186,11 @@ class Network:
 
 def _layer_from_mapping(entry: Any, source: str, key: str) -> Layer:
     if not isinstance(entry, Mapping):
-        raise ConfigError(source, key, f"expected a mapping describing a layer, got {entry!r}")
+        raise ConfigError(source, key, f"expected a mapping describing a layer, got {brief(entry)}")
     kind = entry.get("type")
     if kind not in LAYER_TYPES:
         raise ConfigError(
-            source, f"{key}.type", f"expected one of {', '.join(LAYER_TYPES)}, got {kind!r}"
+            source, f"{key}.type", f"expected one of {', '.join(LAYER_TYPES)}, got {brief(kind)}"
         )
     cls = LAYER_TYPES[kind]
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -215,13 +215,15 @@ def _field_value(cls, field: dataclasses.Field, value: Any, source: str, key: st
     name = field.name
     if name == "name":
         if not isinstance(value, str) or not value:
-            raise ConfigError(source, key, f"expected a non-empty name, got {value!r}")
+            raise ConfigError(source, key, f"expected a non-empty name, got {brief(value)}")
         return value
     if name == "rule":
         return _rule_from_mapping(value, source, key)
     if name == "neuron":
         if not isinstance(value, Mapping):
-            raise ConfigError(source, key, f"expected a mapping of LIF parameters, got {value!r}")
+            raise ConfigError(
+                source, key, f"expected a mapping of LIF parameters, got {brief(value)}"
+            )
         return tuple(sorted(value.items()))
     if name in ("kernel_size", "input_size"):
         pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
@@ -230,15 +232,15 @@ def _field_value(cls, field: dataclasses.Field, value: Any, source: str, key: st
             or len(pair) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair)
         ):
-            raise ConfigError(source, key, f"expected two positive integers, got {value!r}")
+            raise ConfigError(source, key, f"expected two positive integers, got {brief(value)}")
         return tuple(pair)
     if name == "lateral_inhibition":
         if not isinstance(value, bool):
-            raise ConfigError(source, key, f"expected true or false, got {value!r}")
+            raise ConfigError(source, key, f"expected true or false, got {brief(value)}")
         return value
     minimum = 0 if name == "padding" else 1
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(source, key, f"expected an integer ≥ {minimum}, got {value!r}")
+        raise ConfigError(source, key, f"expected an integer ≥ {minimum}, got {brief(value)}")
     return value
 
 
@@ -246,23 +248,25 @@ def _rule_from_mapping(value: Any, source: str, key: str) -> PlasticityRule:
     if isinstance(value, str):
         return PlasticityRule.create(value)
     if not isinstance(value, Mapping) or "name" not in value:
-        raise ConfigError(source, key, f"expected a rule name or {{name, params}}, got {value!r}")
+        raise ConfigError(
+            source, key, f"expected a rule name or {{name, params}}, got {brief(value)}"
+        )
     unknown = set(value) - {"name", "params"}
     if unknown:
         raise ConfigError(source, f"{key}.{sorted(unknown)[0]}", "is not a key of a rule")
     params = value.get("params") or {}
     if not isinstance(params, Mapping):
-        raise ConfigError(source, f"{key}.params", f"expected a mapping, got {params!r}")
+        raise ConfigError(source, f"{key}.params", f"expected a mapping, got {brief(params)}")
     for k, v in params.items():
         if not isinstance(v, int | float | str | bool):
-            raise ConfigError(source, f"{key}.params.{k}", f"expected a scalar, got {v!r}")
+            raise ConfigError(source, f"{key}.params.{k}", f"expected a scalar, got {brief(v)}")
     return PlasticityRule.create(str(value["name"]), params)
 
 
 def network_from_mapping(mapping: Any, *, source: str, key: str = "network") -> Network:
     """Parse a network section ``{name, layers: [...]}``; errors name the file and key."""
     if not isinstance(mapping, Mapping):
-        raise ConfigError(source, key, f"expected a mapping, got {mapping!r}")
+        raise ConfigError(source, key, f"expected a mapping, got {brief(mapping)}")
     unknown = set(mapping) - {"name", "layers"}
     if unknown:
         raise ConfigError(source, f"{key}.{sorted(unknown)[0]}", "is not a key (name, layers)")

@@ -75,12 +75,15 @@ def compile_network(
         DoesNotFit (a ValueError): more tiles needed than the chip has; the message gives the
             tiles needed per layer and in total, and the tiles on the chip.
         ConfigError (a ValueError): the chip's device preset cannot be loaded.
+        InvalidParameter (a ValueError): the chip asks more conductance of its device than
+            the device's g_max (:meth:`ChipSpec.check_device`).
     """
     needed = tiles_needed(network, chip.tile)
     if sum(needed.values()) > chip.tile.count:
         raise DoesNotFit(network, chip, needed)
     if device is None:
         device = load_preset(chip.device_preset)
+    chip.check_device(device)
     blocks = []
     for layer in network.layers:
         for matrix, (rows, cols) in layer.matrices().items():

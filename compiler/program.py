@@ -27,7 +27,7 @@ import yaml
 
 from ..crossbar.chip import ChipSpec
 from ..devices import MODELS, AbstractDevice
-from ..hw_configs import ConfigError, build, read_yaml
+from ..hw_configs import ConfigError, InvalidParameter, brief, build, read_yaml, written_key
 from ..hw_configs.strict import dump
 from .atomic_files import atomic_write_bytes
 from .network import Layer, Network, network_from_mapping
@@ -403,7 +403,7 @@ def _checked_arrays(conductances: Mapping[str, Any]) -> dict[str, np.ndarray]:
     for name, value in conductances.items():
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(
-                f"conductance array name {name!r}: use letters, digits and _ . : - "
+                f"conductance array name {brief(name)}: use letters, digits and _ . : - "
                 "(not starting with . : -)"
             )
         array = np.asarray(value)
@@ -466,11 +466,16 @@ def _read(path: Path, want_arrays: bool) -> tuple[Program, dict[str, np.ndarray]
         if key not in data:
             raise ConfigError(source, key, "is missing")
     if data["format"] != FORMAT:
-        raise ConfigError(source, "format", f"expected {FORMAT!r}, got {data['format']!r}")
+        raise ConfigError(source, "format", f"expected {FORMAT!r}, got {brief(data['format'])}")
     if data["version"] != VERSION or isinstance(data["version"], bool):
-        raise ConfigError(source, "version", f"expected {VERSION}, got {data['version']!r}")
+        raise ConfigError(source, "version", f"expected {VERSION}, got {brief(data['version'])}")
     chip = build(ChipSpec, _mapping(data["chip"], source, "chip"), source=source, prefix="chip.")
     device = _device_from_mapping(data["device"], source)
+    try:
+        chip.check_device(device)
+    except InvalidParameter as err:
+        key = "chip." + written_key(data["chip"], err.field)
+        raise ConfigError(source, key, err.message) from None
     network = network_from_mapping(data["network"], source=source, key="network")
     blocks = _blocks_from_list(data["tiles"], source)
     try:
@@ -487,7 +492,7 @@ def _read(path: Path, want_arrays: bool) -> tuple[Program, dict[str, np.ndarray]
 
 def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ConfigError(source, key, f"expected a mapping, got {value!r}")
+        raise ConfigError(source, key, f"expected a mapping, got {brief(value)}")
     return value
 
 
@@ -502,22 +507,22 @@ def _device_from_mapping(value: Any, source: str) -> AbstractDevice:
 
 def _int(value: Any, source: str, key: str, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(source, key, f"expected an integer ≥ {minimum}, got {value!r}")
+        raise ConfigError(source, key, f"expected an integer ≥ {minimum}, got {brief(value)}")
     return value
 
 
 def _text(value: Any, source: str, key: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigError(source, key, f"expected a non-empty name, got {value!r}")
+        raise ConfigError(source, key, f"expected a non-empty name, got {brief(value)}")
     return value
 
 
 def _range(value: Any, source: str, key: str) -> tuple[int, int]:
     if not isinstance(value, list) or len(value) != 2:
-        raise ConfigError(source, key, f"expected [start, stop], got {value!r}")
+        raise ConfigError(source, key, f"expected [start, stop], got {brief(value)}")
     start, stop = (_int(v, source, key) for v in value)
     if stop <= start:
-        raise ConfigError(source, key, f"expected start < stop, got {value!r}")
+        raise ConfigError(source, key, f"expected start < stop, got {brief(value)}")
     return start, stop
 
 
@@ -558,7 +563,7 @@ def _blocks_from_list(value: Any, source: str) -> tuple[Block, ...]:
 def _check_partial_sums(value: Any, program: Program, source: str) -> None:
     expected = [dict(m) for m in _partial_sums_mapping(program)]
     if not isinstance(value, list):
-        raise ConfigError(source, "partial_sums", f"expected a list, got {value!r}")
+        raise ConfigError(source, "partial_sums", f"expected a list, got {brief(value)}")
     for i in range(max(len(value), len(expected))):
         got = value[i] if i < len(value) else None
         want = expected[i] if i < len(expected) else None
@@ -577,7 +582,7 @@ def _read_conductances(value: Any, path: Path, want_arrays: bool) -> dict[str, n
             raise ConfigError(source, f"conductances.{key}", "is not a known key (file, arrays)")
     name = _text(section.get("file"), source, "conductances.file")
     if Path(name).name != name:
-        raise ConfigError(source, "conductances.file", f"expected a file name, got {name!r}")
+        raise ConfigError(source, "conductances.file", f"expected a file name, got {brief(name)}")
     listed = _mapping(section.get("arrays"), source, "conductances.arrays")
     expected = {}
     for array_name, spec in listed.items():
@@ -587,12 +592,14 @@ def _read_conductances(value: Any, path: Path, want_arrays: bool) -> dict[str, n
             raise ConfigError(source, key, "expected exactly the keys shape, dtype, sha256")
         shape = spec["shape"]
         if not isinstance(shape, list):
-            raise ConfigError(source, f"{key}.shape", f"expected a list, got {shape!r}")
+            raise ConfigError(source, f"{key}.shape", f"expected a list, got {brief(shape)}")
         shape = tuple(_int(n, source, f"{key}.shape") for n in shape)
         try:
             dtype = np.dtype(spec["dtype"])
         except TypeError:
-            raise ConfigError(source, f"{key}.dtype", f"unknown dtype {spec['dtype']!r}") from None
+            raise ConfigError(
+                source, f"{key}.dtype", f"unknown dtype {brief(spec['dtype'])}"
+            ) from None
         expected[str(array_name)] = (shape, dtype, str(spec["sha256"]))
     h5_path = path.parent / name
     return _read_h5(h5_path, expected, want_arrays)

@@ -15,20 +15,47 @@ from ..hw_configs import (
     preset_path,
     read_yaml,
     section,
+    si_text,
 )
 from .converters import ADC, DAC
 
 __all__ = ["ChipSpec", "TileGeometry", "Periphery", "UpdateConfig", "load_chip"]
 
 
+#: Largest tile side (rows or columns). Published PCM compute tiles are 256×256 (HERMES,
+#: Khaddam-Aljameh et al. 2022) to about 1024 lines; one emulated 4096×4096 tile already holds
+#: 2 × 16.8 M device states (~40 bytes each, ~1.3 GB), so a larger number is a typo.
+MAX_TILE_SIDE = 4096
+#: Most tiles on a chip: HERMES has 64 cores; 2^20 leaves room for wafer-scale studies while
+#: refusing a typo (the compiler lists every tile of a program).
+MAX_TILE_COUNT = 2**20
+#: Most devices per side of a synapse: multi-memristive synapses use 2-7 (Boybat et al. 2018).
+MAX_DEVICES_PER_SIDE = 16
+
+
 class TileGeometry(eqx.Module):
     """Size and count of the crossbar tiles."""
 
-    rows: int = param("word lines (inputs) per tile", ge=1, static=True)
-    cols: int = param("bit lines (outputs) per tile", ge=1, static=True)
-    count: int = param("tiles on the chip", ge=1, static=True)
+    rows: int = param(
+        f"word lines (inputs) per tile (at most {MAX_TILE_SIDE}: real tiles are 256-1024)",
+        ge=1,
+        le=MAX_TILE_SIDE,
+        static=True,
+    )
+    cols: int = param(
+        f"bit lines (outputs) per tile (at most {MAX_TILE_SIDE}: real tiles are 256-1024)",
+        ge=1,
+        le=MAX_TILE_SIDE,
+        static=True,
+    )
+    count: int = param(
+        f"tiles on the chip (at most {MAX_TILE_COUNT})", ge=1, le=MAX_TILE_COUNT, static=True
+    )
     devices_per_side: int = param(
-        "PCM devices per side of a differential synapse (multi-memristive)", ge=1, static=True
+        "PCM devices per side of a differential synapse (multi-memristive)",
+        ge=1,
+        le=MAX_DEVICES_PER_SIDE,
+        static=True,
     )
 
 
@@ -68,7 +95,7 @@ class UpdateConfig(eqx.Module):
     )
     set_pulse_s: float = param("duration of one SET pulse slot, s", gt=0.0)
     refresh_threshold: float = param(
-        "a pair is refreshed when a device exceeds this fraction of g_weight_max", gt=0.0
+        "a pair is refreshed when a device exceeds this fraction of g_weight_max", gt=0.0, le=1.0
     )
 
 
@@ -85,6 +112,31 @@ class ChipSpec(eqx.Module):
     def __check_init__(self):
         if self.update.scheme == "pulse_train" and self.update.pulse_train_length < 2:
             raise InvalidParameter("update.pulse_train_length", "must be ≥ 2 for pulse trains")
+        if self.periphery.adc.per_tile > self.tile.cols:
+            raise InvalidParameter(
+                "periphery.adc.per_tile",
+                f"must not exceed the columns of a tile (tile.cols = {self.tile.cols}), "
+                f"got {self.periphery.adc.per_tile}",
+            )
+
+    def check_device(self, device) -> None:
+        """Refuse a device that cannot hold the conductance the update scheme asks of it.
+
+        ``update.g_weight_max_S`` (|w| = w_max) must not exceed the device's nominal g_max:
+        each device's own ceiling is drawn around the nominal one (``variability``), so some
+        saturate earlier anyway, but a larger target would clip every full weight.
+
+        Raises:
+            InvalidParameter naming ``update.g_weight_max_S``.
+        """
+        g_w, g_max = self.update.g_weight_max_S, device.g_max_S
+        if isinstance(g_w, float) and isinstance(g_max, float) and g_w > g_max:
+            raise InvalidParameter(
+                "update.g_weight_max_S",
+                f"must not exceed the nominal g_max of the device preset "
+                f"'{self.device_preset}' (conductance.g_max_S = {si_text(g_max, 'S')}), "
+                f"got {si_text(g_w, 'S')}",
+            )
 
 
 def load_chip(name_or_path: str | Path, overrides: dict | None = None) -> ChipSpec:

@@ -7,7 +7,12 @@ import jax.numpy as jnp
 
 from ..hw_configs import param
 
-__all__ = ["DAC", "ADC", "quantise"]
+__all__ = ["DAC", "ADC", "quantise", "MAX_BITS"]
+
+#: Finest converter the model represents. Quantisation runs in float32, whose 24-bit
+#: significand holds every grid index exactly only up to 2^24; a finer grid is below float32
+#: resolution at full scale (and 2^(bits-1) overflows the integer types at 64 bits).
+MAX_BITS = 24
 
 
 def quantise(value, full_scale, bits: int):
@@ -24,7 +29,12 @@ def quantise(value, full_scale, bits: int):
 class DAC(eqx.Module):
     """Input digital-to-analogue converter: one conversion per input element per vector."""
 
-    bits: int = param("resolution in bits (signed, sign-magnitude)", ge=2, static=True)
+    bits: int = param(
+        f"resolution in bits (signed, sign-magnitude; at most {MAX_BITS}: float32 arithmetic)",
+        ge=2,
+        le=MAX_BITS,
+        static=True,
+    )
     input_range: float = param("|x| mapped to the full read voltage; larger inputs clip", gt=0.0)
     energy_J: float = param("energy per conversion, J", ge=0.0)
 
@@ -41,11 +51,18 @@ class ADC(eqx.Module):
     in current that is output_range · V_read · g_weight_max · devices_per_side.
     """
 
-    bits: int = param("resolution in bits (signed)", ge=2, static=True)
+    bits: int = param(
+        f"resolution in bits (signed; at most {MAX_BITS}: float32 arithmetic)",
+        ge=2,
+        le=MAX_BITS,
+        static=True,
+    )
     output_range: float = param("full scale in units of (input_range · w_max)", gt=0.0)
     energy_J: float = param("energy per conversion, J", ge=0.0)
     conversion_s: float = param("time of one conversion, s", gt=0.0)
-    per_tile: int = param("ADCs per tile; columns share them in turn", ge=1, static=True)
+    per_tile: int = param(
+        "ADCs per tile, at most one per column; columns share them in turn", ge=1, static=True
+    )
 
     def convert(self, y_normalised):
         """Quantise outputs in full-scale units of (input_range · w_max); saturates."""

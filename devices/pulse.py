@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..hw_configs import section
+from ..hw_configs import InvalidParameter, section, si_text
 from .abstract import AbstractDevice
 from .conductance import ConductanceRange
 from .drift import Drift
@@ -42,6 +42,17 @@ class PulsePCM(AbstractDevice):
     read_noise: ReadNoise = section("1/f read noise")
     energy: DeviceEnergy = section("energy per operation")
     faults: Faults = section("stuck devices and endurance")
+
+    def __check_init__(self):
+        # The RESET (amorphous) state is the bottom of the window; checked against the nominal
+        # g_max, since each device's own ceiling is drawn around it at fabrication.
+        g_reset, g_max = self.reset_response.g_reset_S, self.conductance.g_max_S
+        if isinstance(g_reset, float) and isinstance(g_max, float) and not g_reset < g_max:
+            raise InvalidParameter(
+                "reset_response.g_reset_S",
+                f"must be below conductance.g_max_S ({si_text(g_max, 'S')}), "
+                f"got {si_text(g_reset, 'S')}",
+            )
 
     def reset_level_S(self):
         return self.reset_response.g_reset_S

@@ -13,22 +13,28 @@ from .strict import (
     ConfigError,
     InvalidParameter,
     apply_overrides,
+    brief,
     build,
     describe,
     param,
     read_yaml,
     section,
+    si_text,
+    written_key,
 )
 
 __all__ = [
     "ConfigError",
     "apply_overrides",
     "InvalidParameter",
+    "brief",
     "build",
     "describe",
     "param",
     "read_yaml",
     "section",
+    "si_text",
+    "written_key",
     "preset_names",
     "preset_path",
 ]

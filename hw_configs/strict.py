@@ -13,7 +13,9 @@ unknown and missing keys, wrong types, non-finite numbers and values outside phy
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
@@ -32,6 +34,10 @@ __all__ = [
     "unit_of",
     "describe",
     "dump",
+    "brief",
+    "written_key",
+    "si_text",
+    "MAX_ALIAS_EXPANSION",
 ]
 
 # SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
@@ -123,17 +129,68 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: Most YAML nodes that aliases (``*name``) may add to one document. Aliases share one parsed
+#: object, but everything that walks the result (the strict checks, a deep copy, an error
+#: message) walks every expansion: nine levels of nine aliases ("billion laughs") are 9^9
+#: values from a few hundred bytes. No preset or job needs more than a few hundred.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+class _AliasBomb(yaml.MarkedYAMLError):
+    pass
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+    """yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last),
+    aliases that expand beyond :data:`MAX_ALIAS_EXPANSION` nodes, and an alias inside the
+    value it names (a recursive structure, which no parameter can hold)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._node_sizes: dict[int, int] = {}
+        self._expanded = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:  # an undefined alias is PyYAML's own error
+                if node.end_mark is None:  # still being composed: the alias is inside it
+                    raise _AliasBomb(
+                        problem=f"alias *{event.anchor} refers to a value that contains it",
+                        problem_mark=event.start_mark,
+                    )
+                self._expanded += self._size(node)
+                if self._expanded > MAX_ALIAS_EXPANSION:
+                    raise _AliasBomb(
+                        problem=f"aliases (*{event.anchor} and others) expand the document "
+                        f"beyond {MAX_ALIAS_EXPANSION} values; write the values out",
+                        problem_mark=event.start_mark,
+                    )
+        return super().compose_node(parent, index)
+
+    def _size(self, node) -> int:
+        """Nodes in ``node`` with every alias expanded (memoised: aliases share nodes)."""
+        size = self._node_sizes.get(id(node))
+        if size is None:
+            size = 1
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(self._size(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(self._size(k) + self._size(v) for k, v in node.value)
+            self._node_sizes[id(node)] = size
+        return size
 
 
 def _mapping_without_duplicates(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # '<<: *base' (construct_mapping merges it; later keys override it)
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+                None, None, f"duplicate key {brief(key)}", key_node.start_mark
             )
         seen.add(key)
     return loader.construct_mapping(node, deep)
@@ -143,11 +200,25 @@ _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
 )
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxtuple, _BRIEF.maxdict = 3, 6, 6, 4
+_BRIEF.maxstring = _BRIEF.maxother = 80
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters (``…`` marks a cut).
+
+    Built with :mod:`reprlib`, so a huge or deeply nested value costs no more than its first
+    few items: a message never holds a whole file's worth of data.
+    """
+    text = _BRIEF.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {brief(value)}"
 
 
 def _yaml_keys_for(name: str) -> list[str]:
@@ -211,8 +282,18 @@ def _check_bounds(value: float, meta: Mapping[str, Any], source: str, key: str, 
         bound = meta.get(name)
         if bound is not None and not ok(bound):
             raise ConfigError(
-                source, key, f"must be {symbol} {bound:g}{suffix}, got {value:g}{suffix}"
+                source,
+                key,
+                f"must be {symbol} {_number_text(bound)}{suffix}, "
+                f"got {_number_text(value)}{suffix}",
             )
+
+
+def _number_text(x: float | int) -> str:
+    # Integers in full (a seed bound of 4294967295, not 4.29497e+09) unless absurdly long.
+    if isinstance(x, int) and abs(x) < 10**21:
+        return str(x)
+    return f"{x:g}"
 
 
 def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source: str, key: str):
@@ -270,9 +351,20 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
         raise ConfigError(source, prefix.rstrip(".") or "<top>", "expected a mapping")
     hints = typing.get_type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init]
+    # Unknown keys first: a key with a wrong unit suffix (set_pulse_pV) is a typo to point
+    # at, not a reason to report the field it failed to spell (set_pulse_J) as missing.
+    spellings = [k for f in fields for k in _yaml_keys_for(f.name)]
+    unknown = [k for k in mapping if k not in spellings]
+    if unknown:
+        allowed = sorted(f.name for f in fields)
+        close = difflib.get_close_matches(str(unknown[0]), spellings, n=1, cutoff=0.75)
+        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+        raise ConfigError(
+            source,
+            prefix + str(unknown[0]),
+            f"is not a known key here ({hint}known: {', '.join(allowed)})",
+        )
     kwargs: dict[str, Any] = {}
-    used: set[str] = set()
-    yaml_key_of: dict[str, str] = {}
     for field in fields:
         found = _lookup(mapping, field.name, source, prefix)
         if found is None:
@@ -283,8 +375,6 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
             hint = f" ({doc})" if doc else ""
             raise ConfigError(source, prefix + expected, f"is missing{hint}")
         key, value, factor = found
-        used.add(key)
-        yaml_key_of[field.name] = key
         kwargs[field.name] = _convert(
             hints[field.name],
             value,
@@ -293,19 +383,31 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
             source,
             prefix + key,
         )
-    unknown = [k for k in mapping if k not in used]
-    if unknown:
-        allowed = sorted(f.name for f in fields)
-        raise ConfigError(
-            source,
-            prefix + str(unknown[0]),
-            f"is not a known key here (known: {', '.join(allowed)})",
-        )
     try:
         return cls(**kwargs)
     except InvalidParameter as err:
-        key = yaml_key_of.get(err.field, err.field)
-        raise ConfigError(source, prefix + key, err.message) from None
+        raise ConfigError(source, prefix + written_key(mapping, err.field), err.message) from None
+
+
+def written_key(mapping: Any, dotted_field: str) -> str:
+    """The dotted key as ``mapping`` spells it, for a dotted path of field names.
+
+    ``written_key({"update": {"g_weight_max_uS": 8}}, "update.g_weight_max_S")`` is
+    ``'update.g_weight_max_uS'``. Parts the mapping does not hold (and list indices such as
+    ``groups[1]``) are kept as given.
+    """
+    parts = dotted_field.split(".")
+    written = []
+    node = mapping
+    for part in parts:
+        key = part
+        if isinstance(node, Mapping):
+            key = next((k for k in _yaml_keys_for(part) if k in node), part)
+            node = node.get(key)
+        else:
+            node = None
+        written.append(key)
+    return ".".join(written)
 
 
 def apply_overrides(
@@ -354,6 +456,12 @@ def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
         unit = unit_of(field.name)
         rows.append((key, *_pretty(value, unit), doc))
     return rows
+
+
+def si_text(value: float, unit: str) -> str:
+    """``value`` (SI) with an engineering prefix for messages: ``si_text(2.5e-5, "S")`` is
+    ``'25 µS'``."""
+    return " ".join(_pretty(float(value), unit))
 
 
 def _pretty(value: Any, unit: str) -> tuple[str, str]:

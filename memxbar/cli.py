@@ -11,6 +11,43 @@ import sys
 from pathlib import Path
 
 
+class _BadOption:
+    """An option value that failed its check; :func:`main` reports it as one error line.
+
+    argparse would print its usage and a second line for a value its ``type`` refuses; the
+    CLI's contract for bad input is one line, so the type functions below return this instead.
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _integer_option(option: str, low: int, high=None):
+    """An argparse ``type``: an integer in ``low`` … ``high`` (a number, a function giving
+    it, or None: no bound), else a :class:`_BadOption` naming ``option``."""
+
+    def convert(text: str):
+        from .hw_configs import brief
+
+        top = high() if callable(high) else high
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (top is not None and value > top):
+            expected = f"{low} … {top}" if top is not None else f"≥ {low}"
+            return _BadOption(f"{option}: expected an integer {expected}, got {brief(text)}")
+        return value
+
+    return convert
+
+
+def _seed_max() -> int:
+    from .runtime.job import SEED_MAX  # imports the runtime: only when --seed is given
+
+    return SEED_MAX
+
+
 def _devices_list(args) -> int:
     from .devices import load_preset
     from .hw_configs import preset_names
@@ -147,8 +184,18 @@ def _add_run_commands(commands) -> None:
     run = commands.add_parser("run", help="train a job on its emulated chip and evaluate it")
     run.add_argument("job", help="job YAML file (rate-based, or 'kind: spiking')")
     run.add_argument("-o", "--output", default=None, help="run file (default: JOB_NAME.h5)")
-    run.add_argument("--seed", type=int, default=None, help="PRNG seed (default: the job's)")
-    run.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    run.add_argument(
+        "--seed",
+        type=_integer_option("--seed", 0, _seed_max),
+        default=None,
+        help="PRNG seed (default: the job's)",
+    )
+    run.add_argument(
+        "--epochs",
+        type=_integer_option("--epochs", 1),
+        default=None,
+        help="override training.epochs",
+    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -195,9 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("preset", help="preset name or YAML path")
     plot.add_argument("-o", "--output", default="figures", help="output folder (default: figures)")
     plot.add_argument(
-        "--devices", type=int, default=2000, help="devices simulated per curve (default 2000)"
+        "--devices",
+        type=_integer_option("--devices", 1),
+        default=2000,
+        help="devices simulated per curve (default 2000)",
     )
-    plot.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    plot.add_argument(
+        "--seed",
+        type=_integer_option("--seed", 0, _seed_max),
+        default=0,
+        help="PRNG seed (default 0)",
+    )
     plot.set_defaults(func=_devices_plot)
     _add_compile_command(commands)
     _add_run_commands(commands)
@@ -222,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         try:
+            for value in vars(args).values():
+                if isinstance(value, _BadOption):
+                    raise ValueError(value.message)
             return args.func(args)
         except (ValueError, OSError) as err:
             print(f"memxbar: error: {_one_line(err)}", file=sys.stderr)

@@ -26,6 +26,8 @@ def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float, *,
         raise ValueError(f"tiles must be 'pcm' or 'ideal', got {kind!r}")
     if kind == "pcm" and device is None:
         device = load_preset(chip.device_preset)
+    if kind == "pcm":
+        chip.check_device(device)
 
     def make_tile(layer: str, matrix: str, rows: int, cols: int, *, key) -> TiledMatrix:
         del layer, matrix

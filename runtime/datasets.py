@@ -6,8 +6,17 @@ import dataclasses
 
 import numpy as np
 
-from .image_datasets import CIFAR10_SHAPE, STL10_SHAPE, load_cifar10_arrays, load_stl10_arrays
-from .mnist import load_mnist_arrays
+from ..hw_configs import ConfigError
+from .image_datasets import (
+    CIFAR10_DIR,
+    CIFAR10_SHAPE,
+    STL10_DIR,
+    STL10_SHAPE,
+    data_folder,
+    load_cifar10_arrays,
+    load_stl10_arrays,
+)
+from .mnist import IMAGE_SIZE, load_mnist_arrays, mnist_folder
 
 __all__ = [
     "Dataset",
@@ -17,6 +26,7 @@ __all__ = [
     "load_cifar10",
     "load_stl10",
     "load_dataset",
+    "check_network_input",
 ]
 
 
@@ -32,6 +42,8 @@ class Dataset:
     n_classes: int
     #: (height, width, channels) of one image; the flat features are this array row-major.
     image_shape: tuple[int, int, int] = ()
+    #: Where the data came from (a folder, or the package that ships it), for messages.
+    source: str = ""
 
     @property
     def n_features(self) -> int:
@@ -82,13 +94,14 @@ def load_digits_split(test_fraction: float = 0.2, *, seed: int = 0) -> Dataset:
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_fraction, random_state=seed, stratify=y
     )
-    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10, (8, 8, 1))
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10, (8, 8, 1), "scikit-learn's load_digits")
 
 
 def load_mnist(data_dir: str | None = None) -> Dataset:
     """MNIST from a data folder (see :mod:`memxbar.runtime.mnist`); nothing is downloaded."""
     x_tr, y_tr, x_te, y_te = load_mnist_arrays(data_dir)
-    return Dataset("mnist", x_tr, y_tr, x_te, y_te, 10, (28, 28, 1))
+    folder = str(mnist_folder(data_dir))
+    return Dataset("mnist", x_tr, y_tr, x_te, y_te, 10, (*IMAGE_SIZE, 1), folder)
 
 
 def load_cifar10(data_dir: str | None = None) -> Dataset:
@@ -98,7 +111,8 @@ def load_cifar10(data_dir: str | None = None) -> Dataset:
     (n, 32, 32, 3). See :mod:`memxbar.runtime.image_datasets`.
     """
     x_tr, y_tr, x_te, y_te = load_cifar10_arrays(data_dir)
-    return Dataset("cifar10", x_tr, y_tr, x_te, y_te, 10, CIFAR10_SHAPE)
+    folder = str(data_folder(data_dir, "CIFAR-10", CIFAR10_DIR))
+    return Dataset("cifar10", x_tr, y_tr, x_te, y_te, 10, CIFAR10_SHAPE, folder)
 
 
 def load_stl10(data_dir: str | None = None) -> Dataset:
@@ -108,7 +122,8 @@ def load_stl10(data_dir: str | None = None) -> Dataset:
     (n, 96, 96, 3). See :mod:`memxbar.runtime.image_datasets`.
     """
     x_tr, y_tr, x_te, y_te = load_stl10_arrays(data_dir)
-    return Dataset("stl10", x_tr, y_tr, x_te, y_te, 10, STL10_SHAPE)
+    folder = str(data_folder(data_dir, "STL-10", STL10_DIR))
+    return Dataset("stl10", x_tr, y_tr, x_te, y_te, 10, STL10_SHAPE, folder)
 
 
 def load_dataset(config, *, seed: int = 0, data_dir: str | None = None) -> Dataset:
@@ -130,3 +145,39 @@ def load_dataset(config, *, seed: int = 0, data_dir: str | None = None) -> Datas
         )
     data = data.limited(config.train_limit, config.test_limit, seed=seed)
     return centered(data) if config.center else data
+
+
+def check_network_input(network, data: Dataset, *, source: str) -> None:
+    """Refuse a network whose first layer does not take ``data``'s samples.
+
+    Checked once the data are loaded and before any tile is built, so the message names the
+    job file ``source``, the key and both sizes instead of a shape error deep in a tile.
+
+    Raises:
+        ConfigError naming ``network.layers[0].<key>``.
+    """
+    layer = network.layers[0]
+    key = "network.layers[0]"
+    h, w, c = data.image_shape
+    origin = f"the {data.name} data ({data.source})" if data.source else f"the {data.name} data"
+    if layer.type == "conv2d":
+        for name, have, want in (
+            ("input_size", tuple(layer.input_size), (h, w)),
+            ("in_channels", layer.in_channels, c),
+        ):
+            if have != want:
+                raise ConfigError(
+                    source,
+                    f"{key}.{name}",
+                    f"is {have}, but {origin} are {h}×{w} images of {c} channel(s)",
+                )
+        return
+    name = "in_features" if hasattr(layer, "in_features") else "n_inputs"
+    have = getattr(layer, name)
+    if have != data.n_features:
+        raise ConfigError(
+            source,
+            f"{key}.{name}",
+            f"is {have}, but {origin} have {data.n_features} features per sample "
+            f"({h}×{w}×{c} images)",
+        )

@@ -12,12 +12,35 @@ from typing import Literal
 
 import equinox as eqx
 
+from ..algorithms import algorithm_for
 from ..compiler.network import Network, network_from_mapping
 from ..crossbar.chip import load_chip
 from ..devices import load_preset
-from ..hw_configs import ConfigError, build, param, read_yaml, section
+from ..hw_configs import (
+    ConfigError,
+    InvalidParameter,
+    brief,
+    build,
+    param,
+    preset_path,
+    read_yaml,
+    section,
+    written_key,
+)
 
-__all__ = ["Job", "DataConfig", "HardwareConfig", "TrainingConfig", "ReadoutConfig", "load_job"]
+__all__ = [
+    "SEED_MAX",
+    "Job",
+    "DataConfig",
+    "HardwareConfig",
+    "TrainingConfig",
+    "ReadoutConfig",
+    "load_job",
+]
+
+#: Largest seed: scikit-learn's splits (the digits data set) take 32-bit seeds, and every job
+#: kind keeps the same range so a seed means the same thing everywhere.
+SEED_MAX = 2**32 - 1
 
 
 class DataConfig(eqx.Module):
@@ -86,12 +109,39 @@ class OnChip(eqx.Module):
         return load_preset(chip.device_preset, dict(self.device_overrides))
 
     def check_hardware(self, source: str):
-        """Build chip and device now, so a bad preset or override names the job file."""
+        """Build chip and device now, so a bad preset or override names the job file.
+
+        A problem with a value the job overrides is reported at the job's own key
+        (``hardware.chip_overrides.<key>``); one in a preset names the preset and its key.
+        """
         try:
-            self.device(self.chip())
+            chip = self.chip()
         except ConfigError as err:
-            raise ConfigError(source, "hardware", str(err)) from None
+            raise _hardware_error(err, source, "chip_overrides", self.chip_overrides) from None
+        try:
+            device = self.device(chip)
+        except ConfigError as err:
+            raise _hardware_error(err, source, "device_overrides", self.device_overrides) from None
+        try:
+            chip.check_device(device)
+        except InvalidParameter as err:
+            path = preset_path("chips", self.hardware.chip)
+            key = written_key(read_yaml(path), err.field)
+            raise _hardware_error(
+                ConfigError(str(path), key, err.message),
+                source,
+                "chip_overrides",
+                self.chip_overrides,
+            ) from None
         return self
+
+
+def _hardware_error(err: ConfigError, source: str, what: str, overrides: tuple) -> ConfigError:
+    """``err`` (from a preset) as an error of the job file ``source``."""
+    # Overrides must name keys as the preset spells them, so an overridden key is err.key.
+    if err.key in dict(overrides):
+        return ConfigError(source, f"hardware.{what}.{err.key}", f"{err.message} ({err.source})")
+    return ConfigError(source, "hardware", str(err))
 
 
 def pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
@@ -105,7 +155,7 @@ def pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
         value = hardware.pop(name, None) or {}
         if not isinstance(value, dict):
             raise ConfigError(
-                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {value!r}"
+                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {brief(value)}"
             )
         overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
     return {**mapping, "hardware": hardware}, overrides
@@ -115,7 +165,7 @@ class Job(OnChip):
     """A complete job file."""
 
     name: str = param("job name", static=True)
-    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0)
+    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
     data: DataConfig = section("data")
     network: Network = eqx.field(static=True)
     hardware: HardwareConfig = section("hardware")
@@ -143,9 +193,10 @@ def load_job(path: str | Path) -> Job:
         raise ConfigError(
             source,
             "kind",
-            f"expected 'rate' (or no kind) in a rate-based job, got {mapping['kind']!r}",
+            f"expected 'rate' (or no kind) in a rate-based job, got {brief(mapping['kind'])}",
         )
     network = network_from_mapping(mapping["network"], source=source)
+    _check_rules(network, source)
     rest = {k: v for k, v in mapping.items() if k not in ("network", "kind")}
     rest, overrides = pop_overrides(rest, source)
     sections = build(_JobSections, rest, source=source)
@@ -165,9 +216,17 @@ def load_job(path: str | Path) -> Job:
     return job
 
 
+def _check_rules(network: Network, source: str) -> None:
+    """Build the network's learning algorithm now, so a bad rule names the job's key."""
+    try:
+        algorithm_for(network)
+    except InvalidParameter as err:
+        raise ConfigError(source, f"network.{err.field}", err.message) from None
+
+
 class _JobSections(eqx.Module):
     name: str = param("job name", static=True)
-    seed: int = param("PRNG seed", ge=0)
+    seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
     data: DataConfig = section("data")
     hardware: HardwareConfig = section("hardware")
     training: TrainingConfig = section("training")

@@ -14,8 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_idx", "read_csv_images", "mnist_folder", "load_mnist_arrays"]
+from ..hw_configs import brief
+from .labels import check_labels
 
+__all__ = [
+    "IMAGE_SIZE",
+    "read_idx",
+    "read_images",
+    "read_labels",
+    "read_csv_images",
+    "mnist_folder",
+    "load_mnist_arrays",
+]
+
+#: (rows, columns) of an MNIST image.
+IMAGE_SIZE = (28, 28)
 _IDX_TYPES = {0x08: np.uint8}
 
 
@@ -48,19 +61,89 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def read_csv_images(path: str | Path, n_pixels: int = 784) -> tuple[np.ndarray, np.ndarray]:
-    """(images (n, n_pixels) uint8, labels (n,)) from rows of pixels followed by the label."""
+    """(images (n, n_pixels) uint8, labels (n,)) from rows of pixels followed by the label.
+
+    Raises:
+        ValueError naming the file and the (1-based) line of the first bad row: a value that
+            is not an integer, a row of the wrong length, a pixel outside 0–255 or a label
+            outside 0–9.
+    """
     path = Path(path)
     text = _open(path).decode("ascii", errors="replace")
-    rows = [line for line in text.splitlines() if line.strip()]
+    rows, numbers = [], []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        values = line.split(",")
+        if len(values) != n_pixels + 1:
+            raise ValueError(
+                f"{path}: line {line_number} has {len(values)} values, expected {n_pixels + 1} "
+                f"({n_pixels} pixels, then the label)"
+            )
+        try:
+            row = [int(v) for v in values]
+        except ValueError:
+            bad = next(v for v in values if not _is_int(v))
+            raise ValueError(
+                f"{path}: line {line_number}: expected integers, found {brief(bad.strip())}"
+            ) from None
+        rows.append(row)
+        numbers.append(line_number)
+    if not rows:
+        raise ValueError(f"{path}: no rows (expected {n_pixels} pixels, then the label, per row)")
+    table = np.array(rows, np.int64)
+    pixels, labels = table[:, :-1], table[:, -1]
+    bad_pixel = np.flatnonzero(((pixels < 0) | (pixels > 255)).any(axis=1))
+    if bad_pixel.size:
+        row = int(bad_pixel[0])
+        value = pixels[row][(pixels[row] < 0) | (pixels[row] > 255)][0]
+        raise ValueError(f"{path}: line {numbers[row]}: pixel value {value} is outside 0–255")
+    bad_label = np.flatnonzero((labels < 0) | (labels > 9))
+    if bad_label.size:
+        row = int(bad_label[0])
+        raise ValueError(
+            f"{path}: line {numbers[row]}: label {labels[row]} is outside 0–9 "
+            "(the last value of a row is the label)"
+        )
+    return pixels.astype(np.uint8), labels.astype(np.int32)
+
+
+def _is_int(text: str) -> bool:
     try:
-        table = np.array([[int(v) for v in line.split(",")] for line in rows], np.int64)
-    except ValueError as err:
-        raise ValueError(f"{path}: not a CSV of integers ({err})") from None
-    if table.ndim != 2 or table.shape[1] != n_pixels + 1:
-        raise ValueError(f"{path}: expected {n_pixels + 1} values per row (pixels, then label)")
-    if table.min() < 0 or table[:, :-1].max() > 255 or table[:, -1].max() > 9:
-        raise ValueError(f"{path}: pixel values must be 0–255 and labels 0–9")
-    return table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int32)
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_images(path: str | Path, size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
+    """An IDX file of images (n, rows, cols) of ``size``; errors name the file."""
+    images = read_idx(path)
+    if images.ndim != 3:
+        hint = " (a labels file?)" if images.ndim == 1 else ""
+        raise ValueError(
+            f"{path}: expected images, an IDX array of 3 dimensions (count, rows, columns), "
+            f"found {images.ndim} of shape {images.shape}{hint}"
+        )
+    if images.shape[1:] != size:
+        raise ValueError(
+            f"{path}: expected {size[0]}×{size[1]} images, found "
+            f"{images.shape[1]}×{images.shape[2]}"
+        )
+    return images
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    """An IDX file of labels (n,) 0–9; errors name the file (and a bad label's index)."""
+    labels = read_idx(path)
+    if labels.ndim != 1:
+        hint = " (an images file?)" if labels.ndim == 3 else ""
+        raise ValueError(
+            f"{path}: expected labels, an IDX array of 1 dimension (count), found "
+            f"{labels.ndim} of shape {labels.shape}{hint}"
+        )
+    check_labels(path, labels, 0, 9)
+    return labels
 
 
 def mnist_folder(data_dir: str | None) -> Path:
@@ -77,6 +160,14 @@ def mnist_folder(data_dir: str | None) -> Path:
     return path
 
 
+def _same_count(images_path: Path, images, labels_path: Path, labels) -> None:
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{labels_path}: {len(labels)} labels for the {len(images)} images of "
+            f"{images_path.name}: the counts must be equal"
+        )
+
+
 def _find(folder: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
         if (folder / name).is_file():
@@ -90,7 +181,8 @@ def load_mnist_arrays(data_dir: str | None):
     train_images = _find(folder, "train-images-idx3-ubyte")
     train_labels = _find(folder, "train-labels-idx1-ubyte")
     if train_images and train_labels:
-        x_train, y_train = read_idx(train_images), read_idx(train_labels)
+        x_train, y_train = read_images(train_images), read_labels(train_labels)
+        _same_count(train_images, x_train, train_labels, y_train)
     else:
         csv = _find(folder, "mnist_5k.csv")
         if csv is None:
@@ -103,10 +195,8 @@ def load_mnist_arrays(data_dir: str | None):
     test_labels = _find(folder, "t10k-labels-idx1-ubyte")
     if not (test_images and test_labels):
         raise ValueError(f"{folder}: no MNIST test data (t10k-images/labels-idx?-ubyte[.gz])")
-    x_test, y_test = read_idx(test_images), read_idx(test_labels)
-    for name, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
-        if len(x) != len(y):
-            raise ValueError(f"{folder}: {name} images ({len(x)}) and labels ({len(y)}) differ")
+    x_test, y_test = read_images(test_images), read_labels(test_labels)
+    _same_count(test_images, x_test, test_labels, y_test)
 
     def flat(x):
         return (x.reshape(len(x), -1) / 255.0).astype(np.float32)

@@ -16,7 +16,7 @@ from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix
 from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
-from .datasets import load_dataset
+from .datasets import check_network_input, load_dataset
 from .interrupt import RunInterrupted, stop_if_requested, stop_requested
 from .job import Job
 from .outputs import checkpoint_path, claim_outputs
@@ -90,6 +90,7 @@ def run_job(
         device = job.device(chip)
         program = compile_network(job.network, chip, device=device)
         data = load_dataset(job.data, seed=seed, data_dir=data_dir)
+        check_network_input(job.network, data, source=job.source)
         stop_if_requested("before training started (nothing to resume: run it again)")
         algorithm = algorithm_for(job.network)
         schedule = Schedule(

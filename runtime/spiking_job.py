@@ -42,8 +42,8 @@ import equinox as eqx
 import numpy as np
 
 from ..compiler.network import Network, PlasticityRule, SpikingPopulation
-from ..hw_configs import ConfigError, InvalidParameter, build, param, read_yaml, section
-from .job import HardwareConfig, Job, OnChip, load_job, pop_overrides
+from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, read_yaml, section
+from .job import SEED_MAX, HardwareConfig, Job, OnChip, load_job, pop_overrides
 
 __all__ = [
     "EventsConfig",
@@ -100,7 +100,7 @@ class InputGroupConfig(eqx.Module):
     def __check_init__(self):
         if not self.name or not self.name.replace("_", "").isalnum():
             raise InvalidParameter(
-                "name", f"expected letters, digits and '_' (a metric name), got {self.name!r}"
+                "name", f"expected letters, digits and '_' (a metric name), got {brief(self.name)}"
             )
         if self.copy_prob > 0 and self.events is not None:
             raise InvalidParameter(
@@ -117,7 +117,9 @@ class InputsConfig(eqx.Module):
         names = [g.name for g in self.groups]
         for i, name in enumerate(names):
             if name in names[:i]:
-                raise InvalidParameter(f"groups[{i}].name", f"group name {name!r} is used twice")
+                raise InvalidParameter(
+                    f"groups[{i}].name", f"group name {brief(name)} is used twice"
+                )
         with_events = [g.events is not None for g in self.groups]
         if any(with_events) and any(g.copy_prob > 0 for g in self.groups):
             i = next(i for i, g in enumerate(self.groups) if g.copy_prob > 0)
@@ -323,7 +325,7 @@ class SpikingJob(OnChip):
     """A complete spiking job file."""
 
     name: str = param("job name", static=True)
-    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0)
+    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("input spike trains")
     neurons: NeuronsConfig = section("the LIF population")
     rule: RuleConfig = section("the plasticity rule")
@@ -376,7 +378,7 @@ class SpikingJob(OnChip):
 class _Sections(eqx.Module):
     kind: Literal["spiking"] = param("job kind", static=True)
     name: str = param("job name", static=True)
-    seed: int = param("PRNG seed", ge=0)
+    seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("inputs")
     neurons: NeuronsConfig = section("neurons")
     rule: RuleConfig = section("rule")
@@ -446,5 +448,7 @@ def load_any_job(path: str | Path) -> Job | SpikingJob:
     if kind == "spiking":
         return load_spiking_job(path)
     raise ConfigError(
-        str(path), "kind", f"expected 'rate' or 'spiking' (no kind: a rate-based job), got {kind!r}"
+        str(path),
+        "kind",
+        f"expected 'rate' or 'spiking' (no kind: a rate-based job), got {brief(kind)}",
     )

@@ -43,6 +43,14 @@ def _plain(value):
     return value
 
 
+def idx_bytes(array) -> bytes:
+    """The IDX encoding of a uint8 array: magic 0 0 0x08 ndim, big-endian sizes, data."""
+    import numpy as np
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
+    return header + np.asarray(array).astype(np.uint8).tobytes()
+
+
 def needs_mnist():
     """A pytest mark that skips, with the reason, when the shared MNIST folder is absent."""
     import pytest

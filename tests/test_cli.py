@@ -104,7 +104,7 @@ BAD_INPUTS = {
     ),
     "no devices": (
         lambda tmp: ["devices", "plot", "pcm_gst_pulse", "-o", str(tmp / "o"), "--devices", "0"],
-        ["n_devices must be at least 1"],
+        ["--devices", "expected an integer ≥ 1", "'0'"],
     ),
 }
 

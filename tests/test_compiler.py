@@ -41,8 +41,14 @@ CHIP = load_chip("pcm_256")
 
 
 def make_chip(**changes) -> ChipSpec:
-    """pcm_256 with some keys changed: ``tile_rows=4`` sets ``tile.rows``, and so on."""
+    """pcm_256 with some keys changed: ``tile_rows=4`` sets ``tile.rows``, and so on.
+
+    Narrower tiles than the preset's 32 ADCs get one ADC per column unless ``adc_per_tile``
+    says otherwise (a tile cannot have more ADCs than columns).
+    """
     mapping = dump(CHIP)
+    if "tile_cols" in changes:
+        changes = {"adc_per_tile": min(32, changes["tile_cols"]), **changes}
     for key, value in changes.items():
         section, _, name = key.partition("_")
         if section in ("tile", "update"):
@@ -373,6 +379,7 @@ def test_cli_compile_errors_are_one_line(tmp_path, capsys):
     # A job whose network does not fit its chip.
     mapping = dump(CHIP)
     mapping["tile"].update(rows=16, cols=16, count=2)
+    mapping["periphery"]["adc"]["per_tile"] = 16
     chip_file = tmp_path / "tiny_chip.yaml"
     chip_file.write_text(yaml.safe_dump(mapping), encoding="utf-8")
     job = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))

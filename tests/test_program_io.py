@@ -38,6 +38,7 @@ DEVICE = load_preset("pcm_gst_pulse")
 def chip_with(rows: int, cols: int, count: int = 1000) -> ChipSpec:
     mapping = dump(CHIP)
     mapping["tile"].update(rows=rows, cols=cols, count=count)
+    mapping["periphery"]["adc"]["per_tile"] = min(32, cols)  # at most one ADC per column
     return build(ChipSpec, mapping)
 
 
