@@ -274,6 +274,11 @@ def mapping_report(program: Program, tiles: str = "pcm") -> str:
         f"  E_inference  {_eng(inf['energy_J'], 'J'):10s}  {figure('E_inference').meaning}",
         f"  {'':11s}  = DAC {_eng(inf['dac_J'], 'J')} + ADC {_eng(inf['adc_J'], 'J')} + "
         f"device reads {_eng(inf['read_J'], 'J')}; latency {_eng(inf['latency_s'], 's')}",
+        *(
+            [f"  {'':11s}  (a spiking population's inference: its steps with every input spiking)"]
+            if any(layer["type"] == "spiking" for layer in s["layers"].values())
+            else []
+        ),
         f"  E_update     {_eng(event['energy_J'], 'J'):10s}  {figure('E_update').meaning}",
         f"  {'':11s}  = {event['pulses']:g} SET pulse of {_eng(set_pulse_J, 'J')}; "
         f"latency {_eng(event['latency_s'], 's')}",

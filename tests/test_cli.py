@@ -236,9 +236,12 @@ def test_help_defines_the_energy_figures_and_the_exit_codes(capsys):
 def test_version_and_python_dash_m():
     import subprocess
     import sys
+    import tomllib
 
     from memxbar import __version__
 
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert __version__ == pyproject["project"]["version"]
     result = subprocess.run(
         [sys.executable, "-m", "memxbar", "--version"],
         cwd=REPO,

@@ -153,7 +153,9 @@ def test_spiking_population_compiles_and_reports():
     summary = mapping_summary(program)
     assert summary["layers"]["lif"]["matrices"]["synapses"]["mvms_per_inference"] == 20
     assert summary["inference"]["energy_J"] > 0
-    assert "lif" in mapping_report(program)
+    text = mapping_report(program)
+    assert "lif" in text
+    assert "(a spiking population's inference: its steps with every input spiking)" in text
 
 
 def test_network_that_does_not_fit_says_what_is_needed(tmp_path):
@@ -321,6 +323,7 @@ def test_report_numbers_match_a_hand_computation():
     assert f"  E_inference  {shown:10s}  inference energy per test sample" in text
     assert "  E_update     2 pJ        programming energy per synaptic update event" in text
     assert "= 1 SET pulse of 2 pJ; latency 100 ns" in text
+    assert "spiking population" not in text
     for assumption in ("<x^2> = 1/3", "g_weight_max/4", "in parallel", "one SET pulse"):
         assert assumption in text
 
