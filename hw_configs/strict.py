@@ -32,6 +32,7 @@ __all__ = [
     "unit_of",
     "describe",
     "dump",
+    "round_si",
 ]
 
 # SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
