@@ -238,14 +238,16 @@ def _evaluate(
     energy = history["energy"]
     samples = schedule.total_steps * schedule.batch_size
     test_samples = int(data.x_test.shape[0])
-    training_J = sum(trained[k] for k in ENERGY_CATEGORIES)
+    # The /energy records' last total, so that final and /energy/total agree to the bit.
+    training_J = float(energy[-1, -1]) if len(energy) else 0.0
+    initial = initial_ledger.values()
     final = {
         "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
         "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
         "training_steps": schedule.total_steps,
         "training_samples": samples,
         **{name: trained[name] for name in COUNTERS},
-        "initial_programming_J": float(initial_ledger.total_J),
+        "initial_programming_J": sum(initial[k] for k in ENERGY_CATEGORIES),
         "training_energy_J": training_J,
         "test_samples": test_samples,
         "chip_time_end_s": float(t_end),
