@@ -72,8 +72,8 @@ def _figure_lines(record: RunRecord, kind: str) -> list[str]:
         estimate = _joules(estimates[f.name]) if f.name in estimates else "-"
         lines.append(f"  {f.name:{width}s}  {shown:>10s}  {estimate:>10s}  {f.meaning}")
     events = record.final.get("update_events", 0.0)
-    if events:
-        energy = _final_energy(record)
+    energy = _final_energy(record)
+    if events and any(energy[k] for k in ("set", "reset", "refresh")):
         parts = " + ".join(
             f"{k} {_joules(energy[k] / events)}" for k in ("set", "reset", "refresh")
         )
