@@ -20,6 +20,7 @@ from .program import (
     load_conductances,
     load_program,
     network_to_mapping,
+    program_from_yaml,
     program_to_yaml,
     save_program,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "mapping_summary",
     "network_from_mapping",
     "network_to_mapping",
+    "program_from_yaml",
     "program_to_yaml",
     "save_program",
     "split_blocks",

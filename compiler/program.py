@@ -42,6 +42,7 @@ __all__ = [
     "save_program",
     "load_program",
     "load_conductances",
+    "program_from_yaml",
 ]
 
 FORMAT = "memxbar-program"
@@ -316,6 +317,20 @@ def _represent_flow(dumper, data):
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
+def _represent_float(dumper, value):
+    """Floats as their shortest repr; large whole numbers in exponent form (1.0e+09, not
+    1000000000.0), when that reads back as the same float."""
+    text = repr(value)
+    if "e" not in text and abs(value) >= 1e6 and value == int(value):
+        mantissa, exponent = f"{value:.12e}".split("e")
+        short = f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+        short = short if "." in short.split("e")[0] else short.replace("e", ".0e", 1)
+        if float(short) == value:
+            return dumper.represent_scalar("tag:yaml.org,2002:float", short)
+    return dumper.represent_float(value)
+
+
+_Dumper.add_representer(float, _represent_float)
 _Dumper.add_representer(list, _represent_list)
 _Dumper.add_representer(_Flow, _represent_flow)
 
@@ -454,9 +469,34 @@ def load_conductances(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def program_from_yaml(text: str, source: str = "<program>") -> Program:
+    """A program from the text :func:`program_to_yaml` wrote (e.g. the ``/config/program_yaml``
+    of a run file); conductance files are not read.
+
+    Raises:
+        ConfigError (a ValueError) naming ``source`` and the key, as :func:`load_program`.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(source, "<program>", f"malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "<program>", "expected a mapping at the top level")
+    data.pop("conductances", None)
+    return _program_from_mapping(data, source)
+
+
 def _read(path: Path, want_arrays: bool) -> tuple[Program, dict[str, np.ndarray]]:
-    source = str(path)
     data = read_yaml(path)
+    program = _program_from_mapping(data, str(path))
+    arrays = {}
+    if "conductances" in data:
+        arrays = _read_conductances(data["conductances"], path, want_arrays)
+    return program, arrays
+
+
+def _program_from_mapping(data: dict[str, Any], source: str) -> Program:
     for key in data:
         if key not in _TOP_KEYS + _OPTIONAL_KEYS:
             raise ConfigError(
@@ -484,10 +524,7 @@ def _read(path: Path, want_arrays: bool) -> tuple[Program, dict[str, np.ndarray]
         key = "tiles" if err.index is None else f"tiles[{err.index}]"
         raise ConfigError(source, key, err.message) from None
     _check_partial_sums(data["partial_sums"], program, source)
-    arrays = {}
-    if "conductances" in data:
-        arrays = _read_conductances(data["conductances"], path, want_arrays)
-    return program, arrays
+    return program
 
 
 def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:

@@ -1,4 +1,24 @@
-"""The energy ledger every tile carries: joules and counts per category."""
+"""The energy ledger every tile carries: joules and counts per category.
+
+Accounting: every operation is booked in exactly one energy category and counted by that
+category's counters (:data:`CATEGORY_COUNTERS`), so joules ÷ count is the energy of one
+operation:
+
+- ``read``: ``device_reads``, one device under one read pulse, V²·G·t_read each (V the read
+  voltage scaled by the DAC input, G the device's conductance at the time of the read);
+- ``set``: ``set_pulses``, the preset's ``set_pulse_J`` each (update pulses and the SET pulses of
+  program-and-verify writes);
+- ``reset``: ``reset_pulses``, the preset's ``reset_pulse_J`` each;
+- ``dac``, ``adc``: ``dac_conversions``, ``adc_conversions``, the chip's energy per conversion;
+- ``refresh``: everything a refresh does, counted apart from the categories above in
+  ``refresh_device_reads``, ``refresh_set_pulses``, ``refresh_reset_pulses`` and
+  ``refresh_adc_conversions`` (each at the same energy per operation as its own category), so
+  that ``set_pulses`` and ``reset_pulses`` count exactly what ``set`` and ``reset`` paid for.
+
+The other counters count events, not operations: ``mvm_vectors``, ``update_events`` (the
+denominator of E_update, :mod:`.energy_figures`), ``update_calls``, ``weight_reads``,
+``refreshes`` (synapses refreshed), and ``latency_s`` accumulates estimated busy time.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +26,48 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["EnergyLedger", "ENERGY_CATEGORIES", "COUNTERS", "format_joules"]
+__all__ = [
+    "EnergyLedger",
+    "ENERGY_CATEGORIES",
+    "COUNTERS",
+    "CATEGORY_COUNTERS",
+    "format_joules",
+]
 
-#: Energy categories (J). ``refresh`` holds everything a refresh costs (its reads and pulses).
+#: Energy categories (J).
 ENERGY_CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
 
-#: Counters. ``latency_s`` accumulates estimated busy time of the tile (s).
+#: The counters of the operations each energy category pays for.
+CATEGORY_COUNTERS = {
+    "read": ("device_reads",),
+    "set": ("set_pulses",),
+    "reset": ("reset_pulses",),
+    "dac": ("dac_conversions",),
+    "adc": ("adc_conversions",),
+    "refresh": (
+        "refresh_device_reads",
+        "refresh_set_pulses",
+        "refresh_reset_pulses",
+        "refresh_adc_conversions",
+    ),
+}
+
+#: Counters (see the module docstring).
 COUNTERS = (
     "mvm_vectors",  # input vectors sent through the array (forward or transposed)
-    "device_reads",  # device read events (one device under one read pulse)
-    "set_pulses",
-    "reset_pulses",
-    "dac_conversions",
-    "adc_conversions",
+    "device_reads",  # device read events (one device under one read pulse), paid by 'read'
+    "set_pulses",  # paid by 'set'
+    "reset_pulses",  # paid by 'reset'
+    "dac_conversions",  # paid by 'dac'
+    "adc_conversions",  # paid by 'adc'
     "update_events",  # synapses whose requested change produced at least one pulse
     "update_calls",  # calls of update / update_outer
     "weight_reads",  # full-array weight reads
     "refreshes",  # synapses (device pairs) refreshed
+    "refresh_device_reads",  # the operations of refreshes, paid by 'refresh'
+    "refresh_set_pulses",
+    "refresh_reset_pulses",
+    "refresh_adc_conversions",
     "latency_s",
 )
 
@@ -43,8 +88,8 @@ class EnergyLedger(eqx.Module):
 
     joules: Float[Array, " 6"]
     joules_err: Float[Array, " 6"]
-    counts: Float[Array, " 11"]
-    counts_err: Float[Array, " 11"]
+    counts: Float[Array, " 15"]
+    counts_err: Float[Array, " 15"]
 
     @classmethod
     def zeros(cls) -> EnergyLedger:
@@ -98,23 +143,33 @@ class EnergyLedger(eqx.Module):
         i = COUNTERS.index(name)
         return self.counts[..., i] - self.counts_err[..., i]
 
+    def _figure(self, name: str):
+        # Deferred: the definitions import this module's categories.
+        from .energy_figures import figure
+
+        f = figure(name)
+        return _ratio(sum(self.energy_J(k) for k in f.categories), self.count(f.per))
+
     @property
     def per_mvm_J(self):
-        """Energy (J) of reads, DAC and ADC per input vector (0 before any MVM)."""
-        inference = sum(self.energy_J(k) for k in ("read", "dac", "adc"))
-        return _ratio(inference, self.count("mvm_vectors"))
+        """E_mvm: energy (J) of reads, DAC and ADC per input vector (0 before any MVM)."""
+        return self._figure("E_mvm")
 
     @property
     def per_update_event_J(self):
-        """Programming energy (SET + RESET + refresh, J) per synaptic update event."""
-        programming = sum(self.energy_J(k) for k in ("set", "reset", "refresh"))
-        return _ratio(programming, self.count("update_events"))
+        """E_update: programming energy (SET + RESET + refresh, J) per synaptic update event."""
+        return self._figure("E_update")
 
     def breakdown(self) -> dict[str, float]:
         """Energy per category and total, in J, as Python floats."""
         out = {k: float(self.energy_J(k)) for k in ENERGY_CATEGORIES}
         out["total"] = float(self.total_J)
         return out
+
+    def values(self) -> dict[str, float]:
+        """Every energy category (J) and counter as Python floats, by name."""
+        out = {k: float(self.energy_J(k)) for k in ENERGY_CATEGORIES}
+        return out | {name: float(self.count(name)) for name in COUNTERS}
 
     def table(self) -> str:
         """A human-readable breakdown: energy per category with shares, and the counters."""
@@ -128,9 +183,11 @@ class EnergyLedger(eqx.Module):
         for name in COUNTERS:
             value = float(self.count(name))
             shown = f"{value:.3g} s" if name == "latency_s" else f"{value:.6g}"
-            lines.append(f"{name:16s} {shown:>14s}")
-        lines.append(f"{'per MVM vector':16s} {_joules(float(self.per_mvm_J)):>14s}")
-        lines.append(f"{'per update event':16s} {_joules(float(self.per_update_event_J)):>14s}")
+            lines.append(f"{name:24s} {shown:>14s}")
+        lines.append(f"{'E_mvm':24s} {_joules(float(self.per_mvm_J)):>14s}  per MVM vector")
+        lines.append(
+            f"{'E_update':24s} {_joules(float(self.per_update_event_J)):>14s}  per update event"
+        )
         return "\n".join(lines)
 
 

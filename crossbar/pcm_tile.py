@@ -429,7 +429,8 @@ class PCMTile(AbstractTile):
         than 10 % of g_weight_max): both sides are RESET and the read weight is re-programmed
         onto one side (:meth:`reprogram`). A synapse whose weight alone needs the high
         conductance is left alone, since a refresh could not give it headroom. Everything it
-        costs is booked under ``refresh``; ``refreshes`` counts synapses.
+        costs is booked under ``refresh`` and counted by the ``refresh_*`` counters (its
+        device reads, SET and RESET pulses and ADC conversions); ``refreshes`` counts synapses.
         """
         k_read, k_write = jax.random.split(key)
         g = self.device.read(self.devices, t, key=k_read)
@@ -451,9 +452,9 @@ class PCMTile(AbstractTile):
         )
         return tile._book(
             refresh=refresh_J,
-            device_reads=g.size + cost["device_reads"],
-            reset_pulses=cost["reset_pulses"],
-            set_pulses=cost["set_pulses"],
-            adc_conversions=self.rows * self.cols,
+            refresh_device_reads=g.size + cost["device_reads"],
+            refresh_reset_pulses=cost["reset_pulses"],
+            refresh_set_pulses=cost["set_pulses"],
+            refresh_adc_conversions=self.rows * self.cols,
             refreshes=jnp.sum(saturated),
         )

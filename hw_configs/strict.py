@@ -38,6 +38,7 @@ __all__ = [
     "written_key",
     "si_text",
     "MAX_ALIAS_EXPANSION",
+    "round_si",
 ]
 
 # SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
@@ -296,6 +297,18 @@ def _number_text(x: float | int) -> str:
     return f"{x:g}"
 
 
+def round_si(value: float) -> float:
+    """``value`` rounded to 12 significant digits: what the loader makes of a value it converts
+    from a prefixed unit.
+
+    A unit conversion leaves float noise (250 ns × 1e-9 = 2.5000000000000004e-07 s); rounded,
+    the value prints as the short number it was written as (2.5e-07). Values given in SI units
+    are kept as read, so a program file (SI, written with each float's shortest repr) reads
+    back exactly. 12 digits are far below any physical precision.
+    """
+    return float(f"{value:.12g}")
+
+
 def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source: str, key: str):
     origin = typing.get_origin(tp)
     if origin is Literal:
@@ -327,8 +340,8 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source
         return value
     if tp in (int, float):
         number = _as_number(value, source, key, want_int=tp is int)
-        if tp is float:
-            number = number * factor
+        if tp is float and factor != 1.0:
+            number = round_si(number * factor)
         _check_bounds(number, meta, source, key, meta.get("unit", ""))
         return number
     if dataclasses.is_dataclass(tp):

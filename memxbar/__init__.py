@@ -7,8 +7,12 @@ names are re-exported here lazily, so ``import memxbar.devices`` does not pay fo
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 
-__version__ = "0.1.0"
+try:
+    __version__ = importlib.metadata.version("memxbar")  # pyproject.toml's, the one place
+except importlib.metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
 _EXPORTS = {
     # devices

@@ -1,7 +1,9 @@
 """The ``memxbar`` command line.
 
 Every user error (bad YAML, unknown preset, unwritable output, ...) is printed as one line on
-stderr with exit code 2; tracebacks are reserved for bugs.
+stderr with exit code 2; tracebacks are reserved for bugs. ``memxbar`` with no command prints
+the help on stdout and exits 0 (asking what the tool does is not an error); ``--help`` ends
+with the energy figures' definitions, the exit codes and where a run's checkpoint lives.
 """
 
 from __future__ import annotations
@@ -58,19 +60,31 @@ def _devices_list(args) -> int:
     return 0
 
 
-def _devices_show(args) -> int:
-    from .devices import load_preset
+def _print_parameters(preset) -> None:
+    """The parameter table of a preset: key, value with an engineering prefix, unit, meaning."""
     from .hw_configs import describe
 
-    model = load_preset(args.preset)
-    print(f"{args.preset}: {type(model).__name__} — {model.description}")
-    rows = [r for r in describe(model) if r[0] != "description"]
+    rows = [r for r in describe(preset) if r[0] != "description"]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
     print(f"{'parameter':{width}s}  {'value':>{vwidth}s}  {'unit':4s}  meaning")
     for key, value, unit, doc in rows:
         print(f"{key:{width}s}  {value:>{vwidth}s}  {unit:4s}  {doc}")
+
+
+def _devices_show(args) -> int:
+    from .devices import load_preset
+
+    model = load_preset(args.preset)
+    print(f"{args.preset}: {type(model).__name__} — {model.description}")
+    _print_parameters(model)
     return 0
+
+
+def _preset_stem(name_or_path: str) -> str:
+    """A preset's name for file names: the name itself, or a YAML path's stem."""
+    path = Path(name_or_path)
+    return path.stem if path.suffix in (".yaml", ".yml") else path.name
 
 
 def _devices_plot(args) -> int:
@@ -79,10 +93,40 @@ def _devices_plot(args) -> int:
 
     model = load_preset(args.preset)
     out = Path(args.output)
-    paths = write_device_figures(model, out, n_devices=args.devices, seed=args.seed)
+    prefix = f"{_preset_stem(args.preset)}_"
+    paths = write_device_figures(model, out, n_devices=args.devices, seed=args.seed, prefix=prefix)
     for path in paths:
         print(path)
     return 0
+
+
+def _chips_list(args) -> int:
+    from .crossbar import load_chip
+    from .hw_configs import preset_names
+
+    for name in preset_names("chips"):
+        print(f"{name:24s} {load_chip(name).description}")
+    return 0
+
+
+def _chips_show(args) -> int:
+    from .crossbar import load_chip
+
+    chip = load_chip(args.preset)
+    print(f"{args.preset}: {chip.description}")
+    _print_parameters(chip)
+    return 0
+
+
+def _add_chips_commands(commands) -> None:
+    chips = commands.add_parser("chips", help="inspect chip presets")
+    chip_cmds = chips.add_subparsers(dest="chips_command", required=True)
+    chip_cmds.add_parser("list", help="list the shipped chip presets").set_defaults(
+        func=_chips_list
+    )
+    show = chip_cmds.add_parser("show", help="table of a chip preset's parameters with units")
+    show.add_argument("preset", help="preset name (see 'memxbar chips list') or YAML path")
+    show.set_defaults(func=_chips_show)
 
 
 def _compile(args) -> int:
@@ -95,7 +139,7 @@ def _compile(args) -> int:
     job = load_any_job(args.job)
     chip = job.chip()
     program = compile_network(job.network, chip, device=job.device(chip))
-    print(mapping_report(program))
+    print(mapping_report(program, job.hardware.tiles))
     if args.output is not None:
         path = save_program(program, args.output)
         print(f"wrote {path}")
@@ -224,11 +268,49 @@ def _add_run_commands(commands) -> None:
     report.set_defaults(func=_report)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="memxbar", description="Emulate, compile for and learn on PCM crossbar chips."
+EXIT_CODES = (
+    "exit codes: 0 success, 2 bad input or OS error (one line on stderr), 130 interrupted "
+    "(Ctrl-C / SIGTERM; resume with --resume); checkpoint: OUTPUT.ckpt beside the run file. "
+    "memxbar with no command prints this help (exit 0)."
+)
+
+
+def _epilog() -> str:
+    import textwrap
+
+    from .crossbar.energy_figures import figures_table
+
+    return "\n".join(
+        [
+            "energy figures (compile estimates, run measures, report prints both):",
+            figures_table(),
+            "",
+            *textwrap.wrap(EXIT_CODES, 78),
+        ]
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+
+
+class _MainParser(argparse.ArgumentParser):
+    """The top-level parser; its epilog is built when help is printed, since the energy
+    figures' definitions import the crossbar package (and JAX)."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = _epilog()
+        return super().format_help()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _MainParser(
+        prog="memxbar",
+        description="Emulate, compile for and learn on PCM crossbar chips.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"memxbar {__version__}")
+    parser.set_defaults(func=lambda args: _print_help(parser))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     devices = commands.add_parser("devices", help="inspect device presets")
     dev_cmds = devices.add_subparsers(dest="devices_command", required=True)
@@ -238,9 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
     show = dev_cmds.add_parser("show", help="table of a preset's parameters with units")
     show.add_argument("preset", help="preset name (see 'memxbar devices list') or YAML path")
     show.set_defaults(func=_devices_show)
-    plot = dev_cmds.add_parser("plot", help="PNG figures of a preset's device behaviour")
+    plot = dev_cmds.add_parser(
+        "plot", help="PNG figures of a preset's device behaviour (PRESET_<figure>.png)"
+    )
     plot.add_argument("preset", help="preset name or YAML path")
-    plot.add_argument("-o", "--output", default="figures", help="output folder (default: figures)")
+    plot.add_argument(
+        "-o",
+        "--output",
+        default="figures",
+        help="output folder (default: figures); files are named after the preset, so presets "
+        "can share a folder",
+    )
     plot.add_argument(
         "--devices",
         type=_integer_option("--devices", 1),
@@ -254,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="PRNG seed (default 0)",
     )
     plot.set_defaults(func=_devices_plot)
+    _add_chips_commands(commands)
     _add_compile_command(commands)
     _add_run_commands(commands)
     return parser
@@ -266,6 +357,11 @@ def _one_line(err: Exception) -> str:
     else:
         text = str(err)
     return " ".join(text.split())
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,7 +118,8 @@ fig  # noqa: B018 (the figure is the cell's output in Jupyter)
 # The ledger of every tile books device reads, SET and RESET pulses, DAC and ADC conversions
 # and refreshes. During learning each step reads the array twice (the forward MVM of the
 # batch and a weight read for the row norms), so the ADC dominates; the programming energy
-# (SET, RESET, refresh) per synapse update that fired is the energy per synaptic update.
+# (SET, RESET, refresh) per synapse update that fired is E_update, the energy per synaptic
+# update event (`memxbar --help` defines every energy figure).
 
 # %%
 final = {name: float(values[-1]) for name, values in record.energy.items() if len(values)}
@@ -127,6 +128,6 @@ for name in ("read", "set", "reset", "dac", "adc", "refresh"):
     share = final.get(name, 0.0) / total if total > 0 else 0.0
     print(f"{name:>8s} {final.get(name, 0.0) * 1e6:12.3f} µJ {100 * share:6.1f} %")
 attrs = record.energy_attrs
-print(f"energy per synaptic update   {attrs['per_synaptic_update_J'] * 1e12:.3g} pJ")
-print(f"energy per inference         {attrs['per_inference_J'] * 1e9:.3g} nJ")
+print(f"E_update     {attrs['per_synaptic_update_J'] * 1e12:.3g} pJ per synaptic update event")
+print(f"E_inference  {attrs['per_inference_J'] * 1e9:.3g} nJ per test sample")
 assert np.isfinite(total)

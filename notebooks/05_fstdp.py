@@ -166,7 +166,8 @@ print(f"input spikes in this second: {int(spikes.sum())} ({spikes.sum() / 100:.1
 # line, the neuron's current one ADC conversion per column); every 100 ms the controller
 # reads all weights; accumulated changes are written as SET pulses once they are worth one
 # pulse, and saturated pairs are refreshed. An update event is a synapse that received at
-# least one pulse; the energy per update event counts the programming (SET, RESET, refresh).
+# least one pulse; E_update, the energy per update event, counts the programming (SET, RESET,
+# refresh); E_second is all learning energy per simulated second (`memxbar --help` defines them).
 
 # %%
 print(format_summary(fstdp, fstdp_job.name))
@@ -191,14 +192,14 @@ events = [r.final["update_events"] for r in (fstdp, stdp)]
 ax.bar(names, per_update, color=["tab:blue", "tab:orange"])
 for i, n in enumerate(events):
     ax.text(i, per_update[i], f"{n:.0f} events", ha="center", va="bottom", fontsize=8)
-ax.set_ylabel("energy per synaptic update event (pJ)")
+ax.set_ylabel("E_update: energy per synaptic update event (pJ)")
 ax.set_title("programming per update event")
 save(fig, "fstdp_energy.png")
 for name, record in (("FSTDP", fstdp), ("STDP", stdp)):
     attrs = record.energy_attrs
     print(
-        f"{name:6s} {attrs['per_synaptic_update_J'] * 1e12:8.2f} pJ per update event   "
-        f"{attrs['per_simulated_second_J'] * 1e9:8.2f} nJ per simulated second"
+        f"{name:6s} E_update {attrs['per_synaptic_update_J'] * 1e12:8.2f} pJ per update event   "
+        f"E_second {attrs['per_simulated_second_J'] * 1e9:8.2f} nJ per simulated second"
     )
 
 # %% [markdown]

@@ -272,7 +272,8 @@ def plot_energy_breakdown(ledger: EnergyLedger, *, title: str = "") -> Figure:
     per_mvm = _engineering(float(ledger.per_mvm_J))
     per_update = _engineering(float(ledger.per_update_event_J))
     subtitle = (
-        f"total {_engineering(total)}; {per_mvm} per MVM vector, {per_update} per update event"
+        f"total {_engineering(total)}; E_mvm {per_mvm} per MVM vector, "
+        f"E_update {per_update} per update event"
     )
     ax.set_title(f"{title or 'Energy breakdown'}\n{subtitle}", fontsize=10)
     return fig

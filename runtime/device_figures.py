@@ -355,14 +355,20 @@ def device_figures(model: AbstractDevice, *, n_devices: int = 2000, seed: int = 
 
 
 def write_device_figures(
-    model: AbstractDevice, out_dir: str | Path, *, n_devices: int = 2000, seed: int = 0
+    model: AbstractDevice,
+    out_dir: str | Path,
+    *,
+    n_devices: int = 2000,
+    seed: int = 0,
+    prefix: str = "",
 ) -> list[Path]:
     """Write the device figures of ``model`` as PNGs into ``out_dir`` (created if missing).
 
-    Files: ``set_pulses.png`` (conductance vs SET pulse number, pulse-level models only),
-    ``drift.png`` (read conductance from 1 s to 10 years after programming) and
-    ``noise_vs_target.png`` (programming- and read-noise std vs target), each from
-    ``n_devices`` simulated devices per curve with PRNG seed ``seed``.
+    Files (each name preceded by ``prefix``, e.g. the preset's name and ``_``, so figures of
+    several presets can share a folder): ``set_pulses.png`` (conductance vs SET pulse number,
+    pulse-level models only), ``drift.png`` (read conductance from 1 s to 10 years after
+    programming) and ``noise_vs_target.png`` (programming- and read-noise std vs target), each
+    from ``n_devices`` simulated devices per curve with PRNG seed ``seed``.
 
     Returns:
         the paths written, in the order above.
@@ -375,4 +381,6 @@ def write_device_figures(
     n_devices = _check_devices(n_devices)
     out_dir = make_output_dir(out_dir)
     figures = device_figures(model, n_devices=n_devices, seed=seed)
-    return [save_figure(fig, out_dir / FIGURE_FILES[name]) for name, fig in figures.items()]
+    return [
+        save_figure(fig, out_dir / f"{prefix}{FIGURE_FILES[name]}") for name, fig in figures.items()
+    ]

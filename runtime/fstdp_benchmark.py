@@ -31,6 +31,7 @@ from ..crossbar import (
     EnergyLedger,
     IdealTile,
     PCMTile,
+    figure,
     load_chip,
 )
 from .spike_sources import CorrelationBenchmark, correlation_benchmark
@@ -214,18 +215,14 @@ class BenchmarkResult:
     def learning_energy(self) -> dict[str, float]:
         """What learning cost (the initial programming excluded).
 
-        Energy per category and ``total`` in J; ``update_events`` and the counters of pulses;
-        ``per_update_event_J`` (SET + RESET + refresh energy per update event) and
-        ``per_second_J`` (all energy per simulated second).
+        Energy per category and ``total`` in J; every ledger counter; ``per_update_event_J``
+        (E_update) and ``per_second_J`` (E_second, :mod:`memxbar.crossbar.energy_figures`).
         """
-        end, start = self.ledger, self.initial_ledger
-        out = {k: float(end.energy_J(k) - start.energy_J(k)) for k in ENERGY_CATEGORIES}
-        out["total"] = float(end.total_J - start.total_J)
-        for name in ("update_events", "set_pulses", "reset_pulses", "refreshes"):
-            out[name] = float(end.count(name) - start.count(name))
-        programming = out["set"] + out["reset"] + out["refresh"]
-        out["per_update_event_J"] = programming / max(out["update_events"], 1.0)
-        out["per_second_J"] = out["total"] / self.duration_s
+        end, start = self.ledger.values(), self.initial_ledger.values()
+        out = {k: end[k] - start[k] for k in end}
+        out["total"] = sum(out[k] for k in ENERGY_CATEGORIES)
+        out["per_update_event_J"] = figure("E_update").value(out, out["update_events"])
+        out["per_second_J"] = figure("E_second").value(out, self.duration_s)
         return out
 
 

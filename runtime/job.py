@@ -7,6 +7,7 @@ ConfigError naming the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -100,8 +101,17 @@ class OnChip(eqx.Module):
     """
 
     def chip(self):
-        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied."""
-        return load_chip(self.hardware.chip, dict(self.chip_overrides))
+        """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied.
+
+        The overrides are appended to the preset's description, so that the description a
+        report prints (and the program file records) says which chip was used.
+        """
+        overrides = dict(self.chip_overrides)
+        chip = load_chip(self.hardware.chip, overrides)
+        if not overrides or "description" in overrides:
+            return chip
+        changed = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+        return dataclasses.replace(chip, description=f"{chip.description} [overrides: {changed}]")
 
     def device(self, chip=None):
         """The chip's device model with ``hardware.device_overrides`` applied."""

@@ -103,7 +103,7 @@ def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> 
     ax.bar(_CATEGORIES, np.array(final) * 1e6)
     ax.set_ylabel("energy over training (µJ)")
     per_update = record.energy_attrs["per_synaptic_update_J"]
-    ax.set_title(f"energy breakdown — {per_update * 1e12:.3g} pJ per synaptic update")
+    ax.set_title(f"energy breakdown — E_update {per_update * 1e12:.3g} pJ per synaptic update")
     paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
     return paths
 

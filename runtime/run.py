@@ -12,7 +12,7 @@ import numpy as np
 
 from ..algorithms import algorithm_for, train_readout
 from ..compiler import compile_network, program_to_yaml
-from ..crossbar import ENERGY_CATEGORIES, PCMTile, TiledMatrix
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, TiledMatrix, figure
 from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
@@ -101,7 +101,8 @@ def run_job(
         k_init, k_data, k_train, k_eval = jax.random.split(key, 4)
         make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max, device=device)
         state = algorithm.init(make_tile, key=k_init)
-        initial_programming = _ledger_row(tiles_ledger(algorithm, state))
+        initial_ledger = tiles_ledger(algorithm, state)
+        initial_programming = _ledger_row(initial_ledger)
 
         fingerprint = _fingerprint(job, seed, training.epochs)
         ckpt = outputs.checkpoint
@@ -186,7 +187,7 @@ def run_job(
             k_eval,
             program,
             history,
-            initial_programming,
+            initial_ledger,
             tuple(eval_times_s),
         )
         stop_if_requested(_stopped_at(step, schedule.total_steps, ckpt))
@@ -208,23 +209,26 @@ def _evaluate(
     key,
     program,
     history,
-    initial_programming,
+    initial_ledger,
     eval_times_s,
 ) -> RunRecord:
+    """Calibrate, read the training and test sets, train the readout, run the drift study and
+    gather the run record: the energy figures (:mod:`memxbar.crossbar.energy_figures`) and every
+    ledger counter of training, the initial programming excluded."""
     k_cal, k_train_f, k_test_f, k_drift = jax.random.split(key, 4)
     t_end = schedule.time_of(schedule.total_steps - 1)
     tiles = algorithm.tiles(state)
+    trained = _difference(tiles_ledger(algorithm, state).values(), initial_ledger.values())
     keys = jax.random.split(k_cal, len(tiles))
     state = algorithm.with_tiles(
         state,
         {n: tile.calibrate(t_end, key=k) for (n, tile), k in zip(tiles.items(), keys, strict=True)},
     )
     t_eval = t_end + 1.0
-    train_ledger = tiles_ledger(algorithm, state)
     u_train, state = batched_features(algorithm, state, data.x_train, t_eval, key=k_train_f)
-    before_test = tiles_ledger(algorithm, state)
+    before_test = tiles_ledger(algorithm, state).values()
     u_test, state = batched_features(algorithm, state, data.x_test, t_eval, key=k_test_f)
-    after_test = tiles_ledger(algorithm, state)
+    test = _difference(tiles_ledger(algorithm, state).values(), before_test)
 
     f_train = algorithm.readout_features(u_train, job.readout)
     f_test = algorithm.readout_features(u_test, job.readout)
@@ -239,34 +243,33 @@ def _evaluate(
         algorithm, state, data, t_end, eval_times_s, job.readout, readout, key=k_drift
     )
     energy = history["energy"]
-    training_energy = energy[-1] if len(energy) else np.zeros(len(ENERGY_CATEGORIES) + 1)
-    update_events = float(train_ledger.count("update_events"))
-    programming = sum(
-        training_energy[ENERGY_CATEGORIES.index(k)] for k in ("set", "reset", "refresh")
-    )
-    test_J = _ledger_row(after_test)[-1] - _ledger_row(before_test)[-1]
     samples = schedule.total_steps * schedule.batch_size
+    test_samples = int(data.x_test.shape[0])
+    # The /energy records' last total, so that final and /energy/total agree to the bit.
+    training_J = float(energy[-1, -1]) if len(energy) else 0.0
+    initial = initial_ledger.values()
     final = {
         "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
         "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
         "training_steps": schedule.total_steps,
         "training_samples": samples,
-        "update_events": update_events,
-        "set_pulses": float(train_ledger.count("set_pulses")),
-        "reset_pulses": float(train_ledger.count("reset_pulses")),
-        "refreshes": float(train_ledger.count("refreshes")),
-        "initial_programming_J": float(initial_programming[-1]),
-        "training_energy_J": float(training_energy[-1]),
-        "test_samples": int(data.x_test.shape[0]),
+        **{name: trained[name] for name in COUNTERS},
+        "initial_programming_J": sum(initial[k] for k in ENERGY_CATEGORIES),
+        "training_energy_J": training_J,
+        "test_samples": test_samples,
         "chip_time_end_s": float(t_end),
     }
     for n in algorithm.metric_names:
         values = history[f"metric_{n}"]
         final[n] = float(values[-1]) if len(values) else float("nan")
+    per = {
+        "E_update": trained["update_events"],
+        "E_inference": test_samples,
+        "E_sample": samples,
+    }
     energy_attrs = {
-        "per_synaptic_update_J": programming / update_events if update_events else 0.0,
-        "per_inference_J": test_J / max(data.x_test.shape[0], 1),
-        "per_sample_J": float(training_energy[-1]) / samples if samples else 0.0,
+        figure(name).run_attr: figure(name).value(test if name == "E_inference" else trained, n)
+        for name, n in per.items()
     }
     weights, weight_steps, conductances = {}, {}, {}
     for name, tile in algorithm.tiles(state).items():
@@ -292,6 +295,11 @@ def _evaluate(
         eval_times_s=np.asarray(eval_times_s, np.float64),
         accuracy_vs_time=accuracy_vs_time,
     )
+
+
+def _difference(end: dict[str, float], start: dict[str, float]) -> dict[str, float]:
+    """What was booked between two ledger readings (:meth:`EnergyLedger.values`)."""
+    return {k: end[k] - start[k] for k in end}
 
 
 def _drift_study(algorithm, state, data, t_end, eval_times_s, readout_config, readout, *, key):

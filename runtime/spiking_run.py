@@ -30,7 +30,7 @@ import numpy as np
 
 from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
 from ..compiler import compile_network, program_to_yaml
-from ..crossbar import ENERGY_CATEGORIES, AbstractTile
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, figure
 from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
@@ -400,11 +400,10 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
         metrics[name] = np.array([s[name] for s in over_time])
 
     duration = float(steps[-1] * sim.dt_s)
-    ledger = tile.ledger
-    learned = {k: float(ledger.count(k) - initial_ledger.count(k)) for k in _COUNTS}
+    end, start = tile.ledger.values(), initial_ledger.values()
+    learned = {k: end[k] - start[k] for k in end}
     energy = history["energy"]
     total = float(energy[-1, -1])
-    programming = sum(float(energy[-1, ENERGY_CATEGORIES.index(k)]) for k in _PROGRAMMING)
     input_spikes = float(history["input_counts"].sum())
     output_spikes = float(counts.sum())
     synaptic_events = input_spikes * tile.cols
@@ -418,18 +417,19 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
         "post_rate_Hz": output_spikes / (duration * tile.cols),
         "input_rate_Hz": input_spikes / (duration * tile.rows),
         "synaptic_events": synaptic_events,
-        **learned,
+        **{name: learned[name] for name in COUNTERS},
         "initial_programming_J": float(initial_programming[-1]),
         "training_energy_J": total,
         "chip_time_end_s": duration,
         **{k: float(v[-1]) for k, v in metrics.items() if k in _SCORES},
     }
+    per = {
+        "E_update": learned["update_events"],
+        "E_second": duration,
+        "E_syn_event": synaptic_events,
+    }
     energy_attrs = {
-        "per_synaptic_update_J": programming / learned["update_events"]
-        if learned["update_events"]
-        else 0.0,
-        "per_simulated_second_J": total / duration,
-        "per_synaptic_event_J": total / synaptic_events if synaptic_events else 0.0,
+        figure(name).run_attr: figure(name).value(learned, n) for name, n in per.items()
     }
     conductances = {}
     g = _layer_conductances(tile)
@@ -456,6 +456,4 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
     )
 
 
-_COUNTS = ("update_events", "set_pulses", "reset_pulses", "refreshes", "weight_reads")
-_PROGRAMMING = ("set", "reset", "refresh")
 _SCORES = ("auc", "flatness", "nmi", "groups_learned")

@@ -1,10 +1,19 @@
-"""The summary table `memxbar run` and `memxbar report` print."""
+"""The summary `memxbar run` and `memxbar report` print.
+
+Every energy figure is printed under its short name (:mod:`memxbar.crossbar.energy_figures`),
+the run's measurement next to the compiler's estimate of the same quantity (from the program
+stored in the run file); the energy per category next to the count of the operations it paid
+for; and the drift study (``--eval-times``) as a table of accuracy against time.
+"""
 
 from __future__ import annotations
 
+import yaml
+
+from ..crossbar import CATEGORY_COUNTERS, ENERGY_CATEGORIES, figures_of_kind
 from .run_file import RunRecord
 
-__all__ = ["format_summary", "format_spiking_summary"]
+__all__ = ["format_summary", "format_spiking_summary", "estimated_figures", "human_time"]
 
 
 def _joules(value: float) -> str:
@@ -14,8 +23,142 @@ def _joules(value: float) -> str:
     return f"{value / 1e-15:.4g} fJ" if value else "0 J"
 
 
+#: Units of :func:`human_time`, largest first: (name, seconds).
+_TIME_UNITS = (("y", 365.25 * 86400.0), ("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0))
+
+
+def human_time(seconds: float) -> str:
+    """``seconds`` in the largest unit of s, min, h, d, y that keeps it ≥ 1 (``'30.09 d'``)."""
+    for unit, scale in _TIME_UNITS:
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.4g} {unit}"
+    return f"{seconds:.4g} s"
+
+
+def _tiles_of(record: RunRecord) -> str:
+    """The job's tile kind ('pcm' or 'ideal'), from the job text stored in the run file."""
+    try:
+        job = yaml.safe_load(record.job_yaml)
+    except yaml.YAMLError:
+        raise ValueError("the run file's /config/job_yaml is not valid YAML") from None
+    hardware = job.get("hardware") if isinstance(job, dict) else None
+    tiles = hardware.get("tiles", "pcm") if isinstance(hardware, dict) else "pcm"
+    if tiles not in ("pcm", "ideal"):
+        raise ValueError(f"the run file's job has hardware.tiles {tiles!r}, not pcm or ideal")
+    return tiles
+
+
+def estimated_figures(record: RunRecord) -> dict[str, float]:
+    """The compiler's estimates ({figure name: J}) for the program stored in ``record``;
+    empty for ideal tiles (they cost nothing)."""
+    from ..compiler import mapping_summary, program_from_yaml
+
+    program = program_from_yaml(record.program_yaml, source="run file /config/program_yaml")
+    return mapping_summary(program, _tiles_of(record))["estimates"]
+
+
+def _figure_lines(record: RunRecord, kind: str) -> list[str]:
+    """The energy figures of ``kind``: measured, estimated and meaning; then E_update's parts."""
+    estimates = estimated_figures(record)
+    figures = figures_of_kind(kind)
+    width = max(len(f.name) for f in figures)
+    lines = [
+        "energy figures (initial programming excluded; definitions: memxbar --help):",
+        f"  {'figure':{width}s}  {'measured':>10s}  {'estimate':>10s}  meaning",
+    ]
+    for f in figures:
+        measured = record.energy_attrs.get(f.run_attr)
+        shown = _joules(measured) if measured is not None else "-"
+        estimate = _joules(estimates[f.name]) if f.name in estimates else "-"
+        lines.append(f"  {f.name:{width}s}  {shown:>10s}  {estimate:>10s}  {f.meaning}")
+    events = record.final.get("update_events", 0.0)
+    energy = _final_energy(record)
+    if events and any(energy[k] for k in ("set", "reset", "refresh")):
+        parts = " + ".join(
+            f"{k} {_joules(energy[k] / events)}" for k in ("set", "reset", "refresh")
+        )
+        pulses = record.final.get("set_pulses")
+        per_event = f"; {pulses / events:.3f} SET pulses per event" if pulses is not None else ""
+        lines.append(f"  {'':{width}s}  E_update = {parts}{per_event}")
+    if estimates:
+        lines.append(
+            f"  {'':{width}s}  estimates: memxbar compile's model (its report lists the "
+            "assumptions)"
+        )
+    return lines
+
+
+def _final_energy(record: RunRecord) -> dict[str, float]:
+    """Energy per category and total at the end of the run, J."""
+    return {
+        k: float(record.energy[k][-1]) if len(record.energy[k]) else 0.0
+        for k in (*ENERGY_CATEGORIES, "total")
+    }
+
+
+#: What each category's counters count, for the breakdown.
+_OPERATIONS = {
+    "device_reads": "device reads",
+    "set_pulses": "SET pulses",
+    "reset_pulses": "RESET pulses",
+    "dac_conversions": "DAC conversions",
+    "adc_conversions": "ADC conversions",
+    "refresh_device_reads": "device reads",
+    "refresh_set_pulses": "SET pulses",
+    "refresh_reset_pulses": "RESET pulses",
+    "refresh_adc_conversions": "ADC conversions",
+}
+
+
+def _breakdown(record: RunRecord) -> list[str]:
+    """The final energy per category, its share, and the operations it paid for with the
+    energy per operation (mean per device read: a read's energy depends on G and the input)."""
+    energy = _final_energy(record)
+    total = energy["total"]
+    final = record.final
+    lines = [f"  {'category':10s} {'energy':>10s} {'share':>7s}  operations"]
+    for key in (*ENERGY_CATEGORIES, "total"):
+        share = f"{energy[key] / total:7.1%}" if total > 0 else "      -"
+        operations = ""
+        counters = CATEGORY_COUNTERS.get(key, ())
+        if len(counters) == 1 and counters[0] in final:
+            count = final[counters[0]]
+            each = f", {_joules(energy[key] / count)} each" if count else ""
+            mean = " (mean)" if key == "read" and count else ""
+            operations = f"{count:.6g} {_OPERATIONS[counters[0]]}{each}{mean}"
+        elif len(counters) > 1 and all(c in final for c in counters):
+            done = ", ".join(f"{final[c]:.6g} {_OPERATIONS[c]}" for c in counters)
+            refreshed = f"{final.get('refreshes', 0.0):.6g} synapses refreshed"
+            operations = (
+                f"{refreshed}:\n{'':33s}{done}" if any(final[c] for c in counters) else refreshed
+            )
+        lines.append(f"  {key:10s} {_joules(energy[key]):>10s} {share}  {operations}".rstrip())
+    return lines
+
+
+def _drift_lines(record: RunRecord) -> list[str]:
+    """The drift study: test accuracy at each time after the last update, with and without
+    global drift compensation (the readout trained at 1 s)."""
+    if not len(record.eval_times_s):
+        return []
+    results = record.accuracy_vs_time
+    lines = [
+        "",
+        "test accuracy after the last update (drift; readout trained at 1 s):",
+        f"  {'time':>10s}  {'seconds':>10s}  {'compensated':>12s}  {'uncompensated':>14s}",
+    ]
+    for i, t in enumerate(record.eval_times_s):
+        values = [
+            f"{results[label][i]:.4f}" if label in results else "-"
+            for label in ("compensated", "uncompensated")
+        ]
+        lines.append(f"  {human_time(t):>10s}  {t:>10.4g}  {values[0]:>12s}  {values[1]:>14s}")
+    return lines
+
+
 def format_summary(record: RunRecord, name: str = "") -> str:
-    """Accuracy, energy per synaptic update / inference / training sample, and the breakdown.
+    """Accuracy, the energy figures (measured and estimated), the breakdown by category with
+    operation counts, and the drift study when there is one.
 
     A spiking run gets :func:`format_spiking_summary`.
     """
@@ -26,36 +169,25 @@ def format_summary(record: RunRecord, name: str = "") -> str:
     for key in ("test_accuracy", "train_accuracy"):
         if key in final:
             lines.append(f"{key:28s} {final[key]:.4f}")
-    for key in ("training_steps", "training_samples", "update_events", "set_pulses", "refreshes"):
+    for key in (
+        "training_steps",
+        "training_samples",
+        "update_events",
+        "set_pulses",
+        "reset_pulses",
+        "refreshes",
+    ):
         if key in final:
             lines.append(f"{key:28s} {final[key]:.6g}")
-    attrs = record.energy_attrs
-    lines += [
-        "",
-        f"{'energy per synaptic update':28s} {_joules(attrs['per_synaptic_update_J'])}",
-        f"{'energy per inference':28s} {_joules(attrs['per_inference_J'])}",
-        f"{'energy per training sample':28s} {_joules(attrs['per_sample_J'])}",
-        "",
-        "training energy by category:",
-    ]
-    return "\n".join(lines + _breakdown(record))
-
-
-def _breakdown(record: RunRecord) -> list[str]:
-    """Lines of the final energy per category with its share of the total."""
-    lines = []
-    total = float(record.energy["total"][-1]) if len(record.energy["total"]) else 0.0
-    for key in ("read", "set", "reset", "dac", "adc", "refresh", "total"):
-        value = float(record.energy[key][-1]) if len(record.energy[key]) else 0.0
-        share = f"{value / total:7.1%}" if total > 0 else "      -"
-        lines.append(f"  {key:10s} {_joules(value):>12s} {share}")
-    return lines
+    lines += ["", *_figure_lines(record, "rate")]
+    lines += ["", "training energy by category:", *_breakdown(record)]
+    return "\n".join(lines + _drift_lines(record))
 
 
 def format_spiking_summary(record: RunRecord, name: str = "") -> str:
     """A spiking run: activity, the scores (AUC, flatness, NMI), the mean weight of every
-    neuron on every input group, and energy per synaptic update event, per simulated second
-    and per synaptic event with the breakdown by category."""
+    neuron on every input group, and the energy figures (E_update, E_second, E_syn_event)
+    with the breakdown by category."""
     from .spiking_job import spiking_job_from_text
 
     final = record.final
@@ -83,13 +215,6 @@ def format_spiking_summary(record: RunRecord, name: str = "") -> str:
     means = [record.metrics[f"mean_weight_{n}"][-1] for n in layout.names]
     for j in range(int(final["n_neurons"])):
         lines.append(f"  neuron {j:<2d}" + "".join(f"{m[j]:>{width}.3f}" for m in means))
-    attrs = record.energy_attrs
-    lines += [
-        "",
-        f"{'energy per synaptic update':28s} {_joules(attrs['per_synaptic_update_J'])}",
-        f"{'energy per simulated second':28s} {_joules(attrs['per_simulated_second_J'])}",
-        f"{'energy per synaptic event':28s} {_joules(attrs['per_synaptic_event_J'])}",
-        "",
-        "learning energy by category:",
-    ]
-    return "\n".join(lines + _breakdown(record))
+    lines += ["", *_figure_lines(record, "spiking")]
+    lines += ["", "learning energy by category:", *_breakdown(record)]
+    return "\n".join(lines)

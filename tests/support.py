@@ -51,6 +51,36 @@ def idx_bytes(array) -> bytes:
     return header + np.asarray(array).astype(np.uint8).tobytes()
 
 
+def assert_counted_energy(record) -> dict[str, float]:
+    """Each energy category of a run (its final learning energy) is the operations its counters
+    counted times the energy of one operation, from the program stored in the run file: SET and
+    RESET pulses at the device preset's energies, conversions at the chip's; device reads at
+    V²·G·t each, so between 0 and V²·2·g_max·t. Returns the final energies per category (J)."""
+    from memxbar.compiler import program_from_yaml
+
+    program = program_from_yaml(record.program_yaml)
+    device, periphery = program.device.energy, program.chip.periphery
+    read_max = periphery.read_voltage_V**2 * 2 * program.device.conductance.g_max_S
+    read_max *= periphery.read_pulse_s
+    f = record.final
+    energy = {k: float(v[-1]) for k, v in record.energy.items()}
+    assert energy["set"] == approx(f["set_pulses"] * device.set_pulse_J, rel=1e-5)
+    assert energy["reset"] == approx(f["reset_pulses"] * device.reset_pulse_J, rel=1e-5)
+    assert energy["dac"] == approx(f["dac_conversions"] * periphery.dac.energy_J, rel=1e-5)
+    assert energy["adc"] == approx(f["adc_conversions"] * periphery.adc.energy_J, rel=1e-5)
+    assert (energy["read"] > 0) == (f["device_reads"] > 0)
+    assert energy["read"] <= f["device_reads"] * read_max
+    fixed = (
+        f["refresh_set_pulses"] * device.set_pulse_J
+        + f["refresh_reset_pulses"] * device.reset_pulse_J
+        + f["refresh_adc_conversions"] * periphery.adc.energy_J
+    )
+    refresh_reads = energy["refresh"] - fixed
+    assert -1e-5 * energy["refresh"] <= refresh_reads <= f["refresh_device_reads"] * read_max
+    assert (refresh_reads > 1e-5 * energy["refresh"]) == (f["refresh_device_reads"] > 0)
+    return energy
+
+
 def needs_mnist():
     """A pytest mark that skips, with the reason, when the shared MNIST folder is absent."""
     import pytest

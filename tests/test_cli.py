@@ -52,11 +52,66 @@ def test_devices_plot_writes_the_pngs(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert err == ""
     names = ["set_pulses.png", "drift.png", "noise_vs_target.png"]
-    assert out.splitlines() == [str(out_dir / name) for name in names]
+    assert out.splitlines() == [str(out_dir / f"pcm_gst_pulse_{name}") for name in names]
     for name in names:
-        data = (out_dir / name).read_bytes()
+        data = (out_dir / f"pcm_gst_pulse_{name}").read_bytes()
         assert data[:8] == PNG_MAGIC
         assert len(data) > 10_000  # a figure with axes and curves, not an empty canvas
+
+
+def test_device_plots_of_two_presets_share_a_folder(tmp_path, capsys):
+    """Plot files carry the preset's name (a YAML path's stem), so nothing is overwritten."""
+    out_dir = tmp_path / "figures"
+    custom = tmp_path / "my_pcm.yaml"
+    custom.write_text(SHIPPED_PULSE.read_text(encoding="utf-8"))
+    for preset in ("pcm_nandakumar2019", str(custom)):
+        assert main(["devices", "plot", preset, "-o", str(out_dir), "--devices", "50"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "my_pcm_drift.png",
+        "my_pcm_noise_vs_target.png",
+        "my_pcm_set_pulses.png",
+        "pcm_nandakumar2019_drift.png",
+        "pcm_nandakumar2019_noise_vs_target.png",
+    ]
+
+
+def test_chips_list_and_show(capsys):
+    assert main(["chips", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines() == [
+        "pcm_256                  64 tiles of 256x256 PCM differential pairs, 8-bit DAC/ADC"
+    ]
+    assert main(["chips", "show", "pcm_256"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == "pcm_256: 64 tiles of 256x256 PCM differential pairs, 8-bit DAC/ADC"
+    assert lines[1].split() == ["parameter", "value", "unit", "meaning"]
+    table = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
+    assert table["tile.count"][0] == "64"
+    assert table["periphery.read_pulse_s"] == ["250", "ns"]
+    assert table["periphery.adc.energy_J"] == ["2.56", "pJ"]
+    assert table["update.g_weight_max_S"] == ["8", "µS"]
+    assert table["clock_Hz"] == ["1", "GHz"]
+    assert "description" not in table
+
+
+def test_chips_show_errors_are_one_line(tmp_path, capsys):
+    rc = main(["chips", "show", "no_such_chip"])
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(rc, err, "no_such_chip", "pcm_256")
+    bad = tmp_path / "chip.yaml"
+    bad.write_text(
+        (REPO / "hw_configs" / "chips" / "pcm_256.yaml")
+        .read_text(encoding="utf-8")
+        .replace("count: 64", "count: -1")
+    )
+    rc = main(["chips", "show", str(bad)])
+    out, err = capsys.readouterr()
+    assert_one_line_error(rc, err, "chip.yaml", "tile.count")
 
 
 # --- user errors: one line on stderr, exit code 2 -------------------------------------------
@@ -119,7 +174,7 @@ def test_bad_input_is_one_line_and_exit_code_2(case, tmp_path, capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    for argv in (["devices", "frobnicate"], [], ["devices", "plot"]):
+    for argv in (["devices", "frobnicate"], ["chips"], ["devices", "plot"], ["--frobnicate"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
@@ -139,3 +194,77 @@ def test_subprocess_success_and_error_without_traceback(tmp_path):
     failed = run_cli("devices", "show", unknown_key_yaml(tmp_path))
     assert failed.stdout == ""
     assert_one_line_error(failed.returncode, failed.stderr, "bogus_knob")
+
+
+# --- help, version, python -m ----------------------------------------------------------------
+
+
+def test_bare_memxbar_prints_the_help_and_exits_0():
+    """Asking the tool what it does is not an error: the help on stdout, exit 0."""
+    result = run_cli()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith("usage: memxbar")
+    for command in ("devices", "chips", "compile", "run", "report"):
+        assert f"    {command} " in result.stdout
+
+
+def test_help_defines_the_energy_figures_and_the_exit_codes(capsys):
+    from memxbar.crossbar import ENERGY_FIGURES
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert main([]) == 0
+    assert capsys.readouterr().out == out  # bare memxbar prints the same help
+    flat = " ".join(out.split())
+    for f in ENERGY_FIGURES:
+        assert f"{f.name} {f.meaning}" in flat
+        assert f"= {f.formula}" in flat
+    assert (
+        "E_update programming energy per synaptic update event = (set + reset + refresh) / "
+        "update_events" in flat
+    )
+    assert (
+        "exit codes: 0 success, 2 bad input or OS error (one line on stderr), 130 interrupted "
+        "(Ctrl-C / SIGTERM; resume with --resume); checkpoint: OUTPUT.ckpt beside the run file"
+    ) in flat
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+    import tomllib
+
+    from memxbar import __version__
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert __version__ == pyproject["project"]["version"]
+    result = subprocess.run(
+        [sys.executable, "-m", "memxbar", "--version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"memxbar {__version__}\n"
+    listed = subprocess.run(
+        [sys.executable, "-m", "memxbar", "chips", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("pcm_256 ")
+    failed = subprocess.run(
+        [sys.executable, "-m", "memxbar", "chips", "show", "nope"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_one_line_error(failed.returncode, failed.stderr, "nope")

@@ -159,7 +159,9 @@ def test_spiking_population_compiles_and_reports():
     summary = mapping_summary(program)
     assert summary["layers"]["lif"]["matrices"]["synapses"]["mvms_per_inference"] == 20
     assert summary["inference"]["energy_J"] > 0
-    assert "lif" in mapping_report(program)
+    text = mapping_report(program)
+    assert "lif" in text
+    assert "(a spiking population's inference: its steps with every input spiking)" in text
 
 
 def test_network_that_does_not_fit_says_what_is_needed(tmp_path):
@@ -312,15 +314,22 @@ def test_report_numbers_match_a_hand_computation():
     assert s["inference"]["latency_s"] == approx(fc_latency + conv_latency)
     # Updates: one SET pulse of the preset (2 pJ) per event; full update = every synapse once,
     # tiles row by row (4 rows of fc's largest blocks, 4 rows of conv), layers in sequence.
-    assert s["update_event"] == {"energy_J": approx(2e-12), "latency_s": 100e-9}
+    assert s["update_event"] == {"pulses": 1.0, "energy_J": approx(2e-12), "latency_s": 100e-9}
+    # The estimated energy figures are the quantities a run measures under the same names.
+    assert s["estimates"] == {"E_update": approx(2e-12), "E_inference": approx(total)}
     assert s["full_update"]["energy_J"] == approx(42 * 2e-12)
     assert s["full_update"]["latency_s"] == approx((4 + 4) * 100e-9)
     assert s["partial_sums"] == 2
 
     text = mapping_report(program)
     assert "tiles used: 5 of 8" in text
+    assert "chip: 8 tiles of 4x4 synapses (2 devices per side), 8-bit DAC, 8-bit ADC" in text
     assert "52.5 %" in text  # 42 of 80 cells
-    assert f"{total * 1e12:.4g} pJ" in text
+    shown = f"{total * 1e12:.4g} pJ"
+    assert f"  E_inference  {shown:10s}  inference energy per test sample" in text
+    assert "  E_update     2 pJ        programming energy per synaptic update event" in text
+    assert "= 1 SET pulse of 2 pJ; latency 100 ns" in text
+    assert "spiking population" not in text
     for assumption in ("<x^2> = 1/3", "g_weight_max/4", "in parallel", "one SET pulse"):
         assert assumption in text
 
@@ -337,17 +346,79 @@ def test_pulse_train_full_update_takes_the_train_length():
 
 
 def test_cli_compile_prints_the_report_and_writes_the_program(tmp_path):
-    out = tmp_path / "tmp" / "program.yaml"
+    out = tmp_path / "program.yaml"
     result = run_cli("compile", str(EXAMPLE), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "tiles used: 1 of 64" in result.stdout
-    assert "per inference: energy" in result.stdout
+    assert "\n  E_inference  347.7 pJ    inference energy per test sample\n" in result.stdout
+    assert "\n  E_update     2 pJ        programming energy per synaptic update event\n" in (
+        result.stdout
+    )
     assert f"wrote {out}" in result.stdout
     program = load_program(out)
     assert program.network.layers[0].name == "hebbian"
     assert program.tiles_used == 1
     assert program.chip == CHIP
+
+
+def test_report_of_ideal_tiles_shows_the_placement_only():
+    program = compile(Network("n", (Dense(name="d", in_features=300, out_features=20),)), CHIP)
+    s = mapping_summary(program, "ideal")
+    assert s["tiles"] == "ideal" and s["tiles_used"] == 2 and s["estimates"] == {}
+    for key in ("device_preset", "update_scheme", "inference", "update_event", "full_update"):
+        assert key not in s
+    assert "inference" not in s["layers"]["d"]
+    text = mapping_report(program, "ideal")
+    assert "tiles: ideal float tiles (no devices, no energy)" in text
+    for absent in ("device preset", "update scheme", "pcm_gst_pulse", "J", "E_update", "assump"):
+        assert absent not in text
+    assert text.splitlines()[-2].split() == [
+        "layer",
+        "type",
+        "matrices",
+        "(rows",
+        "x",
+        "cols:",
+        "blocks)",
+        "tiles",
+        "util",
+    ]
+    with pytest.raises(ValueError, match="tiles must be 'pcm' or 'ideal'"):
+        mapping_summary(program, "float")
+
+
+def test_cli_compile_of_an_ideal_job_prints_no_devices_or_energy(capsys):
+    assert main(["compile", str(REPO / "examples" / "softhebb_digits_ideal.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "ideal float tiles (no devices, no energy)" in out
+    assert "tiles used: 1 of 64" in out
+    for absent in ("device preset", "update scheme", "stochastic", " pJ", "E_update"):
+        assert absent not in out
+
+
+def test_cli_compile_counts_the_tiles_of_the_overridden_chip(tmp_path, capsys):
+    """hardware.chip_overrides of tile.count: the header shows the chip actually used."""
+    job = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    job["hardware"]["chip_overrides"] = {"tile.count": 4, "tile.devices_per_side": 2}
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job), encoding="utf-8")
+    assert main(["compile", str(path), "-o", str(tmp_path / "p.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == (
+        "network 'softhebb_digits' on chip '64 tiles of 256x256 PCM differential pairs, "
+        "8-bit DAC/ADC [overrides: tile.count=4, tile.devices_per_side=2]'"
+    )
+    assert (
+        lines[1] == "chip: 4 tiles of 256x256 synapses (2 devices per side), 8-bit DAC, 8-bit ADC"
+    )
+    assert "tiles used: 1 of 4" in lines
+    program = load_program(tmp_path / "p.yaml")
+    assert program.chip.tile.count == 4
+    assert "[overrides: tile.count=4" in program.chip.description
 
 
 def test_cli_compile_without_output_writes_nothing(tmp_path, capsys, monkeypatch):

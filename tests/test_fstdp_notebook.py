@@ -49,9 +49,9 @@ def test_notebook_runs_the_fstdp_jobs_and_draws_the_figures(tmp_path):
         assert float(line[1]) == round(final["nmi"], 3)
         assert int(line[2]) == final["groups_learned"]
     # The FSTDP summary with its energy per update event and per simulated second.
-    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", out, re.M)
-    assert re.search(r"^energy per simulated second +[\d.]+ [mµnpf]?J$", out, re.M)
-    per_event = re.findall(r"^(FSTDP|STDP) +([\d.]+) pJ per update event", out, re.M)
+    assert re.search(r"^  E_update +[\d.]+ [mµnpf]?J +[\d.]+ [mµnpf]?J  programming", out, re.M)
+    assert re.search(r"^  E_second +[\d.]+ [mµnpf]?J +-  learning energy per simulated", out, re.M)
+    per_event = re.findall(r"^(FSTDP|STDP) +E_update +([\d.]+) pJ per update event", out, re.M)
     assert [p[0] for p in per_event] == ["FSTDP", "STDP"]
     for (_, value), run in zip(per_event, ("fstdp_pcm", "stdp_pcm"), strict=True):
         expected = records[run].energy_attrs["per_synaptic_update_J"] * 1e12

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -164,7 +166,8 @@ def test_breakdown_adds_up_and_table_names_every_category_and_counter():
         assert any(line.split()[0] == category for line in lines), category
     for name in COUNTERS:
         assert any(line.split()[0] == name for line in lines), name
-    assert "per MVM vector" in table and "per update event" in table
+    assert re.search(r"^E_mvm +[\d.]+ [mµnpf]?J  per MVM vector$", table, re.M)
+    assert re.search(r"^E_update +[\d.]+ [mµnpf]?J  per update event$", table, re.M)
     # The largest share (refresh, 6 mJ of ~6.003 mJ) is shown as such.
     refresh_line = next(line for line in lines if line.startswith("refresh"))
     assert "99.9%" in refresh_line and "mJ" in refresh_line

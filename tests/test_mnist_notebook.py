@@ -22,7 +22,8 @@ def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path):
     shares = re.findall(r"^ *(read|set|reset|dac|adc|refresh) +[\d.]+ µJ +([\d.]+) %$", out, re.M)
     assert [s[0] for s in shares] == ["read", "set", "reset", "dac", "adc", "refresh"]
     assert abs(sum(float(s[1]) for s in shares) - 100.0) < 0.5
-    assert re.search(r"^energy per synaptic update +[\d.]+ pJ$", out, re.M)
+    assert re.search(r"^E_update +[\d.]+ pJ per synaptic update event$", out, re.M)
+    assert re.search(r"^E_inference +[\d.]+ nJ per test sample$", out, re.M)
 
     for name in ("metrics", "energy", "energy_breakdown", "accuracy_vs_time"):
         assert_png(tmp_path / f"softhebb_mnist_{name}.png")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from memxbar.compiler import (
 from memxbar.crossbar import ChipSpec, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import ConfigError, build
-from memxbar.hw_configs.strict import dump
+from memxbar.hw_configs.strict import dump, round_si
 
 CHIP = load_chip("pcm_256")
 DEVICE = load_preset("pcm_gst_pulse")
@@ -395,3 +397,61 @@ def test_dump_writes_si_keys_lists_and_sections():
     assert dump(CHIP)["periphery"]["adc"]["conversion_s"] == CHIP.periphery.adc.conversion_s
     with pytest.raises(TypeError):
         dump(3.0)
+
+
+# --- round numbers -------------------------------------------------------------------------------
+
+
+def test_program_yaml_writes_the_numbers_the_presets_state(tmp_path, program):
+    """250 ns is written 2.5e-07 (not 2.5000000000000004e-07, the float product of the unit
+    conversion), and the file still reads back to the same program."""
+    path = save_program(program, tmp_path / "program.yaml")
+    text = path.read_text(encoding="utf-8")
+    for line in (
+        "read_pulse_s: 2.5e-07",
+        "set_pulse_s: 1.0e-07",
+        "conversion_s: 1.0e-08",
+        "g_weight_max_S: 8.0e-06",
+        "pulse_step_S: 6.0e-07",
+        "energy_J: 2.56e-12",
+        "g_max_S: 2.5e-05",
+        "clock_Hz: 1.0e+09",
+        "endurance_cycles: 1.0e+08",
+        "coefficients_S: [2.6348e-07, 1.965e-06, -1.1731e-06]",
+    ):
+        assert f" {line}\n" in text, line
+    numbers = re.findall(r"[-+]?\d[\d.]*(?:e[-+]?\d+)?", text)
+    assert all(len(n.split("e")[0].replace(".", "").lstrip("-0")) <= 12 for n in numbers)
+    assert load_program(path) == program
+
+
+def test_a_program_built_without_the_loader_still_round_trips(tmp_path):
+    """Floats not rounded by the loader are written with their exact shortest repr, and an SI
+    value is read as written."""
+    odd = dataclasses.replace(
+        CHIP,
+        periphery=dataclasses.replace(CHIP.periphery, read_pulse_s=250.0 * 1e-9),
+        clock_Hz=1.2345678901234567e9,
+    )
+    program = compile(mixed_network(), odd, device=DEVICE)
+    path = save_program(program, tmp_path / "odd.yaml")
+    text = path.read_text(encoding="utf-8")
+    assert "read_pulse_s: 2.5000000000000004e-07" in text
+    assert "clock_Hz: 1234567890.1234567" in text
+    assert load_program(path) == program
+
+
+def test_the_loader_rounds_converted_values_to_12_significant_digits():
+    chip = load_chip("pcm_256")
+    assert chip.periphery.read_pulse_s == 2.5e-07 == round_si(250.0 * 1e-9) != 250.0 * 1e-9
+    assert chip.update.set_pulse_s == 1e-07
+    assert DEVICE.programming_noise.coefficients_S == (2.6348e-07, 1.965e-06, -1.1731e-06)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_round_si_is_idempotent_and_close(x):
+    y = round_si(x)
+    assert round_si(y) == y
+    assert float(repr(y)) == y and len(repr(y).split("e")[0].strip("-0.").replace(".", "")) <= 12
+    assert abs(y - x) <= 5e-12 * abs(x)

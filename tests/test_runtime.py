@@ -19,10 +19,10 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from support import PNG_MAGIC, approx
+from support import PNG_MAGIC, approx, assert_counted_energy
 
 from memxbar.cli import main
-from memxbar.crossbar import load_chip
+from memxbar.crossbar import COUNTERS, load_chip
 from memxbar.runtime.job import load_job
 from memxbar.runtime.run import RunInterrupted, checkpoint_path, run_job
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
@@ -43,10 +43,7 @@ FINAL_KEYS = {
     "train_accuracy",
     "training_steps",
     "training_samples",
-    "update_events",
-    "set_pulses",
-    "reset_pulses",
-    "refreshes",
+    *COUNTERS,  # every ledger counter of training, the initial programming excluded
     "initial_programming_J",
     "training_energy_J",
     "test_samples",
@@ -242,6 +239,125 @@ def test_energy_adds_up_and_only_grows(tiles, request):
     assert 0 < final["update_events"] < STEPS * 64 * 100
 
 
+@pytest.mark.parametrize("tiles", ["pcm", "ideal"])
+def test_each_category_pays_for_the_operations_it_counted(tiles, request):
+    """Joules ÷ count per category is the preset's energy per operation (issue 11), with the
+    counts of training only: the initial programming is excluded from both."""
+    record = read_run_file(request.getfixturevalue(f"{tiles}_run"))
+    energy = assert_counted_energy(record)
+    final = record.final
+    if tiles == "ideal":
+        assert all(final[name] == 0 for name in ("set_pulses", "device_reads", "adc_conversions"))
+        assert final["mvm_vectors"] > 0 and final["update_events"] > 0
+        return
+    assert final["set_pulses"] > 0 and final["device_reads"] > 0
+    assert final["refresh_device_reads"] > 0 and final["refresh_adc_conversions"] > 0
+    # A rate job RESETs only inside refreshes: no RESET pulse is left uncounted or unpaid.
+    assert final["reset_pulses"] == 0 and energy["reset"] == 0.0
+    # The summary prints every category's joules next to the operations they paid for.
+    summary = format_summary(record)
+    line = re.search(
+        r"^  set +[\d.]+ [mµnpf]?J +[\d.]+%  (\d+) SET pulses, 2 pJ each$", summary, re.M
+    )
+    assert line and int(line[1]) == final["set_pulses"]
+    assert re.search(r"^  adc .*  \d+ ADC conversions, 2\.56 pJ each$", summary, re.M)
+    assert re.search(r"^  reset +0 J +0\.0%  0 RESET pulses$", summary, re.M)
+    refreshed = f"{final['refreshes']:.6g} synapses refreshed"
+    assert re.search(rf"^  refresh +[\d.]+ [mµnpf]?J +[\d.]+%  {refreshed}", summary, re.M)
+
+
+def test_summary_prints_each_figure_measured_next_to_its_estimate(pcm_job, pcm_run, ideal_run):
+    """E_update, E_inference, E_sample by name; the estimates are compile's, from the program
+    stored in the run file, so `memxbar report` compares the same quantities."""
+    from memxbar.compiler import compile_network, mapping_summary
+
+    record = read_run_file(pcm_run)
+    chip = pcm_job.chip()
+    program = compile_network(pcm_job.network, chip, device=pcm_job.device(chip))
+    estimates = mapping_summary(program)["estimates"]
+    assert estimates["E_update"] == approx(2e-12)
+    summary = format_summary(record)
+    rows = dict(
+        (m[0], m[1:])
+        for m in re.findall(
+            r"^  (E_\w+) +([\d.]+ [mµnpf]?J|-) +([\d.]+ [mµnpf]?J|-)  ", summary, re.M
+        )
+    )
+    assert list(rows) == ["E_update", "E_inference", "E_sample"]
+    attrs = record.energy_attrs
+    for name, attr in (
+        ("E_update", "per_synaptic_update_J"),
+        ("E_inference", "per_inference_J"),
+        ("E_sample", "per_sample_J"),
+    ):
+        assert joules(rows[name][0]) == approx(attrs[attr], rel=5e-4)
+    assert joules(rows["E_update"][1]) == approx(estimates["E_update"], rel=5e-4)
+    assert joules(rows["E_inference"][1]) == approx(estimates["E_inference"], rel=5e-4)
+    assert rows["E_sample"][1] == "-"
+    # E_update split into its parts, which add up to the measurement.
+    parts = re.search(
+        r"E_update = set (\S+ [mµnpf]?J) \+ reset (\S+ J) \+ refresh (\S+ [mµnpf]?J); "
+        r"([\d.]+) SET pulses per event",
+        summary,
+    )
+    events = record.final["update_events"]
+    assert joules(parts[1]) == approx(record.energy["set"][-1] / events, rel=5e-4)
+    assert joules(parts[3]) == approx(record.energy["refresh"][-1] / events, rel=5e-4)
+    assert float(parts[4]) == approx(record.final["set_pulses"] / events, abs=5e-4)
+    # Ideal tiles: measured 0 J, no estimates, no E_update parts.
+    ideal = format_summary(read_run_file(ideal_run))
+    assert re.search(r"^  E_update +0 J +-  programming energy", ideal, re.M)
+    assert re.search(r"^  E_inference +0 J +-  inference energy", ideal, re.M)
+    assert "E_update = set" not in ideal and "estimates:" not in ideal
+
+
+def joules(text: str) -> float:
+    prefix = {"": 1.0, "m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+    value, unit = re.fullmatch(r"([\d.e+-]+) ([mµnpf]?)J", text.strip()).groups()
+    return float(value) * prefix[unit]
+
+
+def test_drift_study_is_a_table_in_the_summary_and_the_report(pcm_run, tmp_path, capsys):
+    """--eval-times: accuracy against time after the last update, compensated and not, with
+    times in human units, printed by run and report alike (both print format_summary)."""
+    import dataclasses
+
+    from memxbar.runtime.run_file import write_run_file
+
+    record = read_run_file(pcm_run)
+    times = np.array([1.0, 90.0, 3600.0, 86400.0, 2.6e6, 3.15e7, 1e9])
+    compensated = np.linspace(0.9, 0.8, times.size)
+    uncompensated = np.linspace(0.9, 0.5, times.size)
+    drift = dataclasses.replace(
+        record,
+        eval_times_s=times,
+        accuracy_vs_time={"compensated": compensated, "uncompensated": uncompensated},
+    )
+    path = tmp_path / "drift.h5"
+    write_run_file(path, drift)
+    assert main(["report", str(path), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip("\n") == format_summary(read_run_file(path), "drift")
+    table = out.split("test accuracy after the last update (drift; readout trained at 1 s):\n")[1]
+    lines = table.splitlines()
+    assert lines[0].split() == ["time", "seconds", "compensated", "uncompensated"]
+    shown = [line.split() for line in lines[1 : 1 + times.size]]
+    assert [f"{row[0]} {row[1]}" for row in shown] == [
+        "1 s",
+        "1.5 min",
+        "1 h",
+        "1 d",
+        "30.09 d",
+        "364.6 d",
+        "31.69 y",
+    ]
+    assert [float(row[2]) for row in shown] == approx(times.tolist())
+    assert [float(row[3]) for row in shown] == approx(np.round(compensated, 4).tolist())
+    assert [float(row[4]) for row in shown] == approx(np.round(uncompensated, 4).tolist())
+    # A run without --eval-times prints no table.
+    assert "test accuracy after the last update" not in format_summary(record)
+
+
 def test_pcm_conductances_match_the_final_weights(pcm_job, pcm_run, ideal_run):
     pcm, ideal = read_run_file(pcm_run), read_run_file(ideal_run)
     assert ideal.conductances == {}
@@ -365,8 +481,9 @@ def test_cli_run_writes_run_file_and_plots_and_report_repeats_the_summary(
     summary = format_summary(record, pcm_job.name)
     assert printed.startswith(summary + "\n")
     assert re.search(r"^test_accuracy +0\.\d{4}$", printed, re.M)
-    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", printed, re.M)
-    assert re.search(r"^energy per inference +[\d.]+ [mµnpf]?J$", printed, re.M)
+    assert re.search(r"^  E_update +[\d.]+ [mµnpf]?J +2 pJ  programming energy", printed, re.M)
+    assert re.search(r"^  E_inference +[\d.]+ [mµnpf]?J +[\d.]+ pJ  inference", printed, re.M)
+    assert re.search(r"^  E_sample +[\d.]+ [mµnpf]?J +-  training energy", printed, re.M)
     assert f"wrote {out}" in printed
     plots = {
         f"{pcm_job.name}_{name}.png"
@@ -547,7 +664,7 @@ def test_readme_first_command_trains_the_pcm_job(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert re.search(r"^test_accuracy +0\.\d{4}$", result.stdout, re.M)
-    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", result.stdout, re.M)
+    assert re.search(r"^  E_update +[\d.]+ [mµnpf]?J +2 pJ ", result.stdout, re.M)
     record = read_run_file(out)
     assert record.final["training_steps"] == 1437 // 32  # the 80 % training split, 1 epoch
     assert record.final["test_samples"] == 360

@@ -32,7 +32,7 @@ def test_notebook_runs_the_pcm_job_and_writes_figures(tmp_path):
     assert re.search(r"^hebbian +dense +weight 64x100", out, re.M)
     # The run's summary, with the energy per synaptic update in joules.
     assert re.search(r"^test_accuracy +0\.\d{4}$", out, re.M)
-    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", out, re.M)
+    assert re.search(r"^  E_update +[\d.]+ [mµnpf]?J +2 pJ  programming energy", out, re.M)
 
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted([*FIGURES, "softhebb_digits_pcm.h5", "softhebb_digits_pcm_small.yaml"])

@@ -43,8 +43,8 @@ def joules(text: str) -> float:
 
 def printed_energy(summary: str) -> tuple[float, dict[str, float]]:
     """(energy per synaptic update, {category: training energy}) from the printed summary."""
-    per_update = joules(re.search(r"^energy per synaptic update +(.+)$", summary, re.M).group(1))
-    table = dict(re.findall(r"^  (\w+) +([\d.]+ [mµnpf]?J) +[\d.]+%$", summary, re.M))
+    per_update = joules(re.search(r"^  E_update +([\d.]+ [mµnpf]?J) ", summary, re.M).group(1))
+    table = dict(re.findall(r"^  (\w+) +([\d.]+ [mµnpf]?J) +[\d.]+%(?: |$)", summary, re.M))
     return per_update, {k: joules(v) for k, v in table.items()}
 
 

@@ -15,12 +15,12 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import approx, assert_one_line_error, assert_png
+from support import approx, assert_counted_energy, assert_one_line_error, assert_png
 from test_runtime import assert_identical_files, h5_contents
 
 from memxbar.cli import main
 from memxbar.compiler import compile_network, mapping_report
-from memxbar.crossbar import ENERGY_CATEGORIES, load_chip
+from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, load_chip
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.job import Job, load_job
 from memxbar.runtime.run import RunInterrupted, checkpoint_path
@@ -332,11 +332,7 @@ def test_run_file_has_the_spiking_layout(pcm_job, pcm_run):
         "post_rate_Hz",
         "input_rate_Hz",
         "synaptic_events",
-        "update_events",
-        "set_pulses",
-        "reset_pulses",
-        "refreshes",
-        "weight_reads",
+        *COUNTERS,
         "initial_programming_J",
         "training_energy_J",
         "chip_time_end_s",
@@ -420,6 +416,38 @@ def test_energy_adds_up_grows_and_gives_the_per_event_costs(pcm_run):
     assert final["initial_programming_J"] > 0
 
 
+@pytest.fixture(scope="module")
+def reset_run(folder) -> Path:
+    """The RESET-and-reprogram depression job, 1 s, refreshes every 200 ms."""
+    job = tiny("fstdp_pcm_reset.yaml")
+    job["plasticity"]["refresh_every_windows"] = 20
+    out = folder / "reset.h5"
+    run_spiking_job(load_spiking_job(write_yaml(folder / "reset.yaml", job)), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("run", ["pcm_run", "reset_run"])
+def test_each_category_pays_for_the_operations_it_counted(run, request):
+    """Joules ÷ count per category is the preset's energy per operation (issue 11): RESET
+    pulses of depression are booked under reset, those of refreshes under refresh."""
+    record = read_run_file(request.getfixturevalue(run))
+    energy = assert_counted_energy(record)
+    final = record.final
+    assert final["set_pulses"] > 0 and final["device_reads"] > 0
+    assert final["refresh_device_reads"] > 0
+    summary = format_summary(record)
+    if run == "pcm_run":  # depression by SET pulses on G−: no RESET outside refreshes
+        assert final["reset_pulses"] == 0 and energy["reset"] == 0.0
+        return
+    # Every depression RESETs both devices of both sides (2 per side): 4 per event at most.
+    assert 0 < final["reset_pulses"] <= 4 * final["update_events"]
+    assert energy["reset"] == approx(final["reset_pulses"] * 20e-12, rel=1e-5)
+    line = re.search(
+        r"^  reset +([\d.]+ [mµnpf]?J) +[\d.]+%  (\d+) RESET pulses, 20 pJ each$", summary, re.M
+    )
+    assert line and int(line[2]) == final["reset_pulses"]
+
+
 def test_conductances_give_the_last_snapshot(pcm_job, pcm_run):
     record = read_run_file(pcm_run)
     g = record.conductances[LAYER]
@@ -466,11 +494,12 @@ def test_cli_runs_a_spiking_job_and_reports_it(pcm_job, tmp_path, capsys):
     assert printed.startswith(summary + "\n")
     assert re.search(r"^auc +[01]\.\d{4}$", printed, re.M)
     assert re.search(r"^flatness +\d+\.\d{4}$", printed, re.M)
-    assert re.search(r"^energy per synaptic update +[\d.]+ [mµnpf]?J$", printed, re.M)
-    assert re.search(r"^energy per simulated second +[\d.]+ [mµnpf]?J$", printed, re.M)
+    assert re.search(r"^  E_update +[\d.]+ [mµnpf]?J +2 pJ  programming energy", printed, re.M)
+    assert re.search(r"^  E_second +[\d.]+ [mµnpf]?J +-  learning energy", printed, re.M)
+    assert re.search(r"^  E_syn_event +[\d.]+ [mµnpf]?J +-  learning energy", printed, re.M)
     assert re.search(r"^  neuron 0 +(0\.\d{3} +){4}0\.\d{3}$", printed, re.M)
     for category in ("read", "set", "reset", "dac", "adc", "refresh", "total"):
-        assert re.search(rf"^  {category} +[\d.]+ [mµnpf]?J +[\d.]+%$", printed, re.M), category
+        assert re.search(rf"^  {category} +[\d.]+ [mµnpf]?J +[\d.]+%( |$)", printed, re.M), category
     plots = {
         f"tiny_{n}.png"
         for n in ("weights", "raster", "energy", "energy_breakdown", f"conductance_{LAYER}")

@@ -535,11 +535,13 @@ def test_refresh_restores_weights_within_programming_noise():
     assert np.max(np.abs(W_after[hot] - W_before[hot])) > 0  # it was re-written
     assert np.all(g_new < threshold)
     assert float(new.ledger.count("refreshes")) == hot.sum()
-    # Energy: all under 'refresh', nothing in the other categories.
+    # Energy: all under 'refresh', nothing in the other categories, and so are the counts.
     for category in ("read", "set", "reset", "dac", "adc"):
         assert float(new.ledger.energy_J(category)) == 0.0
+    for counter in ("device_reads", "set_pulses", "reset_pulses", "adc_conversions"):
+        assert float(new.ledger.count(counter)) == 0.0
     assert float(new.ledger.energy_J("refresh")) > 0.0
-    assert float(new.ledger.count("reset_pulses")) >= 2 * hot.sum()
+    assert float(new.ledger.count("refresh_reset_pulses")) == 2 * hot.sum()
 
 
 def test_refresh_after_driving_devices_into_saturation_with_updates():
@@ -801,7 +803,8 @@ def test_ledger_is_additive_over_steps(energy_tile):
 def test_every_counted_conversion_is_paid_for():
     """Energy booked under 'dac' / 'adc' equals conversions × energy per conversion, also
     for calibration, drift-compensated MVMs and weight reads (their reference and weight
-    reads convert too); refresh books its ADC conversions' energy under 'refresh'."""
+    reads convert too); refresh books its ADC conversions under 'refresh' and counts them in
+    'refresh_adc_conversions'."""
     tile = create(CHIP, key=K(67), rows=R, cols=C, device=quiet(programming=1.0))
     W = np.full((R, C), 0.5, np.float32)
     tile = program(tile, W, T(0.0), K(68))  # includes a calibration
@@ -815,12 +818,12 @@ def test_every_counted_conversion_is_paid_for():
     assert float(L.energy_J("adc")) == approx(
         float(L.count("adc_conversions")) * p.adc.energy_J, rel=1e-6
     )
-    # A refresh converts every synapse once (rows·cols ADC conversions, booked as counts);
-    # their energy belongs to the refresh too.
+    # A refresh converts every synapse once (rows·cols ADC conversions); their energy and
+    # their count belong to the refresh.
     hot = with_conductances(tile, np.full((2, 1, R, C), 7.5 * uS))
     refreshed = refresh(hot, T(30.0), K(71))
-    conversions = float(refreshed.ledger.count("adc_conversions") - L.count("adc_conversions"))
-    assert conversions == R * C
+    assert float(refreshed.ledger.count("adc_conversions")) == float(L.count("adc_conversions"))
+    assert float(refreshed.ledger.count("refresh_adc_conversions")) == R * C
     model = refreshed.device
     g_read = 7.5 * uS * 2 * R * C  # every device read once, exact (read noise off, drift 0)
     # Both sides of every synapse are RESET; W = 0 ⇒ no side is re-programmed.
