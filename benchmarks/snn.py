@@ -41,9 +41,9 @@ from softhebb import median_times_s
 
 from memxbar.algorithms.stdp import STDP, Fatigue, PulseSchedule
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
+from memxbar.runtime.job import load_job
 from memxbar.runtime.spike_sources import PoissonSpikes
 from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
-from memxbar.runtime.spiking_job import load_spiking_job
 from memxbar.runtime.spiking_run import build_network, build_sources, build_tile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -66,7 +66,7 @@ def workload_a(kind: str, seeds: int, write_every: int = 1):
 
     ``write_every`` > 1 writes the tiles every that many windows instead of every window.
     """
-    job = load_spiking_job(EXAMPLES / f"fstdp_{kind}.yaml")
+    job = load_job(EXAMPLES / f"fstdp_{kind}.yaml")
     sim = job.simulation
     net = dataclasses.replace(
         build_network(job),

@@ -5,7 +5,7 @@ Run: ``python benchmarks/softhebb.py [--repeats 15] [--mnist]``.
 Rows (samples per second of SoftHebb learning, batch 32; higher is better):
   float reference   ``algorithms.softhebb.reference_step`` on a float W in a jitted lax.scan
                     (inputs encoded per batch as the runtime does; nothing else)
-  IdealTile         the runtime path: ``runtime.trainer.make_chunk_runner`` over
+  IdealTile         the runtime path: ``runtime.trainer.train_chunk`` over
                     ``ShallowSoftHebb`` on ideal tiles (MVM, booked weight read, update,
                     ledger, refresh every 45 steps as the job does)
   PCMTile           the same on PCM tiles of ``pcm_256``: pulse-level devices (stochastic SET
@@ -23,6 +23,7 @@ measure, compare as ratios in one process).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -40,7 +41,7 @@ from memxbar.algorithms.softhebb import (
 from memxbar.crossbar import load_chip
 from memxbar.runtime.chip import tile_factory
 from memxbar.runtime.datasets import centered, load_digits_split
-from memxbar.runtime.trainer import Schedule, make_chunk_runner
+from memxbar.runtime.trainer import Schedule, train_chunk
 
 BATCH = 32
 REFRESH_EVERY = 45  # the digits job's refresh_every_steps
@@ -82,14 +83,15 @@ def workload(name: str, x_train, n_neurons: int, params: SoftHebbParams, steps: 
     )
     schedule = Schedule(x_train.shape[0], BATCH, epochs=1, step_time_s=1e-3)
     k_init, k_data, k_train = jax.random.split(jax.random.key(0), 3)
-    indices = jnp.asarray(schedule.batch_indices(k_data, 0, steps))
+    order = jax.random.permutation(k_data, x_train.shape[0])
+    indices = order[: steps * BATCH].reshape(steps, BATCH)
     step_numbers = jnp.arange(steps)
     x = jnp.asarray(x_train, jnp.float32)
 
     W0 = init_weights(n_inputs, n_neurons, params.init_radius, key=k_init)
     chunk = float_chunk(params)
     calls = {"float reference": lambda: chunk(W0, x, indices)}
-    run = make_chunk_runner(algorithm, schedule, REFRESH_EVERY)
+    run = functools.partial(train_chunk, algorithm, schedule, REFRESH_EVERY)
     for tiles in ("ideal", "pcm"):
         state = algorithm.init(tile_factory(chip, tiles, w_max), key=k_init)
 

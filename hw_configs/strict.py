@@ -31,6 +31,8 @@ __all__ = [
     "param",
     "section",
     "read_yaml",
+    "read_text",
+    "parse_yaml",
     "unit_of",
     "describe",
     "dump",
@@ -109,23 +111,33 @@ def unit_of(field_name: str) -> str:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML file that must hold one mapping; errors name the file."""
+    return parse_yaml(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 file; a missing or unreadable file is a ConfigError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "<file>", "file does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(str(path), "<file>", f"cannot be read ({err})") from None
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse YAML ``text`` that must hold one mapping, strictly (no duplicate keys, bounded
+    aliases); errors name ``source``."""
     try:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(str(path), "<file>", f"malformed YAML{where}: {problem}") from None
+        raise ConfigError(source, "<file>", f"malformed YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(
-            str(path), "<file>", f"expected a mapping at the top level, got {_kind(data)}"
+            source, "<file>", f"expected a mapping at the top level, got {_kind(data)}"
         )
     return data
 

@@ -39,7 +39,7 @@ _EXPORTS = {
     "DoesNotFit": "memxbar.compiler",
     # runtime
     "load_job": "memxbar.runtime.job",
-    "run_job": "memxbar.runtime.run",
+    "run_job": "memxbar.runtime.loop",
     "read_run_file": "memxbar.runtime.run_file",
     "ConfigError": "memxbar.hw_configs",
 }

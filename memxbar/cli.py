@@ -132,11 +132,11 @@ def _add_chips_commands(commands) -> None:
 def _compile(args) -> int:
     from .compiler import compile_network, mapping_report, save_program
     from .compiler.atomic_files import check_output_file
-    from .runtime.spiking_job import load_any_job
+    from .runtime.job import load_job
 
     if args.output is not None:
         check_output_file(args.output)
-    job = load_any_job(args.job)
+    job = load_job(args.job)
     chip = job.chip()
     program = compile_network(job.network, chip, device=job.device(chip))
     print(mapping_report(program, job.hardware.tiles))
@@ -157,38 +157,37 @@ def _add_compile_command(commands) -> None:
     compile_.set_defaults(func=_compile)
 
 
+#: ``memxbar run`` options that only some job kinds take (``job.run_options``):
+#: option → the run's keyword (also the argparse destination).
+_KIND_OPTIONS = {"--epochs": "epochs", "--eval-times": "eval_times_s", "--data-dir": "data_dir"}
+
+
 def _run(args) -> int:
+    from .runtime.job import load_job
+    from .runtime.loop import run_job
     from .runtime.plots import write_run_plots
-    from .runtime.run import run_job
-    from .runtime.spiking_job import SpikingJob, load_any_job
-    from .runtime.spiking_run import run_spiking_job
     from .runtime.summary import format_summary
 
-    job = load_any_job(args.job)
+    job = load_job(args.job)
     out = Path(args.output) if args.output else Path(f"{job.name}.h5")
-    if isinstance(job, SpikingJob):
-        for option, value in (
-            ("--epochs", args.epochs),
-            ("--eval-times", args.eval_times),
-            ("--data-dir", args.data_dir),
-        ):
-            if value is not None:
-                raise ValueError(f"{option} does not apply to a spiking job ({args.job})")
-    options = dict(
-        seed=args.seed, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet
-    )
+    options = {}
+    for option, keyword in _KIND_OPTIONS.items():
+        value = getattr(args, keyword)
+        if value is None:
+            continue
+        if keyword not in job.run_options:
+            raise ValueError(f"{option} does not apply to a {job.kind} job ({args.job})")
+        options[keyword] = value
     # A stop request ends the run with RunInterrupted, which main() turns into exit 130.
-    if isinstance(job, SpikingJob):
-        record = run_spiking_job(job, out, **options)
-    else:
-        record = run_job(
-            job,
-            out,
-            epochs=args.epochs,
-            eval_times_s=_eval_times(args.eval_times),
-            data_dir=args.data_dir,
-            **options,
-        )
+    record = run_job(
+        job,
+        out,
+        seed=args.seed,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        **options,
+    )
     print(format_summary(record, job.name))
     print(f"\nwrote {out}")
     for path in write_run_plots(record, out.parent, prefix=f"{out.stem}_"):
@@ -196,17 +195,18 @@ def _run(args) -> int:
     return 0
 
 
-def _eval_times(text: str | None) -> tuple[float, ...]:
-    if not text:
-        return ()
+def _eval_times(text: str):
+    """An argparse ``type``: comma-separated positive seconds, else a :class:`_BadOption`."""
     try:
         times = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise ValueError(
+        return _BadOption(
             f"--eval-times: expected comma-separated seconds (e.g. 1,3600,86400), got {text!r}"
-        ) from None
+        )
     if any(not (t > 0) or t == float("inf") for t in times):
-        raise ValueError(f"--eval-times: every time must be a positive number of seconds: {text!r}")
+        return _BadOption(
+            f"--eval-times: every time must be a positive number of seconds: {text!r}"
+        )
     return times
 
 
@@ -252,6 +252,8 @@ def _add_run_commands(commands) -> None:
     )
     run.add_argument(
         "--eval-times",
+        dest="eval_times_s",
+        type=_eval_times,
         default=None,
         help="drift study: seconds after training, comma-separated (e.g. 1,3600,86400,2.6e6)",
     )

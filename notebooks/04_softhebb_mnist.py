@@ -42,8 +42,8 @@ import numpy as np
 import yaml
 
 from memxbar.runtime.job import load_job
+from memxbar.runtime.loop import run_job
 from memxbar.runtime.plots import receptive_fields_figure, write_run_plots
-from memxbar.runtime.run import run_job
 from memxbar.runtime.summary import format_summary
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"

@@ -48,9 +48,11 @@ import numpy as np
 import yaml
 from matplotlib.figure import Figure
 
+from memxbar.runtime.job import load_job
+from memxbar.runtime.loop import run_job
 from memxbar.runtime.plots import group_colours, raster_axes, weight_trajectories_axes
-from memxbar.runtime.spiking_job import LAYER, load_spiking_job
-from memxbar.runtime.spiking_run import build_sources, run_spiking_job
+from memxbar.runtime.spiking_job import LAYER
+from memxbar.runtime.spiking_run import build_sources
 from memxbar.runtime.summary import format_summary
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
@@ -69,12 +71,12 @@ def job(name: str):
         mapping["simulation"].update(duration_s=4.0, chunk_s=2.0, record_every_s=0.5)
         path = OUT / name.replace(".yaml", "_small.yaml")
         path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    return load_spiking_job(path)
+    return load_job(path)
 
 
 def run(name: str):
     spiking_job = job(name)
-    record = run_spiking_job(spiking_job, OUT / f"{spiking_job.name}.h5", progress=not SMALL)
+    record = run_job(spiking_job, OUT / f"{spiking_job.name}.h5", progress=not SMALL)
     return spiking_job, record
 
 

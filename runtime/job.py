@@ -1,63 +1,47 @@
-"""Job files: what `memxbar run` and `memxbar compile` read.
+"""Job files: what `memxbar run` and `memxbar compile` read, whatever their kind.
 
-A job names the data, the network (compiler IR with plasticity rules), the hardware (a chip
-preset, ideal or PCM tiles) and the training schedule. Loading is strict: every problem is a
-ConfigError naming the file and the key.
+A job names its hardware (a chip preset, ideal or PCM tiles, overrides for ablations) and
+what runs on it; the ``kind`` key (default ``rate``) picks the job class that reads the rest
+(:mod:`.experiment` keeps the registry). :func:`load_job` reads a file once, strictly: every
+problem is a ConfigError naming the file and the key.
 """
 
-from __future__ import annotations
-
+import abc
 import dataclasses
 from pathlib import Path
 from typing import Literal
 
 import equinox as eqx
+from equinox import AbstractClassVar, AbstractVar
 
-from ..algorithms import algorithm_for
-from ..compiler.network import Network, network_from_mapping
+from ..compiler.network import Network
 from ..crossbar.chip import load_chip
 from ..devices import load_preset
 from ..hw_configs import (
     ConfigError,
     InvalidParameter,
     brief,
-    build,
     param,
+    parse_yaml,
     preset_path,
+    read_text,
     read_yaml,
-    section,
     written_key,
 )
+from .experiment import job_class
 
 __all__ = [
     "SEED_MAX",
-    "Job",
-    "DataConfig",
+    "AbstractJob",
     "HardwareConfig",
-    "TrainingConfig",
-    "ReadoutConfig",
     "load_job",
+    "job_from_text",
+    "pop_overrides",
 ]
 
 #: Largest seed: scikit-learn's splits (the digits data set) take 32-bit seeds, and every job
 #: kind keeps the same range so a seed means the same thing everywhere.
 SEED_MAX = 2**32 - 1
-
-
-class DataConfig(eqx.Module):
-    """Which data set and how it is split."""
-
-    dataset: Literal["digits", "mnist", "cifar10", "stl10"] = param("data set name", static=True)
-    test_fraction: float = param("share held out for testing (digits)", gt=0.0, lt=1.0)
-    center: bool = param("subtract the training set's mean image from every sample", static=True)
-    train_limit: int = param("use at most this many training samples (0: all)", ge=0)
-    test_limit: int = param("use at most this many test samples (0: all)", ge=0)
-    data_dir: str = param(
-        "data folder for mnist, cifar10 (cifar-10-batches-py/), stl10 (stl10_binary/) "
-        "('' → --data-dir or $MEMXBAR_DATA; nothing is downloaded)",
-        static=True,
-        default="",
-    )
 
 
 class HardwareConfig(eqx.Module):
@@ -68,37 +52,37 @@ class HardwareConfig(eqx.Module):
     w_max: float = param("weight represented by a full device (weight units)", gt=0.0)
 
 
-class TrainingConfig(eqx.Module):
-    """The on-chip learning schedule."""
+class AbstractJob(eqx.Module):
+    """A job file of some kind: what every kind shares, and what each must provide.
 
-    epochs: int = param("passes over the training set", ge=1)
-    batch_size: int = param("samples per learning step", ge=1)
-    chunk_steps: int = param("steps per jitted chunk (progress and checkpoint granularity)", ge=1)
-    refresh_every_steps: int = param("refresh the tiles every this many steps (0: never)", ge=0)
-    step_time_s: float = param("chip time that passes per learning step, s", gt=0.0)
-    snapshots: int = param("conductance/weight snapshots written over training", ge=1)
-
-
-class ReadoutConfig(eqx.Module):
-    """The digital linear classifier trained on the learned features."""
-
-    epochs: int = param("full-batch optimisation steps", ge=1)
-    learning_rate: float = param("Adam learning rate", gt=0.0)
-    feature_inv_tau: float = param("features are softmax(feature_inv_tau * u)", gt=0.0)
-    activation: Literal["softmax", "triangle"] = param(
-        "feature map of the outputs u: 'softmax' (softmax(feature_inv_tau * u), the shallow "
-        "SoftHebb paper) or 'triangle' (relu(u - mean over neurons of u), Journé et al. 2023)",
-        static=True,
-        default="softmax",
-    )
-
-
-class OnChip(eqx.Module):
-    """What every job kind shares about its hardware: the chip and device with overrides.
-
-    Subclasses have ``hardware`` (a HardwareConfig), ``chip_overrides`` and
-    ``device_overrides`` (sorted (dotted key, value) tuples, see :func:`pop_overrides`).
+    Every job has a name, a seed, its hardware (chip preset, tile kind, w_max) and the
+    hardware overrides (sorted (dotted key, value) tuples, see :func:`pop_overrides`); the
+    file it came from (``source``) and its text. A kind (a subclass registered with
+    :func:`~.experiment.register_kind`) reads its own sections (:meth:`from_mapping`), says
+    which network it places on the chip and builds its experiment.
     """
+
+    kind: AbstractClassVar[str]
+    #: Options of ``memxbar run`` beyond seed/resume/overwrite that this kind takes.
+    run_options: AbstractClassVar[tuple[str, ...]]
+    name: AbstractVar[str]
+    seed: AbstractVar[int]
+    hardware: AbstractVar[HardwareConfig]
+    #: The compiler's view of the job: the layers it places on the chip.
+    network: AbstractVar[Network]
+    source: AbstractVar[str]
+    text: AbstractVar[str]
+    chip_overrides: AbstractVar[tuple]
+    device_overrides: AbstractVar[tuple]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_mapping(cls, mapping: dict, *, source: str, text: str, overrides: dict):
+        """The job from its YAML mapping (without ``kind`` and the hardware overrides)."""
+
+    @abc.abstractmethod
+    def experiment(self, *, seed: int, **options):
+        """The runnable :class:`~.experiment.AbstractExperiment` of this job and seed."""
 
     def chip(self):
         """The job's ChipSpec: its chip preset with ``hardware.chip_overrides`` applied.
@@ -171,73 +155,25 @@ def pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
     return {**mapping, "hardware": hardware}, overrides
 
 
-class Job(OnChip):
-    """A complete job file."""
-
-    name: str = param("job name", static=True)
-    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
-    data: DataConfig = section("data")
-    network: Network = eqx.field(static=True)
-    hardware: HardwareConfig = section("hardware")
-    training: TrainingConfig = section("training")
-    readout: ReadoutConfig = section("readout")
-    source: str = eqx.field(static=True, default="")
-    text: str = eqx.field(static=True, default="")
-    chip_overrides: tuple = eqx.field(static=True, default=())
-    device_overrides: tuple = eqx.field(static=True, default=())
-
-
-def load_job(path: str | Path) -> Job:
-    """Read and check a job YAML file.
+def load_job(path: str | Path) -> AbstractJob:
+    """Read and check a job YAML file of any kind (the file is read once).
 
     Raises:
-        ConfigError (a ValueError): missing or malformed file, unknown or missing key, wrong
-            type, impossible value; the message names the file and the dotted key.
+        ConfigError (a ValueError): missing or malformed file, unknown kind, unknown or
+            missing key, wrong type, impossible value; the message names the file and the key.
     """
-    path = Path(path)
-    mapping = read_yaml(path)
-    source = str(path)
-    if "network" not in mapping:
-        raise ConfigError(source, "network", "is missing (the layers to build)")
-    if mapping.get("kind", "rate") != "rate":
-        raise ConfigError(
-            source,
-            "kind",
-            f"expected 'rate' (or no kind) in a rate-based job, got {brief(mapping['kind'])}",
-        )
-    network = network_from_mapping(mapping["network"], source=source)
-    _check_rules(network, source)
-    rest = {k: v for k, v in mapping.items() if k not in ("network", "kind")}
-    rest, overrides = pop_overrides(rest, source)
-    sections = build(_JobSections, rest, source=source)
-    job = Job(
-        name=sections.name,
-        seed=sections.seed,
-        data=sections.data,
-        network=network,
-        hardware=sections.hardware,
-        training=sections.training,
-        readout=sections.readout,
-        source=source,
-        text=path.read_text(encoding="utf-8"),
-        **overrides,
-    )
-    job.check_hardware(source)
-    return job
+    text = read_text(path)
+    return job_from_text(text, str(path))
 
 
-def _check_rules(network: Network, source: str) -> None:
-    """Build the network's learning algorithm now, so a bad rule names the job's key."""
+def job_from_text(text: str, source: str) -> AbstractJob:
+    """A job from its YAML text (``source`` names it in errors)."""
+    mapping = parse_yaml(text, source)
+    kind = mapping.pop("kind", "rate")
     try:
-        algorithm_for(network)
-    except InvalidParameter as err:
-        raise ConfigError(source, f"network.{err.field}", err.message) from None
-
-
-class _JobSections(eqx.Module):
-    name: str = param("job name", static=True)
-    seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
-    data: DataConfig = section("data")
-    hardware: HardwareConfig = section("hardware")
-    training: TrainingConfig = section("training")
-    readout: ReadoutConfig = section("readout")
+        cls = job_class(kind)
+    except ValueError as err:
+        raise ConfigError(source, "kind", f"{err} (no kind: a rate-based job)") from None
+    mapping, overrides = pop_overrides(mapping, source)
+    job = cls.from_mapping(mapping, source=source, text=text, overrides=overrides)
+    return job.check_hardware(source)

@@ -172,10 +172,10 @@ def raster_axes(ax, time_s, neuron, n_neurons: int, *, window_s=None):
 
 def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
     """PNGs of a spiking run: weight trajectories, raster and rates, selectivity, energy."""
-    from .spiking_job import LAYER, spiking_job_from_text
+    from .spiking_job import LAYER, InputLayout
 
     out = _plot_folder(out_dir)
-    layout = spiking_job_from_text(record.job_yaml).layout
+    layout = InputLayout.from_setup(record.setup)
     time_s = record.metrics["time_s"]
     weights = record.weights[LAYER]
     n_neurons = weights.shape[2]

@@ -12,6 +12,11 @@ Layout:
     /final/<name>                               scalars (test_accuracy, counts, ...)
     /weights/<layer>                            snapshots (n, rows, cols); attribute steps
     /conductances/<layer>                       final programmed conductances (S), PCM only
+    /setup/<name>                               what reports need of the job: tiles ('pcm',
+                                                'ideal'); spiking runs: input_group,
+                                                group_names, group_rates_Hz, target_group
+                                                (files from memxbar 0.1 have no /setup: it is
+                                                read from their job text)
 
 A spiking run (``kind`` 'spiking', :mod:`.spiking_run`) has the same groups and adds
     /config/kind                                'spiking' (absent: a rate-based run)
@@ -72,6 +77,10 @@ class RunRecord:
     accuracy_vs_time: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     kind: str = "rate"
     raster: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    #: What reports need to know about the job, so that they never parse its YAML: ``tiles``
+    #: ('pcm' or 'ideal'); a spiking run's input layout (``input_group``, ``group_names``,
+    #: ``group_rates_Hz``, ``target_group``, -1 for none).
+    setup: dict = dataclasses.field(default_factory=dict)
 
 
 def write_run_file(path: str | Path, record: RunRecord) -> None:
@@ -110,6 +119,9 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         for name, values in record.weights.items():
             weights[name] = values
             weights[name].attrs["steps"] = record.weight_steps[name]
+        setup = f.create_group("setup")
+        for name, value in record.setup.items():
+            setup[name] = value
         conductances = f.create_group("conductances")
         for name, values in record.conductances.items():
             conductances[name] = values
@@ -161,9 +173,51 @@ def read_run_file(path: str | Path) -> RunRecord:
                 },
                 kind=kind,
                 raster={key: metrics[name][()] for name, key in _RASTER.items() if name in metrics},
+                setup=_read_setup(f),
             )
     except (OSError, KeyError) as err:
         raise ValueError(f"{path}: not a complete memxbar run file ({err})") from None
+
+
+def _read_setup(f) -> dict:
+    if "setup" in f:
+        return {k: _setup_value(v) for k, v in f["setup"].items()}
+    return _legacy_setup(_text(f["config/job_yaml"]))
+
+
+def _legacy_setup(job_yaml: str) -> dict:
+    """/setup of a run file written before it existed (memxbar 0.1), from the job text.
+
+    Reads only the few plain values a report needs, tolerantly, never through the job schema,
+    so that schema changes cannot break old files.
+    """
+    import yaml
+
+    try:
+        job = yaml.safe_load(job_yaml)
+    except yaml.YAMLError:
+        job = None
+    job = job if isinstance(job, dict) else {}
+    hardware = job.get("hardware") if isinstance(job.get("hardware"), dict) else {}
+    setup = {"tiles": str(hardware.get("tiles", "pcm"))}
+    inputs = job.get("inputs") if isinstance(job.get("inputs"), dict) else {}
+    groups = [g for g in inputs.get("groups") or () if isinstance(g, dict)]
+    if groups:
+        setup["input_group"] = np.repeat(np.arange(len(groups)), [g["count"] for g in groups])
+        setup["group_names"] = [str(g["name"]) for g in groups]
+        setup["group_rates_Hz"] = np.array([float(g["rate_Hz"]) for g in groups])
+        targets = [i for i, g in enumerate(groups) if g.get("target")]
+        setup["target_group"] = targets[0] if targets else -1
+    return setup
+
+
+def _setup_value(dataset):
+    value = dataset[()]
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _text(dataset) -> str:

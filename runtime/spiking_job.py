@@ -26,24 +26,24 @@ hardware (a chip preset with overrides, ideal or PCM tiles), how learning writes
     simulation: {duration_s: 50.0, dt_s: 0.001, window_steps: 10, chunk_s: 10.0,
                  record_every_s: 1.0}
 
-Loading is strict like :func:`memxbar.runtime.job.load_job`: every problem is a ConfigError
-naming the file and the dotted key. :func:`load_any_job` reads the ``kind`` of a job file
-and loads either kind (``kind: rate`` or no ``kind``: a rate-based job).
+:func:`memxbar.runtime.job.load_job` reads it (strictly: every problem is a ConfigError
+naming the file and the dotted key); :meth:`SpikingJob.experiment` makes it runnable
+(:mod:`.spiking_run`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import numpy as np
 
 from ..compiler.network import Network, PlasticityRule, SpikingPopulation
-from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, read_yaml, section
-from .job import SEED_MAX, HardwareConfig, Job, OnChip, load_job, pop_overrides
+from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, section
+from .experiment import register_kind
+from .job import SEED_MAX, AbstractJob, HardwareConfig
 
 __all__ = [
     "EventsConfig",
@@ -57,9 +57,6 @@ __all__ = [
     "SpikingJob",
     "InputLayout",
     "LAYER",
-    "load_spiking_job",
-    "spiking_job_from_text",
-    "load_any_job",
 ]
 
 #: Name of the plastic layer in the compiled program and the run file (/weights/population).
@@ -311,6 +308,17 @@ class InputLayout:
     rates_Hz: np.ndarray
     target: int | None
 
+    @classmethod
+    def from_setup(cls, setup: dict) -> InputLayout:
+        """The layout a run file stores in /setup (see :mod:`.run_file`)."""
+        target = int(setup["target_group"])
+        return cls(
+            group=np.asarray(setup["input_group"]),
+            names=tuple(setup["group_names"]),
+            rates_Hz=np.asarray(setup["group_rates_Hz"], np.float64),
+            target=None if target < 0 else target,
+        )
+
     @property
     def n_groups(self) -> int:
         return len(self.names)
@@ -321,9 +329,12 @@ class InputLayout:
         return self.rates_Hz[self.group]
 
 
-class SpikingJob(OnChip):
+@register_kind
+class SpikingJob(AbstractJob):
     """A complete spiking job file."""
 
+    kind: ClassVar[str] = "spiking"
+    run_options: ClassVar[tuple[str, ...]] = ()
     name: str = param("job name", static=True)
     seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("input spike trains")
@@ -332,10 +343,10 @@ class SpikingJob(OnChip):
     hardware: HardwareConfig = section("chip preset and tile kind")
     plasticity: PlasticityConfig = section("how learning writes the tiles")
     simulation: SimulationConfig = section("simulated time, windows, chunks, records")
-    source: str = eqx.field(static=True, default="")
-    text: str = eqx.field(static=True, default="")
-    chip_overrides: tuple = eqx.field(static=True, default=())
-    device_overrides: tuple = eqx.field(static=True, default=())
+    source: str = eqx.field(static=True)
+    text: str = eqx.field(static=True)
+    chip_overrides: tuple = eqx.field(static=True)
+    device_overrides: tuple = eqx.field(static=True)
 
     @property
     def layout(self) -> InputLayout:
@@ -374,9 +385,29 @@ class SpikingJob(OnChip):
         )
         return Network(self.name, (layer,))
 
+    @classmethod
+    def from_mapping(cls, mapping: dict, *, source: str, text: str, overrides: dict):
+        sections = build(_Sections, mapping, source=source)
+        record = sections.simulation.windows(sections.simulation.record_every_s)
+        write = sections.plasticity.write_every_windows
+        if record % write:
+            raise ConfigError(
+                source,
+                "plasticity.write_every_windows",
+                f"must divide the windows per record (simulation.record_every_s = {record} "
+                f"windows), got {write}",
+            )
+        fields = {f.name: getattr(sections, f.name) for f in dataclasses.fields(sections)}
+        return cls(**fields, source=source, text=text, **overrides)
+
+    def experiment(self, *, seed: int):
+        """The runnable experiment (:class:`~.spiking_run.SpikingExperiment`)."""
+        from .spiking_run import SpikingExperiment
+
+        return SpikingExperiment.create(self, seed=seed)
+
 
 class _Sections(eqx.Module):
-    kind: Literal["spiking"] = param("job kind", static=True)
     name: str = param("job name", static=True)
     seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("inputs")
@@ -385,70 +416,3 @@ class _Sections(eqx.Module):
     hardware: HardwareConfig = section("hardware")
     plasticity: PlasticityConfig = section("plasticity")
     simulation: SimulationConfig = section("simulation")
-
-
-def _from_mapping(mapping: dict, source: str, text: str) -> SpikingJob:
-    mapping, overrides = pop_overrides(mapping, source)
-    sections = build(_Sections, mapping, source=source)
-    record = sections.simulation.windows(sections.simulation.record_every_s)
-    write = sections.plasticity.write_every_windows
-    if record % write:
-        raise ConfigError(
-            source,
-            "plasticity.write_every_windows",
-            f"must divide the windows per record (simulation.record_every_s = {record} "
-            f"windows), got {write}",
-        )
-    job = SpikingJob(
-        **{
-            f.name: getattr(sections, f.name)
-            for f in dataclasses.fields(sections)
-            if f.name != "kind"
-        },
-        source=source,
-        text=text,
-        **overrides,
-    )
-    return job.check_hardware(source)
-
-
-def load_spiking_job(path: str | Path) -> SpikingJob:
-    """Read and check a spiking job YAML file.
-
-    Raises:
-        ConfigError (a ValueError): missing or malformed file, unknown or missing key, wrong
-            type, impossible value; the message names the file and the dotted key.
-    """
-    path = Path(path)
-    mapping = read_yaml(path)
-    return _from_mapping(mapping, str(path), path.read_text(encoding="utf-8"))
-
-
-def spiking_job_from_text(text: str, source: str = "<run file>") -> SpikingJob:
-    """A spiking job from its YAML text (e.g. the ``/config/job_yaml`` of a run file)."""
-    import yaml
-
-    try:
-        mapping = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(source, "<file>", f"malformed YAML: {err}") from None
-    if not isinstance(mapping, dict):
-        raise ConfigError(source, "<file>", "expected a mapping at the top level")
-    return _from_mapping(mapping, source, text)
-
-
-def load_any_job(path: str | Path) -> Job | SpikingJob:
-    """Load a job file of either kind: ``kind: spiking``, or a rate-based job (``kind: rate``
-    or no ``kind``)."""
-    path = Path(path)
-    mapping = read_yaml(path)
-    kind = mapping.get("kind", "rate")
-    if kind == "rate":
-        return load_job(path)
-    if kind == "spiking":
-        return load_spiking_job(path)
-    raise ConfigError(
-        str(path),
-        "kind",
-        f"expected 'rate' or 'spiking' (no kind: a rate-based job), got {brief(kind)}",
-    )

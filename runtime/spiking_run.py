@@ -1,11 +1,10 @@
-"""Running a spiking job: build inputs, neurons and tiles, simulate in chunks, write the run file.
+"""Spiking jobs made runnable: inputs, neurons and tiles, the simulation in chunks, scores.
 
-:func:`run_spiking_job` is the spiking counterpart of :func:`memxbar.runtime.run.run_job`:
-the engine (:mod:`.spiking`) runs in jitted chunks of ``simulation.chunk_s`` with a progress
-bar; after every chunk the state (tiles, neurons, traces, accumulators) and the history are
-checkpointed atomically, and ``resume=True`` continues an interrupted run to a bit-identical
-run file. Inside a chunk, every ``simulation.record_every_s`` the true weights, the energy
-ledger, the spike counts and the fatigue efficacies are recorded (nothing booked).
+:class:`SpikingExperiment` follows the contract of :mod:`.experiment`; the driver
+(:func:`memxbar.runtime.loop.run_job`) runs it. The engine (:mod:`.spiking`) runs in jitted
+chunks of ``simulation.chunk_s``; every ``simulation.record_every_s`` inside a chunk the true
+weights, the energy ledger, the spike counts and the fatigue efficacies are recorded (nothing
+booked). Keys come from the window index, so a run is the same however it is chunked.
 
 The run file has the layout of :mod:`.run_file` (kind ``spiking``):
     /metrics/time_s, spike_counts (records, neurons), input_spikes,
@@ -20,29 +19,24 @@ The run file has the layout of :mod:`.run_file` (kind ``spiking``):
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
-from ..compiler import compile_network, program_to_yaml
-from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, figure
+from ..compiler import Program, compile_network, program_to_yaml
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger, figure
 from ..crossbar.ledger import format_joules
-from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
+from .evaluation import _layer_conductances
+from .experiment import AbstractExperiment
 from .fstdp_benchmark import auc, rate_flatness
-from .interrupt import RunInterrupted, stop_if_requested, stop_requested
-from .outputs import claim_outputs
-from .progress import Progress
-from .run import _layer_conductances
-from .run_file import RunRecord, write_run_file
+from .run_file import RunRecord
 from .spike_sources import AbstractSpikeSource, PoissonSpikes
 from .spiking import LIF, SpikingNetwork, init_state, run_windows
 from .spiking_job import LAYER, InputLayout, SpikingJob
+from .trainer import ledger_row
 from .weather import WeatherSpikes, input_nmi, preferred_groups, selectivity
 
 __all__ = [
@@ -52,7 +46,8 @@ __all__ = [
     "initial_weights",
     "run_records",
     "scores",
-    "run_spiking_job",
+    "SpikingState",
+    "SpikingExperiment",
 ]
 
 
@@ -217,167 +212,124 @@ def scores(weights, layout: InputLayout, active=None) -> dict[str, float]:
     return out
 
 
-def _fingerprint(job: SpikingJob, seed: int) -> str:
-    return hashlib.sha256(f"{job.text}\nseed={seed}\nkind=spiking".encode()).hexdigest()
-
-
-def _empty_history(job: SpikingJob) -> dict[str, np.ndarray]:
-    n_in, n_out, n_groups = job.inputs.n_inputs, job.neurons.count, len(job.inputs.groups)
-    return {
-        "record_step": np.zeros(0, np.int64),
-        "energy": np.zeros((0, len(ENERGY_CATEGORIES) + 1)),
-        "post_counts": np.zeros((0, n_out)),
-        "input_counts": np.zeros((0, n_groups)),
-        "efficacy": np.zeros((0, n_groups)),
-        "weights": np.zeros((0, n_in, n_out), np.float32),
-        "raster_step": np.zeros(0, np.int64),
-        "raster_neuron": np.zeros(0, np.int32),
-    }
-
-
 def _group_sums(values: np.ndarray, layout: InputLayout) -> np.ndarray:
     """(..., n_inputs) → (..., n_groups) sums over each group's inputs."""
     onehot = np.eye(layout.n_groups)[layout.group]
     return np.asarray(values, np.float64) @ onehot
 
 
-def _ledger_row(ledger) -> np.ndarray:
-    values = [float(ledger.energy_J(k)) for k in ENERGY_CATEGORIES]
-    return np.array([*values, sum(values)], np.float64)
+class SpikingState(eqx.Module):
+    """The state of a spiking run: the synapses, the engine, the inputs, the initial ledger."""
+
+    tile: AbstractTile
+    engine: object
+    sources: AbstractSpikeSource
+    initial: EnergyLedger
 
 
-def run_spiking_job(
-    job: SpikingJob,
-    out_path: str | Path,
-    *,
-    seed: int | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    stop_after_chunks: int | None = None,
-) -> RunRecord:
-    """Simulate ``job`` on its chip and write the run file ``out_path``.
-
-    Outputs are checked and locked before any work, and a stop request is honoured between
-    chunks, as in :func:`memxbar.runtime.run.run_job`.
-
-    Args:
-        seed: overrides the job's seed.
-        resume: continue from the checkpoint next to ``out_path`` if there is one.
-        overwrite: start again, replacing a checkpoint or a finished run file.
-        stop_after_chunks: stop (raise RunInterrupted) after this many chunks of this call,
-            as an interruption would; the checkpoint stays for a resume.
-    """
-    seed = job.seed if seed is None else seed
-    if not (isinstance(seed, int) and seed >= 0):
-        raise ValueError(f"seed must be an integer ≥ 0, got {seed!r}")
-    with claim_outputs(out_path, resume=resume, overwrite=overwrite) as outputs:
-        record = _simulate(job, outputs, seed, progress, stop_after_chunks)
-        write_run_file(outputs.run_file, record)
-        outputs.checkpoint.unlink(missing_ok=True)
-    return record
+def _keys(key):
+    """The run's keys: (spike sources, tile programming, simulation)."""
+    return jax.random.split(key, 3)
 
 
-def _simulate(job, outputs, seed, progress, stop_after_chunks) -> RunRecord:
-    sim = job.simulation
-    chip = job.chip()
-    program = compile_network(job.network, chip, device=job.device(chip))
-    layout = job.layout
+class SpikingExperiment(AbstractExperiment):
+    """A spiking job made runnable (see :mod:`.experiment` for the contract)."""
 
-    k_source, k_tile, k_run = jax.random.split(jax.random.key(seed), 3)
-    sources = build_sources(job, key=k_source)
-    net = build_network(job)
-    tile = build_tile(job, key=k_tile)
-    stop_if_requested("before the simulation started (nothing to resume: run it again)")
-    initial_programming = _ledger_row(tile.ledger)
-    initial_ledger = tile.ledger
-    state = init_state(net, tile.rows, tile.cols)
+    job: SpikingJob
+    net: SpikingNetwork
+    program: Program = eqx.field(static=True)
+    layout: InputLayout = eqx.field(static=True)
+    steps_per_record: int = eqx.field(static=True)
+    total_steps: int = eqx.field(static=True)
+    chunk_steps: int = eqx.field(static=True)
+    fingerprint: str = eqx.field(static=True, default="")
 
-    K = sim.window_steps
-    total_windows = sim.windows(sim.duration_s)
-    per_record = sim.windows(sim.record_every_s)
-    records_per_chunk = sim.windows(sim.chunk_s) // per_record
-    fingerprint = _fingerprint(job, seed)
-    ckpt = outputs.checkpoint
-    history = _empty_history(job)
-    windows_done = 0
-    if outputs.resume:
-        (tile, state), steps_done, history = load_checkpoint(
-            ckpt, (tile, state), fingerprint=fingerprint
-        )
-        windows_done = steps_done // K
-    saved = windows_done if outputs.resume else None
-
-    def save():
-        save_checkpoint(
-            ckpt, (tile, state), step=windows_done * K, fingerprint=fingerprint, history=history
+    @classmethod
+    def create(cls, job: SpikingJob, *, seed: int) -> SpikingExperiment:
+        """The experiment of ``job`` (its program compiled); ``seed`` is the run's seed."""
+        del seed  # everything random is drawn from the run's key in init and chunk
+        sim = job.simulation
+        chip = job.chip()
+        K = sim.window_steps
+        return cls(
+            job=job,
+            net=build_network(job),
+            program=compile_network(job.network, chip, device=job.device(chip)),
+            layout=job.layout,
+            steps_per_record=sim.windows(sim.record_every_s) * K,
+            total_steps=sim.windows(sim.duration_s) * K,
+            chunk_steps=sim.windows(sim.chunk_s) * K,
         )
 
-    chunks_done = 0
-    total_steps = total_windows * K
-    with Progress(total_steps, initial=windows_done * K, name=job.name, enabled=progress) as bar:
-        while True:
-            if stop_requested() or (
-                stop_after_chunks is not None and chunks_done >= stop_after_chunks
-            ):
-                if saved != windows_done:
-                    save()
-                raise RunInterrupted(
-                    f"stopped at step {windows_done * K} of {total_steps}; {ckpt} keeps it: "
-                    "run again with --resume"
-                )
-            if windows_done >= total_windows:
-                break
-            if chunks_done == 0:
-                bar.note("compiling the first chunk (XLA)")
-            n_records = min(records_per_chunk, (total_windows - windows_done) // per_record)
-            tile, state, out = run_records(
-                net, tile, sources, state, n_records, per_record, key=k_run
-            )
-            out = jax.tree.map(np.asarray, out)
-            first_step = windows_done * K
-            windows_done += n_records * per_record
-            steps = first_step + per_record * K * np.arange(1, n_records + 1)
-            energy = out["energy"].astype(np.float64)
-            energy = np.concatenate([energy, energy.sum(1, keepdims=True)], axis=1)
-            new = {
-                "record_step": steps.astype(np.int64),
-                "energy": energy - initial_programming,
-                "post_counts": out["post_counts"].astype(np.float64),
-                "input_counts": _group_sums(out["pre_counts"], layout),
-                "efficacy": _group_sums(out["efficacy"], layout)
-                / np.bincount(layout.group, minlength=layout.n_groups),
-                "weights": out["weights"].astype(np.float32),
-            }
-            if sim.record_raster:
-                raster = out["raster"].reshape(-1, tile.cols)
-                when, who = np.nonzero(raster)
-                new["raster_step"] = (first_step + when).astype(np.int64)
-                new["raster_neuron"] = who.astype(np.int32)
-            for name, values in new.items():
-                history[name] = np.concatenate([history[name], values])
-            save()
-            saved = windows_done
-            chunks_done += 1
-            seconds = n_records * sim.record_every_s
-            rate = float(new["post_counts"].sum()) / (seconds * tile.cols)
-            bar.advance(
-                n_records * per_record * K,
-                rate=f"{rate:.3g} Hz",
-                E=format_joules(energy[-1, -1] - initial_programming[-1]),
-            )
-            if stop_after_chunks is not None and windows_done >= total_windows:
-                stop_after_chunks = None  # the last chunk: nothing left to interrupt
+    def init(self, *, key) -> SpikingState:
+        k_source, k_tile, _ = _keys(key)
+        tile = build_tile(self.job, key=k_tile)
+        return SpikingState(
+            tile=tile,
+            engine=init_state(self.net, tile.rows, tile.cols),
+            sources=build_sources(self.job, key=k_source),
+            initial=tile.ledger,
+        )
 
-    record = _record(job, tile, history, layout, program, initial_ledger, initial_programming)
-    stop_if_requested(
-        f"stopped at step {total_steps} of {total_steps}; {ckpt} keeps it: run again with --resume"
-    )
-    return record
+    def chunk(self, state: SpikingState, n_steps: int, *, key):
+        _, _, k_run = _keys(key)
+        per_record = self.steps_per_record // self.net.window_steps
+        tile, engine, records = run_records(
+            self.net,
+            state.tile,
+            state.sources,
+            state.engine,
+            n_steps // self.steps_per_record,
+            per_record,
+            key=k_run,
+        )
+        return eqx.tree_at(lambda s: (s.tile, s.engine), state, (tile, engine)), records
+
+    def history_rows(self, records, state: SpikingState) -> dict[str, np.ndarray]:
+        out = jax.tree.map(np.asarray, records)
+        layout, n_records = self.layout, out["post_counts"].shape[0]
+        first_step = self.steps_done(state) - n_records * self.steps_per_record
+        energy = out["energy"].astype(np.float64)
+        energy = np.concatenate([energy, energy.sum(1, keepdims=True)], axis=1)
+        rows = {
+            "record_step": first_step + self.steps_per_record * np.arange(1, n_records + 1),
+            "energy": energy - ledger_row(state.initial),
+            "post_counts": out["post_counts"].astype(np.float64),
+            "input_counts": _group_sums(out["pre_counts"], layout),
+            "efficacy": _group_sums(out["efficacy"], layout)
+            / np.bincount(layout.group, minlength=layout.n_groups),
+            "weights": out["weights"].astype(np.float32),
+        }
+        if self.net.record_raster:
+            when, who = np.nonzero(out["raster"].reshape(-1, state.tile.cols))
+            rows["raster_step"] = (first_step + when).astype(np.int64)
+            rows["raster_neuron"] = who.astype(np.int32)
+        return rows
+
+    def progress(self, history) -> dict[str, str]:
+        seconds = self.steps_per_record * self.net.dt_s
+        rate = float(history["post_counts"][-1].sum()) / (seconds * self.job.neurons.count)
+        return {"rate": f"{rate:.3g} Hz", "E": format_joules(history["energy"][-1, -1])}
+
+    def steps_done(self, state: SpikingState) -> int:
+        return int(state.engine.window) * self.net.window_steps
+
+    def next_stop(self, step: int) -> int:
+        return min(step + self.chunk_steps, self.total_steps)
+
+    def finish(self, state: SpikingState, history, *, key):
+        del key  # nothing random is left: the scores are read from the learned weights
+        return _record(self, state, history)
 
 
-def _record(job, tile, history, layout, program, initial_ledger, initial_programming) -> RunRecord:
+def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunRecord:
+    job, tile, layout = experiment.job, state.tile, experiment.layout
     sim = job.simulation
+    history = {
+        "raster_step": np.zeros(0, np.int64),
+        "raster_neuron": np.zeros(0, np.int32),
+        **history,
+    }
     steps = history["record_step"]
     weights = history["weights"]
     time_s = steps * sim.dt_s
@@ -400,7 +352,7 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
         metrics[name] = np.array([s[name] for s in over_time])
 
     duration = float(steps[-1] * sim.dt_s)
-    end, start = tile.ledger.values(), initial_ledger.values()
+    end, start = tile.ledger.values(), state.initial.values()
     learned = {k: end[k] - start[k] for k in end}
     energy = history["energy"]
     total = float(energy[-1, -1])
@@ -418,7 +370,7 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
         "input_rate_Hz": input_spikes / (duration * tile.rows),
         "synaptic_events": synaptic_events,
         **{name: learned[name] for name in COUNTERS},
-        "initial_programming_J": float(initial_programming[-1]),
+        "initial_programming_J": float(ledger_row(state.initial)[-1]),
         "training_energy_J": total,
         "chip_time_end_s": duration,
         **{k: float(v[-1]) for k, v in metrics.items() if k in _SCORES},
@@ -438,7 +390,7 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
     keys = (*ENERGY_CATEGORIES, "total")
     return RunRecord(
         job_yaml=job.text,
-        program_yaml=program_to_yaml(program),
+        program_yaml=program_to_yaml(experiment.program),
         metric_steps=steps,
         metrics=metrics,
         energy_steps=steps,
@@ -453,7 +405,19 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
             "time_s": history["raster_step"] * sim.dt_s,
             "neuron": history["raster_neuron"],
         },
+        setup=_setup(job, layout),
     )
 
 
 _SCORES = ("auc", "flatness", "nmi", "groups_learned")
+
+
+def _setup(job: SpikingJob, layout: InputLayout) -> dict:
+    """What a report needs to know about the job (stored in the run file's /setup)."""
+    return {
+        "tiles": job.hardware.tiles,
+        "input_group": layout.group.astype(np.int32),
+        "group_names": list(layout.names),
+        "group_rates_Hz": layout.rates_Hz,
+        "target_group": -1 if layout.target is None else layout.target,
+    }

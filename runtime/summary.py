@@ -8,8 +8,6 @@ for; and the drift study (``--eval-times``) as a table of accuracy against time.
 
 from __future__ import annotations
 
-import yaml
-
 from ..crossbar import CATEGORY_COUNTERS, ENERGY_CATEGORIES, figures_of_kind
 from .run_file import RunRecord
 
@@ -35,26 +33,13 @@ def human_time(seconds: float) -> str:
     return f"{seconds:.4g} s"
 
 
-def _tiles_of(record: RunRecord) -> str:
-    """The job's tile kind ('pcm' or 'ideal'), from the job text stored in the run file."""
-    try:
-        job = yaml.safe_load(record.job_yaml)
-    except yaml.YAMLError:
-        raise ValueError("the run file's /config/job_yaml is not valid YAML") from None
-    hardware = job.get("hardware") if isinstance(job, dict) else None
-    tiles = hardware.get("tiles", "pcm") if isinstance(hardware, dict) else "pcm"
-    if tiles not in ("pcm", "ideal"):
-        raise ValueError(f"the run file's job has hardware.tiles {tiles!r}, not pcm or ideal")
-    return tiles
-
-
 def estimated_figures(record: RunRecord) -> dict[str, float]:
     """The compiler's estimates ({figure name: J}) for the program stored in ``record``;
     empty for ideal tiles (they cost nothing)."""
     from ..compiler import mapping_summary, program_from_yaml
 
     program = program_from_yaml(record.program_yaml, source="run file /config/program_yaml")
-    return mapping_summary(program, _tiles_of(record))["estimates"]
+    return mapping_summary(program, record.setup["tiles"])["estimates"]
 
 
 def _figure_lines(record: RunRecord, kind: str) -> list[str]:
@@ -188,10 +173,10 @@ def format_spiking_summary(record: RunRecord, name: str = "") -> str:
     """A spiking run: activity, the scores (AUC, flatness, NMI), the mean weight of every
     neuron on every input group, and the energy figures (E_update, E_second, E_syn_event)
     with the breakdown by category."""
-    from .spiking_job import spiking_job_from_text
+    from .spiking_job import InputLayout
 
     final = record.final
-    layout = spiking_job_from_text(record.job_yaml).layout
+    layout = InputLayout.from_setup(record.setup)
     lines = [f"run {name}".rstrip(), ""]
     rows = [
         ("simulated time", f"{final['duration_s']:.6g} s"),

@@ -7,14 +7,22 @@ chunk boundaries, so a run gives the same result whatever its chunk size and aft
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Schedule", "make_chunk_runner", "refresh_all", "tiles_ledger"]
+from ..crossbar import ENERGY_CATEGORIES
+
+__all__ = [
+    "Schedule",
+    "train_chunk",
+    "refresh_all",
+    "tiles_ledger",
+    "ledger_row",
+    "batched_features",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,19 +49,6 @@ class Schedule:
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
 
-    def batch_indices(self, key, start: int, stop: int) -> np.ndarray:
-        """Sample indices (stop − start, batch) of steps [start, stop): a fresh permutation
-        per epoch (drawn from ``key`` and the epoch number), the last partial batch dropped."""
-        rows = []
-        spe, b = self.steps_per_epoch, self.batch_size
-        for epoch in range(start // spe, (stop - 1) // spe + 1):
-            perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), self.n_train))
-            batches = perm[: spe * b].reshape(spe, b)
-            lo = max(start - epoch * spe, 0)
-            hi = min(stop - epoch * spe, spe)
-            rows.append(batches[lo:hi])
-        return np.concatenate(rows)
-
     def time_of(self, step):
         """Chip time (s) at which step ``step`` (0-based) learns."""
         return (step + 1) * self.step_time_s
@@ -78,18 +73,20 @@ def tiles_ledger(algorithm, state):
     return total
 
 
-def make_chunk_runner(algorithm, schedule: Schedule, refresh_every: int):
-    """A jitted ``run(state, x_train, indices, steps, key) -> (state, metrics)``.
-
-    ``indices`` (n, batch) are the samples of steps ``steps`` (n,); metrics come back
-    stacked (n,) per name. The jitted function lives at module level with the algorithm and
-    schedule as static arguments, so runs with equal settings share one compilation.
-    """
-    return functools.partial(_run_chunk, algorithm, schedule, refresh_every)
+def ledger_row(ledger) -> np.ndarray:
+    """(joules per energy category, then the total) of ``ledger`` as float64 (host)."""
+    values = [float(ledger.energy_J(k)) for k in ENERGY_CATEGORIES]
+    return np.array([*values, sum(values)], np.float64)
 
 
 @eqx.filter_jit
-def _run_chunk(algorithm, schedule, refresh_every, state, x_train, indices, steps, key):
+def train_chunk(algorithm, schedule, refresh_every, state, x_train, indices, steps, key):
+    """Learning steps ``steps`` (n,) on the samples ``indices`` (n, batch) of ``x_train``.
+
+    Returns (state, metrics) with metrics stacked (n,) per name. The algorithm and schedule
+    are static, so runs with equal settings share one compilation.
+    """
+
     def body(state, inputs):
         idx, step = inputs
         t = schedule.time_of(step)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from memxbar.runtime.job import load_job
-from memxbar.runtime.run import run_job
+from memxbar.runtime.loop import run_job
 
 REPO = Path(__file__).parents[1]
 

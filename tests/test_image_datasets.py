@@ -25,7 +25,8 @@ from memxbar.runtime.image_datasets import (
     read_cifar10_batch,
     read_stl10_split,
 )
-from memxbar.runtime.job import DataConfig, load_job
+from memxbar.runtime.job import load_job
+from memxbar.runtime.rate import DataConfig
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]

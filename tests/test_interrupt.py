@@ -26,8 +26,8 @@ from support import REPO, assert_one_line_error
 from memxbar.cli import main
 from memxbar.compiler import atomic_files
 from memxbar.runtime.job import load_job
+from memxbar.runtime.loop import run_job
 from memxbar.runtime.outputs import checkpoint_path, claim_outputs, lock_path
-from memxbar.runtime.run import run_job
 
 EXIT_INTERRUPTED = 130
 

@@ -24,7 +24,8 @@ from support import PNG_MAGIC, approx, assert_counted_energy
 from memxbar.cli import main
 from memxbar.crossbar import COUNTERS, load_chip
 from memxbar.runtime.job import load_job
-from memxbar.runtime.run import RunInterrupted, checkpoint_path, run_job
+from memxbar.runtime.loop import RunInterrupted, run_job
+from memxbar.runtime.outputs import checkpoint_path
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
 from memxbar.runtime.summary import format_summary
 
@@ -86,6 +87,8 @@ def _same(a, b) -> bool:
     if isinstance(a, bytes | str) or isinstance(b, bytes | str):
         return a == b
     a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "O" or b.dtype.kind == "O":  # arrays of text
+        return a.shape == b.shape and a.tolist() == b.tolist()
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
@@ -145,7 +148,7 @@ def test_run_file_has_the_documented_layout(tiles, request):
     contents = h5_contents(path)
     groups = {name for name, (value, _) in contents.items() if value is None and name != "/"}
     datasets = {name for name, (value, _) in contents.items() if value is not None}
-    top = {"config", "metrics", "energy", "final", "weights", "conductances"}
+    top = {"config", "metrics", "energy", "final", "weights", "conductances", "setup"}
     assert groups == top
     expected = {
         "config/job_yaml",
@@ -157,6 +160,7 @@ def test_run_file_has_the_documented_layout(tiles, request):
         *(f"energy/{k}" for k in ENERGY_KEYS),
         f"weights/{LAYER}",
         *(f"final/{k}" for k in FINAL_KEYS),
+        "setup/tiles",
     }
     if tiles == "pcm":
         expected.add(f"conductances/{LAYER}")
@@ -165,6 +169,7 @@ def test_run_file_has_the_documented_layout(tiles, request):
 
     with h5py.File(path, "r") as f:
         assert f["config/job_yaml"][()].decode() == job.text
+        assert f["setup/tiles"][()].decode() == tiles
         program = yaml.safe_load(f["config/program_yaml"][()].decode())
         assert isinstance(program, dict)
         assert LAYER in f["config/program_yaml"][()].decode()

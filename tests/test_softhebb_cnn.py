@@ -41,7 +41,7 @@ from memxbar.crossbar.conv import ConvGeometry
 from memxbar.runtime.chip import tile_factory
 from memxbar.runtime.datasets import load_digits_split
 from memxbar.runtime.job import load_job
-from memxbar.runtime.run import run_job
+from memxbar.runtime.loop import run_job
 
 REPO = Path(__file__).parents[1]
 EXAMPLES = REPO / "examples"

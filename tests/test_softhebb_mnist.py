@@ -12,7 +12,7 @@ from support import MNIST_DIR, REPO, needs_mnist
 from memxbar.algorithms import ShallowSoftHebb, SoftHebbParams
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.job import load_job
-from memxbar.runtime.run import run_job
+from memxbar.runtime.loop import run_job
 
 EXAMPLES = REPO / "examples"
 EVAL_TIMES_S = (1.0, 3600.0, 86400.0, 2.6e6, 3.15e7)

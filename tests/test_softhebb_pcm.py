@@ -25,7 +25,7 @@ from memxbar.algorithms.softhebb import encode_inputs, init_weights
 from memxbar.cli import main
 from memxbar.runtime.datasets import load_dataset
 from memxbar.runtime.job import load_job
-from memxbar.runtime.run import run_job
+from memxbar.runtime.loop import run_job
 from memxbar.runtime.run_file import read_run_file
 
 REPO = Path(__file__).parents[1]

@@ -22,18 +22,14 @@ from memxbar.cli import main
 from memxbar.compiler import compile_network, mapping_report
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, load_chip
 from memxbar.hw_configs import ConfigError
-from memxbar.runtime.job import Job, load_job
-from memxbar.runtime.run import RunInterrupted, checkpoint_path
+from memxbar.runtime.job import job_from_text, load_job
+from memxbar.runtime.loop import RunInterrupted, run_job
+from memxbar.runtime.outputs import checkpoint_path
+from memxbar.runtime.rate import RateJob
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
 from memxbar.runtime.spike_sources import PoissonSpikes
-from memxbar.runtime.spiking_job import (
-    LAYER,
-    SpikingJob,
-    load_any_job,
-    load_spiking_job,
-    spiking_job_from_text,
-)
-from memxbar.runtime.spiking_run import build_network, build_sources, run_spiking_job
+from memxbar.runtime.spiking_job import LAYER, SpikingJob
+from memxbar.runtime.spiking_run import build_network, build_sources
 from memxbar.runtime.summary import format_summary
 from memxbar.runtime.weather import WeatherSpikes
 
@@ -69,31 +65,37 @@ def test_example_jobs_load_and_dispatch_on_their_kind():
     assert {"fstdp_ideal.yaml", "fstdp_pcm.yaml", "stdp_pcm.yaml"} <= set(SPIKING_JOBS)
     assert {"fstdp_weather_pcm.yaml", "stdp_weather_pcm.yaml"} <= set(SPIKING_JOBS)
     for name in SPIKING_JOBS:
-        job = load_any_job(EXAMPLES / name)
+        job = load_job(EXAMPLES / name)
         assert isinstance(job, SpikingJob), name
         assert job.name == name.removesuffix(".yaml")
         assert (job.rule.fatigue is None) == name.startswith("stdp_")
-    assert isinstance(load_any_job(EXAMPLES / "softhebb_digits_pcm.yaml"), Job)
+    assert isinstance(load_job(EXAMPLES / "softhebb_digits_pcm.yaml"), RateJob)
 
 
 def test_kind_rate_names_a_rate_based_job(tmp_path):
     mapping = yaml.safe_load((EXAMPLES / "softhebb_digits_pcm.yaml").read_text())
-    plain = load_any_job(EXAMPLES / "softhebb_digits_pcm.yaml")
-    explicit = load_any_job(write_yaml(tmp_path / "rate.yaml", {"kind": "rate", **mapping}))
-    assert isinstance(explicit, Job)
+    plain = load_job(EXAMPLES / "softhebb_digits_pcm.yaml")
+    explicit = load_job(write_yaml(tmp_path / "rate.yaml", {"kind": "rate", **mapping}))
+    assert isinstance(explicit, RateJob)
     assert (explicit.network, explicit.training, explicit.hardware) == (
         plain.network,
         plain.training,
         plain.hardware,
     )
-    # A rate-based loader refuses a file of another kind, naming the key.
+    # An unknown kind is refused at its key, naming the kinds there are.
+    path = write_yaml(tmp_path / "sparking.yaml", {"kind": "sparking", **mapping})
+    with pytest.raises(
+        ConfigError, match=r"sparking\.yaml: key 'kind': .*'sparking'.*rate, spiking"
+    ):
+        load_job(path)
+    # A rate job's sections under kind: spiking are the spiking schema's unknown keys.
     path = write_yaml(tmp_path / "spiking.yaml", {"kind": "spiking", **mapping})
-    with pytest.raises(ConfigError, match=r"spiking\.yaml: key 'kind': .*'rate'"):
+    with pytest.raises(ConfigError, match=r"spiking\.yaml: key '(data|network|training|readout)'"):
         load_job(path)
 
 
 def test_benchmark_job_builds_the_issue_6_inputs():
-    job = load_spiking_job(EXAMPLES / "fstdp_pcm.yaml")
+    job = load_job(EXAMPLES / "fstdp_pcm.yaml")
     layout = job.layout
     assert job.inputs.n_inputs == 100 and layout.target == 0
     assert layout.names == ("correlated", "r10", "r20", "r35", "r50")
@@ -112,7 +114,7 @@ def test_benchmark_job_builds_the_issue_6_inputs():
 def test_weather_job_builds_latent_event_groups():
     import jax
 
-    job = load_spiking_job(EXAMPLES / "fstdp_weather_pcm.yaml")
+    job = load_job(EXAMPLES / "fstdp_weather_pcm.yaml")
     sources = build_sources(job, key=jax.random.key(0))
     assert isinstance(sources, WeatherSpikes)
     assert sources.n_groups == 4 and job.neurons.count == 4
@@ -122,8 +124,8 @@ def test_weather_job_builds_latent_event_groups():
 
 def test_job_text_round_trips_through_a_run_file_config():
     path = EXAMPLES / "fstdp_weather_pcm.yaml"
-    job = load_spiking_job(path)
-    again = spiking_job_from_text(path.read_text())
+    job = load_job(path)
+    again = job_from_text(path.read_text(), str(path))
     assert again.layout.names == job.layout.names
     assert again.inputs == job.inputs and again.rule == job.rule
 
@@ -204,7 +206,7 @@ def test_bad_jobs_name_the_file_and_the_key(case, tmp_path):
     change(job)
     path = write_yaml(tmp_path / "bad_job.yaml", job)
     with pytest.raises(ConfigError) as info:
-        load_any_job(path)
+        load_job(path)
     message = str(info.value)
     assert message.startswith(f"{path}: ")
     for fragment in fragments:
@@ -215,11 +217,11 @@ def test_write_period_must_divide_a_record(tmp_path):
     job = tiny()
     job["plasticity"].update(write_every_windows=3, read_every_windows=3, refresh_every_windows=0)
     with pytest.raises(ConfigError, match=r"plasticity\.write_every_windows.*25 windows"):
-        load_spiking_job(write_yaml(tmp_path / "job.yaml", job))
+        load_job(write_yaml(tmp_path / "job.yaml", job))
 
 
 def test_spiking_job_compiles_to_one_population():
-    job = load_spiking_job(EXAMPLES / "fstdp_weather_pcm.yaml")
+    job = load_job(EXAMPLES / "fstdp_weather_pcm.yaml")
     program = compile_network(job.network, job.chip(), device=job.device())
     (layer,) = job.network.layers
     assert layer.name == LAYER and layer.matrices() == {"synapses": (80, 4)}
@@ -294,21 +296,24 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pcm_job(folder) -> SpikingJob:
-    return load_spiking_job(write_yaml(folder / "fstdp_tiny.yaml", tiny()))
+    return load_job(write_yaml(folder / "fstdp_tiny.yaml", tiny()))
 
 
 @pytest.fixture(scope="module")
 def pcm_run(folder, pcm_job) -> Path:
     out = folder / "reference.h5"
-    run_spiking_job(pcm_job, out, progress=False)
+    run_job(pcm_job, out, progress=False)
     return out
+
+
+SETUP = ("tiles", "input_group", "group_names", "group_rates_Hz", "target_group")
 
 
 def test_run_file_has_the_spiking_layout(pcm_job, pcm_run):
     contents = h5_contents(pcm_run)
     groups = {n for n, (v, _) in contents.items() if v is None and n != "/"}
     datasets = {n for n, (v, _) in contents.items() if v is not None}
-    assert groups == {"config", "metrics", "energy", "final", "weights", "conductances"}
+    assert groups == {"config", "metrics", "energy", "final", "weights", "conductances", "setup"}
     names = pcm_job.layout.names
     metrics = {
         "step",
@@ -349,9 +354,17 @@ def test_run_file_has_the_spiking_layout(pcm_job, pcm_run):
         *(f"final/{k}" for k in final),
         f"weights/{LAYER}",
         f"conductances/{LAYER}",
+        *(f"setup/{k}" for k in SETUP),
     }
     with h5py.File(pcm_run, "r") as f:
         assert f["config/kind"][()].decode() == "spiking"
+        # What a report needs of the job, so that it never parses the job's YAML.
+        layout = pcm_job.layout
+        assert f["setup/tiles"][()].decode() == "pcm"
+        np.testing.assert_array_equal(f["setup/input_group"][()], layout.group)
+        assert [n.decode() for n in f["setup/group_names"][()]] == list(layout.names)
+        np.testing.assert_array_equal(f["setup/group_rates_Hz"][()], layout.rates_Hz)
+        assert f["setup/target_group"][()] == layout.target
         assert f["config/job_yaml"][()].decode() == pcm_job.text
         assert "population" in f["config/program_yaml"][()].decode()
         steps = f["metrics/step"][()]
@@ -422,7 +435,7 @@ def reset_run(folder) -> Path:
     job = tiny("fstdp_pcm_reset.yaml")
     job["plasticity"]["refresh_every_windows"] = 20
     out = folder / "reset.h5"
-    run_spiking_job(load_spiking_job(write_yaml(folder / "reset.yaml", job)), out, progress=False)
+    run_job(load_job(write_yaml(folder / "reset.yaml", job)), out, progress=False)
     return out
 
 
@@ -461,9 +474,9 @@ def test_resumed_run_is_bit_identical(pcm_job, pcm_run, tmp_path):
     out = tmp_path / "resumed.h5"
     ckpt = checkpoint_path(out)
     with pytest.raises(RunInterrupted, match="resume"):
-        run_spiking_job(pcm_job, out, progress=False, stop_after_chunks=1)
+        run_job(pcm_job, out, progress=False, stop_after_chunks=1)
     assert ckpt.is_file() and not out.exists()
-    record = run_spiking_job(pcm_job, out, progress=False, resume=True)
+    record = run_job(pcm_job, out, progress=False, resume=True)
     assert not ckpt.exists()
     assert record.final["time_steps"] == 1000
     assert_identical_files(out, pcm_run)
@@ -472,10 +485,10 @@ def test_resumed_run_is_bit_identical(pcm_job, pcm_run, tmp_path):
 def test_other_seed_other_run_and_resume_checks_the_seed(pcm_job, pcm_run, tmp_path):
     out = tmp_path / "seed1.h5"
     with pytest.raises(RunInterrupted):
-        run_spiking_job(pcm_job, out, seed=1, progress=False, stop_after_chunks=1)
+        run_job(pcm_job, out, seed=1, progress=False, stop_after_chunks=1)
     with pytest.raises(ValueError, match="checkpoint belongs to another job or seed"):
-        run_spiking_job(pcm_job, out, seed=2, progress=False, resume=True)
-    run_spiking_job(pcm_job, out, seed=1, progress=False, resume=True)
+        run_job(pcm_job, out, seed=2, progress=False, resume=True)
+    run_job(pcm_job, out, seed=1, progress=False, resume=True)
     a, b = read_run_file(pcm_run), read_run_file(out)
     assert not np.array_equal(a.weights[LAYER], b.weights[LAYER])
     assert not np.array_equal(a.raster["time_s"], b.raster["time_s"])
@@ -585,8 +598,8 @@ def test_cli_compiles_a_spiking_job(tmp_path, capsys):
 
 
 def _shipped(name: str, tmp_path: Path, seed: int):
-    return run_spiking_job(
-        load_spiking_job(EXAMPLES / name), tmp_path / f"{seed}_{name}.h5", seed=seed, progress=False
+    return run_job(
+        load_job(EXAMPLES / name), tmp_path / f"{seed}_{name}.h5", seed=seed, progress=False
     )
 
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import normalized_mutual_info_score
 from support import approx
 
-from memxbar.runtime.spiking_job import load_spiking_job
-from memxbar.runtime.spiking_run import run_spiking_job, scores
+from memxbar.runtime.job import load_job
+from memxbar.runtime.loop import run_job
+from memxbar.runtime.spiking_run import scores
 from memxbar.runtime.weather import (
     WeatherSpikes,
     group_nmi,
@@ -192,7 +193,7 @@ def test_nmi_matches_scikit_learn_and_ignores_label_names(a, seed):
 
 
 def test_run_scores_use_only_the_neurons_that_fired():
-    job = load_spiking_job(EXAMPLES / "fstdp_weather_ideal.yaml")
+    job = load_job(EXAMPLES / "fstdp_weather_ideal.yaml")
     layout = job.layout
     W = np.full((80, 4), 0.2)
     for j in range(4):
@@ -201,7 +202,7 @@ def test_run_scores_use_only_the_neurons_that_fired():
     assert out == {"nmi": 1.0, "groups_learned": 4.0}
     W[:, 3] = 0.5  # neuron 3 weights everything alike; it never fired
     assert scores(W, layout, active=[True, True, True, False])["groups_learned"] == 3.0
-    benchmark = load_spiking_job(EXAMPLES / "fstdp_ideal.yaml").layout
+    benchmark = load_job(EXAMPLES / "fstdp_ideal.yaml").layout
     w = np.r_[np.full(20, 0.6), np.linspace(0.1, 0.5, 80)][:, None]
     got = scores(w, benchmark)
     assert set(got) == {"auc", "flatness"} and got["auc"] == 1.0
@@ -216,7 +217,7 @@ def _ideal(name: str, tmp_path: Path, duration_s: float):
     job["simulation"].update(duration_s=duration_s, chunk_s=duration_s / 2)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(job, sort_keys=False))
-    return run_spiking_job(load_spiking_job(path), tmp_path / "run.h5", progress=False).final
+    return run_job(load_job(path), tmp_path / "run.h5", progress=False).final
 
 
 def test_fstdp_with_wta_separates_the_groups_where_stdp_follows_the_rates(tmp_path):
@@ -232,14 +233,14 @@ def test_fstdp_with_wta_separates_the_groups_where_stdp_follows_the_rates(tmp_pa
 def test_weather_on_pcm_over_four_seeds(tmp_path):
     """The PCM weather job and its STDP control as shipped (300 s), seeds 0-3."""
     jobs = {
-        name: load_spiking_job(EXAMPLES / name)
+        name: load_job(EXAMPLES / name)
         for name in ("fstdp_weather_pcm.yaml", "stdp_weather_pcm.yaml")
     }
     results = {name: [] for name in jobs}
     for name, job in jobs.items():
         for seed in range(4):
             out = tmp_path / f"{seed}_{name}.h5"
-            results[name].append(run_spiking_job(job, out, seed=seed, progress=False).final)
+            results[name].append(run_job(job, out, seed=seed, progress=False).final)
     fstdp = results["fstdp_weather_pcm.yaml"]
     stdp = results["stdp_weather_pcm.yaml"]
     nmi_f = np.array([r["nmi"] for r in fstdp])

@@ -1,0 +1,146 @@
+"""The end of a rate run: calibrate, read the data, train the readout, the drift study, the
+run record."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from ..algorithms import train_readout
+from ..compiler import program_to_yaml
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, figure
+from .run_file import ENERGY_KEYS, RunRecord
+from .trainer import batched_features, tiles_ledger
+
+__all__ = ["evaluate"]
+
+
+def evaluate(experiment, state, history, *, key) -> RunRecord:
+    """The run record of a finished rate run (see :mod:`.rate`).
+
+    The energy figures (:mod:`memxbar.crossbar.energy_figures`) and every ledger counter are
+    those of training, the initial programming excluded.
+    """
+    algorithm, data, schedule = experiment.algorithm, experiment.data, experiment.schedule
+    readout_config = experiment.job.readout
+    k_cal, k_train_f, k_test_f, k_drift = jax.random.split(key, 4)
+    t_end = schedule.time_of(schedule.total_steps - 1)
+    learner = state.learner
+    trained = _difference(tiles_ledger(algorithm, learner).values(), state.initial.values())
+    learner = _calibrated(algorithm, learner, t_end, key=k_cal)
+    t_eval = t_end + 1.0
+    u_train, learner = batched_features(algorithm, learner, data.x_train, t_eval, key=k_train_f)
+    before_test = tiles_ledger(algorithm, learner).values()
+    u_test, learner = batched_features(algorithm, learner, data.x_test, t_eval, key=k_test_f)
+    test = _difference(tiles_ledger(algorithm, learner).values(), before_test)
+
+    f_train = algorithm.readout_features(u_train, readout_config)
+    f_test = algorithm.readout_features(u_test, readout_config)
+    readout = train_readout(
+        f_train,
+        data.y_train,
+        data.n_classes,
+        steps=readout_config.epochs,
+        learning_rate=readout_config.learning_rate,
+    )
+    accuracy_vs_time = _drift_study(experiment, learner, t_end, readout, key=k_drift)
+    energy = history["energy"]
+    samples = schedule.total_steps * schedule.batch_size
+    test_samples = int(data.x_test.shape[0])
+    final = {
+        "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
+        "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
+        "training_steps": schedule.total_steps,
+        "training_samples": samples,
+        **{name: trained[name] for name in COUNTERS},
+        "initial_programming_J": sum(state.initial.values()[k] for k in ENERGY_CATEGORIES),
+        # The /energy records' last total, so that final and /energy/total agree to the bit.
+        "training_energy_J": float(energy[-1, -1]),
+        "test_samples": test_samples,
+        "chip_time_end_s": float(t_end),
+    }
+    for name in algorithm.metric_names:
+        final[name] = float(history[f"metric_{name}"][-1])
+    per = {"E_update": trained["update_events"], "E_inference": test_samples, "E_sample": samples}
+    energy_attrs = {
+        figure(name).run_attr: figure(name).value(test if name == "E_inference" else trained, n)
+        for name, n in per.items()
+    }
+    weights, weight_steps, conductances = {}, {}, {}
+    for name, tile in algorithm.tiles(learner).items():
+        # The snapshots live in the history, so a resumed run has the earlier ones too.
+        weights[name] = np.asarray(history[f"snapshot_{name}"], np.float32)
+        weight_steps[name] = history["snapshot_step"]
+        g = _layer_conductances(tile)
+        if g is not None:
+            conductances[name] = g
+    return RunRecord(
+        job_yaml=experiment.job.text,
+        program_yaml=program_to_yaml(experiment.program),
+        metric_steps=history["step"],
+        metrics={n: history[f"metric_{n}"] for n in algorithm.metric_names},
+        energy_steps=history["step"],
+        energy={k: energy[:, i] for i, k in enumerate(ENERGY_KEYS)},
+        energy_attrs=energy_attrs,
+        final=final,
+        weights=weights,
+        weight_steps=weight_steps,
+        conductances=conductances,
+        eval_times_s=np.asarray(experiment.eval_times_s, np.float64),
+        accuracy_vs_time=accuracy_vs_time,
+        setup={"tiles": experiment.job.hardware.tiles},
+    )
+
+
+def _layer_conductances(tile) -> np.ndarray | None:
+    """Programmed conductances (2, N, rows, cols) of a tiled PCM matrix, S; None if ideal."""
+    from ..crossbar import PCMTile, TiledMatrix
+
+    if not isinstance(tile, TiledMatrix) or not isinstance(tile.blocks[0], PCMTile):
+        return None
+    first = tile.blocks[0].devices.g_prog_S
+    out = np.zeros((2, first.shape[1], tile.rows, tile.cols), np.float32)
+    for block, rows, cols, _ in tile._grid():
+        out[:, :, rows, cols] = np.asarray(block.devices.g_prog_S)
+    return out
+
+
+def _calibrated(algorithm, learner, t, *, key):
+    """The tiles after the reference read of global drift compensation at chip time t (s)."""
+    tiles = algorithm.tiles(learner)
+    keys = jax.random.split(key, len(tiles))
+    return algorithm.with_tiles(
+        learner,
+        {n: tile.calibrate(t, key=k) for (n, tile), k in zip(tiles.items(), keys, strict=True)},
+    )
+
+
+def _difference(end: dict[str, float], start: dict[str, float]) -> dict[str, float]:
+    """What was booked between two ledger readings (:meth:`EnergyLedger.values`)."""
+    return {k: end[k] - start[k] for k in end}
+
+
+def _drift_study(experiment, learner, t_end, readout, *, key):
+    """Test accuracy at t_end + each eval time, with and without drift compensation.
+
+    The readout stays the one trained at 1 s, as a deployed chip's would; these reads are
+    evaluated on copies of the state, so they are not booked in the run's energy.
+    """
+    algorithm, data, config = experiment.algorithm, experiment.data, experiment.job.readout
+    results = {"compensated": [], "uncompensated": []}
+    for i, delay in enumerate(experiment.eval_times_s):
+        for j, (label, enabled) in enumerate((("compensated", True), ("uncompensated", False))):
+            tiles = {
+                n: tile.with_drift_compensation(enabled)
+                for n, tile in algorithm.tiles(learner).items()
+            }
+            u, _ = batched_features(
+                algorithm,
+                algorithm.with_tiles(learner, tiles),
+                data.x_test,
+                t_end + delay,
+                key=jax.random.fold_in(key, 2 * i + j),
+            )
+            f = algorithm.readout_features(u, config)
+            results[label].append(float(readout.accuracy(f, data.y_test)))
+    return {k: np.asarray(v, np.float64) for k, v in results.items()}
