@@ -1,18 +1,22 @@
 """MNIST from a data folder: the standard IDX files (gzipped or not) or the CSV subset.
 
-Nothing is downloaded. The folder comes from the job (``data.data_dir``), the ``--data-dir``
-option or the ``MEMXBAR_DATA`` environment variable. Training data: ``train-images-idx3-ubyte``
-/ ``train-labels-idx1-ubyte`` when present, else ``mnist_5k.csv`` (784 pixel values 0–255 then
-the label per row); test data: the official ``t10k-images-idx3-ubyte`` / ``t10k-labels-idx1-ubyte``.
+Nothing is downloaded here (``memxbar data fetch mnist`` does that). The folder comes from the
+job (``data.data_dir``), the ``--data-dir`` option, the ``MEMXBAR_DATA`` environment variable
+or else the per-user data folder (see :mod:`memxbar.runtime.data_home`); the files are in it or
+in its ``mnist/`` subfolder, where ``memxbar data fetch mnist`` puts them. Training data:
+``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` when present, else ``mnist_5k.csv``
+(784 pixel values 0–255 then the label per row); test data: the official
+``t10k-images-idx3-ubyte`` / ``t10k-labels-idx1-ubyte``.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .data_home import fetch_hint, find_data_folder
 
 __all__ = ["read_idx", "read_csv_images", "mnist_folder", "load_mnist_arrays"]
 
@@ -63,18 +67,18 @@ def read_csv_images(path: str | Path, n_pixels: int = 784) -> tuple[np.ndarray, 
     return table[:, :-1].astype(np.uint8), table[:, -1].astype(np.int32)
 
 
+#: The subfolder of a data folder that ``memxbar data fetch mnist`` fills.
+MNIST_SUBFOLDER = "mnist"
+_LAYOUT = "the MNIST IDX files (or mnist_5k.csv), directly or in mnist/"
+
+
 def mnist_folder(data_dir: str | None) -> Path:
-    """The data folder: ``data_dir`` if given, else $MEMXBAR_DATA; a clear error otherwise."""
-    folder = data_dir or os.environ.get("MEMXBAR_DATA", "")
-    if not folder:
-        raise ValueError(
-            "MNIST needs a data folder: set data.data_dir in the job, pass --data-dir, "
-            "or set MEMXBAR_DATA (nothing is downloaded)"
-        )
-    path = Path(folder)
-    if not path.is_dir():
-        raise ValueError(f"{path}: MNIST data folder does not exist")
-    return path
+    """The folder holding the MNIST files: the data folder (``data_dir`` if given, else
+    $MEMXBAR_DATA, else the per-user default) or its ``mnist/`` subfolder when it has one.
+    """
+    root = find_data_folder(data_dir, "MNIST", "mnist", _LAYOUT)
+    sub = root / MNIST_SUBFOLDER
+    return sub if sub.is_dir() else root
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -82,6 +86,11 @@ def _find(folder: Path, stem: str) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def _hint(folder: Path) -> str:
+    root = folder.parent if folder.name == MNIST_SUBFOLDER else folder
+    return fetch_hint("mnist", root)
 
 
 def load_mnist_arrays(data_dir: str | None):
@@ -96,13 +105,15 @@ def load_mnist_arrays(data_dir: str | None):
         if csv is None:
             raise ValueError(
                 f"{folder}: no MNIST training data (train-images-idx3-ubyte[.gz] with "
-                "train-labels-idx1-ubyte[.gz], or mnist_5k.csv[.gz])"
+                f"train-labels-idx1-ubyte[.gz], or mnist_5k.csv[.gz]; {_hint(folder)})"
             )
         x_train, y_train = read_csv_images(csv)
     test_images = _find(folder, "t10k-images-idx3-ubyte")
     test_labels = _find(folder, "t10k-labels-idx1-ubyte")
     if not (test_images and test_labels):
-        raise ValueError(f"{folder}: no MNIST test data (t10k-images/labels-idx?-ubyte[.gz])")
+        raise ValueError(
+            f"{folder}: no MNIST test data (t10k-images/labels-idx?-ubyte[.gz]; {_hint(folder)})"
+        )
     x_test, y_test = read_idx(test_images), read_idx(test_labels)
     for name, x, y in (("training", x_train, y_train), ("test", x_test, y_test)):
         if len(x) != len(y):
