@@ -166,7 +166,8 @@ def _add_run_commands(commands) -> None:
     run.add_argument(
         "--data-dir",
         default=None,
-        help="data folder for mnist, cifar10, stl10 (default: $MEMXBAR_DATA)",
+        help="data folder for mnist, cifar10, stl10 (default: $MEMXBAR_DATA, else the "
+        "per-user folder that 'memxbar data fetch' fills)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
