@@ -95,48 +95,51 @@ def _max_bytes(remote: RemoteFile) -> int | None:
     return 2 * max(sizes) + _CHUNK if sizes else None
 
 
+def _receive(response, stream: BinaryIO, url: str, remote: RemoteFile, bar) -> str:
+    """Copy the response body to ``stream``; return its SHA-256."""
+    digest, received, limit = hashlib.sha256(), 0, _max_bytes(remote)
+    while True:
+        try:
+            chunk = response.read(_CHUNK)
+        except (OSError, http.client.HTTPException) as err:
+            raise _NetworkError(_network_reason(err)) from None
+        if not chunk:
+            return digest.hexdigest()
+        received += len(chunk)
+        if limit is not None and received > limit:
+            raise ValueError(
+                f"{url}: more than {limit} bytes (published size {remote.size}); refused, "
+                "nothing kept"
+            )
+        digest.update(chunk)
+        stream.write(chunk)
+        bar.update(len(chunk))
+
+
 def _download_from(url: str, remote: RemoteFile, target: Path, progress: bool) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "memxbar"})
     try:
         response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)
     except (OSError, http.client.HTTPException) as err:
         raise _NetworkError(_network_reason(err)) from None
-    with response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else remote.size
-        limit = _max_bytes(remote)
+    length = response.headers.get("Content-Length")
+    bar = tqdm(
+        total=int(length) if length and length.isdigit() else remote.size,
+        desc=remote.name,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=0.5,
+        dynamic_ncols=True,
+    )
+    with response, bar:
         part, stream = _open_part(target)
         try:
-            digest, received = hashlib.sha256(), 0
-            bar = tqdm(
-                total=total,
-                desc=remote.name,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                disable=not progress,
-                file=sys.stderr,
-                mininterval=0.5,
-                dynamic_ncols=True,
-            )
-            with bar, stream:
-                while True:
-                    try:
-                        chunk = response.read(_CHUNK)
-                    except (OSError, http.client.HTTPException) as err:
-                        raise _NetworkError(_network_reason(err)) from None
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    if limit is not None and received > limit:
-                        raise ValueError(
-                            f"{url}: more than {limit} bytes (published size {remote.size}); "
-                            "refused, nothing kept"
-                        )
-                    digest.update(chunk)
-                    stream.write(chunk)
-                    bar.update(len(chunk))
-            problem = mismatch(part, remote, sha256=digest.hexdigest())
+            with stream:
+                sha256 = _receive(response, stream, url, remote, bar)
+            problem = mismatch(part, remote, sha256=sha256)
             if problem is not None:
                 raise ValueError(
                     f"{url}: checksum mismatch for {remote.name}: {problem}; the download was "
