@@ -1,4 +1,4 @@
-"""Shallow SoftHebb: Hebbian learning in a soft winner-take-all layer (DESIGN.md 8).
+"""Shallow SoftHebb: Hebbian learning in a soft winner-take-all layer.
 
 Journé et al., "Hebbian deep learning without feedback" (ICLR 2023) and Moraitis et al.,
 "SoftHebb" (2022): u = W^T x, y = softmax(u / tau),

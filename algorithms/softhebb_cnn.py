@@ -1,4 +1,4 @@
-"""Multilayer convolutional SoftHebb on crossbar tiles (DESIGN.md 8).
+"""Multilayer convolutional SoftHebb on crossbar tiles.
 
 Journé, Garcia Rodriguez, Guo and Moraitis, "Hebbian deep learning without feedback"
 (ICLR 2023), and the authors' code (github.com/NeuromorphicComputing/SoftHebb: ``demo.py``,

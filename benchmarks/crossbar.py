@@ -1,4 +1,4 @@
-"""Speed of crossbar tiles relative to a plain jitted matmul (DESIGN.md 10).
+"""Speed of crossbar tiles relative to a plain jitted matmul (docs/architecture.md).
 
 A 512 × 512 tile, batch 256, on the pcm_256 chip (8-bit DAC/ADC, read noise, IR drop, global
 drift compensation), read 1 day after programming. Every time is the median of repeated,

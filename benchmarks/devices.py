@@ -4,7 +4,7 @@ Run: ``python benchmarks/devices.py [--size 512] [--repeats 200]``. Every time i
 ``--repeats`` calls of a jitted function after warm-up, with ``block_until_ready``, the rows
 timed round-robin (one call of each per round) so background load hits them alike; every
 ratio divides by a plain jitted ``g * c`` on the same array measured in the same process
-(DESIGN.md 10: measure, compare as ratios in one process).
+(docs/architecture.md, Performance: measure, compare as ratios in one process).
 
 Rows:
   read (t = 1 day)          model.read: drift + 1/f read noise of every device, one call

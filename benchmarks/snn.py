@@ -19,7 +19,7 @@ and (A) in about 0.04 s on a 2-core machine like ours; goals: (B) on ideal tiles
 PCM within 2x of ideal, (A) 64 seeds in less wall time than 64 sequential Brian2 runs (2.56 s).
 
 Times are medians over ``--repeats`` calls of the jitted run (rounds timed round-robin, after
-compilation and a warm-up call, DESIGN.md 10); the first call's time (compilation included)
+compilation and a warm-up call, docs/architecture.md); the first call's time (compilation included)
 is reported separately. Synaptic events are presynaptic spikes times the neurons they reach,
 from the inputs' rates (their expectation: the sampled counts differ by ~0.3 %).
 """

@@ -12,12 +12,12 @@ Rows (samples per second of SoftHebb learning, batch 32; higher is better):
                     pulses, drift, read noise), 8-bit DAC/ADC, energy booked, refreshes
 
 ``digits`` is the job ``examples/softhebb_digits_pcm.yaml`` (64 -> 100, one tile; a chunk of
-44 steps = one epoch). ``--mnist`` adds the MNIST-shaped layer of DESIGN.md 8 (784 -> 2000,
+44 steps = one epoch). ``--mnist`` adds the MNIST-shaped layer of the paper (784 -> 2000,
 random inputs in [0, 1]; 4 x 8 = 32 tiles of 256 x 256 on PCM), in chunks of 8 steps.
 
 Every time is the median over ``--repeats`` rounds of one chunk call (after compilation and
-warm-up), the rows timed round-robin so background load hits them alike (DESIGN.md 10:
-measure, compare as ratios in one process).
+warm-up), the rows timed round-robin so background load hits them alike (docs/architecture.md,
+Performance: measure, compare as ratios in one process).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from ..hw_configs import param
 class DeviceEnergy(eqx.Module):
     """Energy of reads and writes of one device.
 
-    A read dissipates V_read^2 * G * t_pulse (DESIGN.md 4.3); SET and RESET pulses cost fixed
+    A read dissipates V_read^2 * G * t_pulse (ohmic read); SET and RESET pulses cost fixed
     energies from the preset; a program-and-verify write is one RESET plus
     ``program_iterations`` (SET pulse + verify read) iterations.
     """

@@ -1,4 +1,4 @@
-"""The pulse-level PCM model for on-chip learning (DESIGN.md 4.2)."""
+"""The pulse-level PCM model for on-chip learning (Nandakumar et al., J. Appl. Phys. 2018)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ class PulsePCM(AbstractDevice):
     """Cumulative stochastic partial SET, abrupt RESET, drift, read noise, faults and wear.
 
     SET increments follow Nandakumar et al., J. Appl. Phys. 124, 152135 (2018); drift and read
-    noise follow DESIGN.md 4.1. The drift clock of a device restarts at every write; its drift
-    exponent is redrawn at RESET and program-and-verify and follows its conductance as SET
-    pulses move it (same standard-normal draw, so one device keeps one trajectory).
+    noise follow the statistical model (Nandakumar et al., ICECS 2019). The drift clock of a
+    device restarts at every write; its drift exponent is redrawn at RESET and
+    program-and-verify and follows its conductance as SET pulses move it (same standard-normal
+    draw, so one device keeps one trajectory).
     """
 
     description: str = eqx.field(static=True)

@@ -1,6 +1,6 @@
 """Cheap Gaussian samples for the noise of large device arrays.
 
-Random numbers, not arithmetic, set the cost of a noisy read (DESIGN.md §10). JAX's
+Random numbers, not arithmetic, set the cost of a noisy read (benchmarks/devices.py). JAX's
 ``random.normal`` spends one 32-bit threefry word per sample, and ``random.bits`` is slow on
 CPU in JAX ≥ 0.5 (its partitionable threefry layout). :func:`normal16` runs the same cipher,
 Threefry-2x32 with 20 rounds (Salmon et al., SC 2011; the generator behind ``jax.random``),

@@ -1,4 +1,4 @@
-"""The statistical PCM model for programmed weights and inference (DESIGN.md 4.1)."""
+"""The statistical PCM model for programmed weights and inference (Nandakumar et al. 2019)."""
 
 from __future__ import annotations
 

@@ -31,8 +31,11 @@
 #
 # Environment variables: `MEMXBAR_NOTEBOOK_SMALL=1` runs a small version (100 neurons, 320
 # training and 300 test images, 1 epoch) for the tests; `MEMXBAR_NOTEBOOK_OUT` is the folder
-# for the run file and the PNGs (default `notebooks/out`); the MNIST folder comes from
-# `MEMXBAR_DATA` (default `../shared/data/mnist` next to the repository).
+# for the run file and the PNGs (default `notebooks/out`).
+#
+# Data: the MNIST files come from the folder in `MEMXBAR_DATA`, else from the per-user data
+# folder that `memxbar data fetch mnist` fills (11 MB, checksums verified); run that command
+# once before this notebook.
 
 # %%
 import os
@@ -43,6 +46,7 @@ import yaml
 
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
+from memxbar.runtime.mnist import mnist_folder
 from memxbar.runtime.plots import receptive_fields_figure, write_run_plots
 from memxbar.runtime.summary import format_summary
 
@@ -51,7 +55,14 @@ OUT = Path(os.environ.get("MEMXBAR_NOTEBOOK_OUT", "notebooks/out"))
 OUT.mkdir(parents=True, exist_ok=True)
 # Run from the repository root (the tests) or from notebooks/ (Jupyter).
 REPO = Path.cwd() if (Path.cwd() / "examples").is_dir() else Path.cwd().parent
-DATA = os.environ.get("MEMXBAR_DATA") or str(REPO.parent / "shared" / "data" / "mnist")
+try:
+    DATA = str(mnist_folder(None))  # $MEMXBAR_DATA, else the folder `memxbar data fetch` fills
+except ValueError as err:
+    raise SystemExit(
+        f"This notebook needs MNIST: run `memxbar data fetch mnist` once (or set MEMXBAR_DATA "
+        f"to a folder holding the MNIST IDX files).\n{err}"
+    ) from None
+print(f"MNIST from {DATA}")
 JOB_FILE = REPO / "examples" / "softhebb_mnist_pcm.yaml"
 EVAL_TIMES_S = (1.0, 3600.0, 86400.0, 2.6e6, 3.15e7)  # 1 s, 1 h, 1 day, 1 month, 1 year
 

@@ -1,7 +1,9 @@
 """CIFAR-10 and STL-10 from a data folder, in the formats their authors distribute.
 
-Nothing is downloaded. The folder comes from the job (``data.data_dir``), the ``--data-dir``
-option or the ``MEMXBAR_DATA`` environment variable, and holds (or is) the unpacked archive:
+Nothing is downloaded here (``memxbar data fetch cifar10`` / ``stl10`` does that). The folder
+comes from the job (``data.data_dir``), the ``--data-dir`` option, the ``MEMXBAR_DATA``
+environment variable or else the per-user data folder (see :mod:`memxbar.runtime.data_home`),
+and holds (or is) the unpacked archive:
 
 - CIFAR-10, "python version" (``cifar-10-python.tar.gz``): ``cifar-10-batches-py/`` with the
   pickled batches ``data_batch_1`` … ``data_batch_5`` (training, 50,000 images) and
@@ -24,16 +26,16 @@ anything else.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 
+from .data_home import fetch_hint, find_data_folder
+
 __all__ = [
     "CIFAR10_DIR",
     "STL10_DIR",
-    "data_folder",
     "read_cifar10_batch",
     "read_stl10_split",
     "load_cifar10_arrays",
@@ -56,41 +58,20 @@ _STL10_LAYOUT = (
 )
 
 
-def data_folder(data_dir: str | None, what: str, layout: str) -> Path:
-    """The data folder: ``data_dir`` if given, else $MEMXBAR_DATA; a clear error otherwise.
-
-    Args:
-        data_dir: the folder from the job or the command line ('' or None: not given).
-        what: the data set's name for messages, e.g. "CIFAR-10".
-        layout: what the folder should hold, quoted when it is not given.
-    """
-    folder = data_dir or os.environ.get("MEMXBAR_DATA", "")
-    if not folder:
-        raise ValueError(
-            f"{what} needs a data folder holding {layout}: set data.data_dir in the job, "
-            "pass --data-dir, or set MEMXBAR_DATA (nothing is downloaded)"
-        )
-    path = Path(folder)
-    if not path.is_dir():
-        raise ValueError(
-            f"{path}: {what} data folder does not exist (expected {layout}; nothing is downloaded)"
-        )
-    return path
+def _archive_folder(root: Path, name: str, marker: str, what: str, fetch: str, layout: str) -> Path:
+    """``root/name`` when present, else ``root`` itself if it holds ``marker``."""
+    if (root / name).is_dir():
+        return root / name
+    if (root / marker).is_file():
+        return root
+    raise ValueError(f"{root}: no {what} data here (expected {layout}; {fetch_hint(fetch, root)})")
 
 
-def _archive_folder(folder: Path, name: str, marker: str, what: str, layout: str) -> Path:
-    """``folder/name`` when present, else ``folder`` itself if it holds ``marker``."""
-    if (folder / name).is_dir():
-        return folder / name
-    if (folder / marker).is_file():
-        return folder
-    raise ValueError(f"{folder}: no {what} data here (expected {layout}; nothing is downloaded)")
-
-
-def _file(folder: Path, name: str, what: str, layout: str) -> Path:
+def _file(folder: Path, name: str, what: str, fetch: str, layout: str) -> Path:
     path = folder / name
     if not path.is_file():
-        raise ValueError(f"{path}: missing ({what} needs {layout})")
+        root = folder.parent if folder.name in (CIFAR10_DIR, STL10_DIR) else folder
+        raise ValueError(f"{path}: missing ({what} needs {layout}; {fetch_hint(fetch, root)})")
     return path
 
 
@@ -202,10 +183,10 @@ def load_cifar10_arrays(data_dir: str | None):
     ``data_dir`` holds ``cifar-10-batches-py/`` or is that folder. See the module docstring
     for the file format and the flat layout (reshape x to (n, 32, 32, 3)).
     """
-    what = "CIFAR-10"
-    root = data_folder(data_dir, what, _CIFAR10_LAYOUT)
-    folder = _archive_folder(root, CIFAR10_DIR, _CIFAR10_TEST, what, _CIFAR10_LAYOUT)
-    paths = [_file(folder, n, what, _CIFAR10_LAYOUT) for n in (*_CIFAR10_TRAIN, _CIFAR10_TEST)]
+    what, fetch, layout = "CIFAR-10", "cifar10", _CIFAR10_LAYOUT
+    root = find_data_folder(data_dir, what, fetch, layout)
+    folder = _archive_folder(root, CIFAR10_DIR, _CIFAR10_TEST, what, fetch, layout)
+    paths = [_file(folder, n, what, fetch, layout) for n in (*_CIFAR10_TRAIN, _CIFAR10_TEST)]
     batches = [read_cifar10_batch(p) for p in paths]
     x_train = np.concatenate([images for images, _ in batches[:-1]])
     y_train = np.concatenate([labels for _, labels in batches[:-1]])
@@ -255,13 +236,13 @@ def load_stl10_arrays(data_dir: str | None):
     file format and the flat layout (reshape x to (n, 96, 96, 3)). The unlabeled images are
     not read.
     """
-    what = "STL-10"
-    root = data_folder(data_dir, what, _STL10_LAYOUT)
-    folder = _archive_folder(root, STL10_DIR, "test_X.bin", what, _STL10_LAYOUT)
+    what, fetch, layout = "STL-10", "stl10", _STL10_LAYOUT
+    root = find_data_folder(data_dir, what, fetch, layout)
+    folder = _archive_folder(root, STL10_DIR, "test_X.bin", what, fetch, layout)
     splits = []
     for split in ("train", "test"):
-        images = _file(folder, f"{split}_X.bin", what, _STL10_LAYOUT)
-        labels = _file(folder, f"{split}_y.bin", what, _STL10_LAYOUT)
+        images = _file(folder, f"{split}_X.bin", what, fetch, layout)
+        labels = _file(folder, f"{split}_y.bin", what, fetch, layout)
         splits.append(read_stl10_split(images, labels))
     (x_train, y_train), (x_test, y_test) = splits
     return _to_float(x_train), y_train, _to_float(x_test), y_test

@@ -25,6 +25,7 @@ __all__ = [
     "request_stop",
     "reset",
     "on_hard_stop",
+    "immediate",
     "RunInterrupted",
     "stop_if_requested",
 ]
@@ -87,6 +88,30 @@ def stop_if_requested(message: str) -> None:
     """Raise RunInterrupted(``message``) if a stop was requested; call it at safe points."""
     if _requested.is_set():
         raise RunInterrupted(message)
+
+
+class immediate:
+    """Context manager: inside it, SIGINT and SIGTERM raise KeyboardInterrupt at once.
+
+    For work that never enters JAX (downloads, unpacking), where waiting for a safe point
+    would mean waiting for a stalled network read; on exit the previous handlers return.
+    """
+
+    def __enter__(self) -> immediate:
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001 (the signal module's signature)
+    raise KeyboardInterrupt
 
 
 def stop_requested() -> bool:

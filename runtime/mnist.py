@@ -1,20 +1,23 @@
 """MNIST from a data folder: the standard IDX files (gzipped or not) or the CSV subset.
 
-Nothing is downloaded. The folder comes from the job (``data.data_dir``), the ``--data-dir``
-option or the ``MEMXBAR_DATA`` environment variable. Training data: ``train-images-idx3-ubyte``
-/ ``train-labels-idx1-ubyte`` when present, else ``mnist_5k.csv`` (784 pixel values 0–255 then
-the label per row); test data: the official ``t10k-images-idx3-ubyte`` / ``t10k-labels-idx1-ubyte``.
+Nothing is downloaded here (``memxbar data fetch mnist`` does that). The folder comes from the
+job (``data.data_dir``), the ``--data-dir`` option, the ``MEMXBAR_DATA`` environment variable
+or else the per-user data folder (see :mod:`memxbar.runtime.data_home`); the files are in it or
+in its ``mnist/`` subfolder, where ``memxbar data fetch mnist`` puts them. Training data:
+``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` when present, else ``mnist_5k.csv``
+(784 pixel values 0–255 then the label per row); test data: the official
+``t10k-images-idx3-ubyte`` / ``t10k-labels-idx1-ubyte``.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..hw_configs import brief
+from .data_home import fetch_hint, find_data_folder
 from .labels import check_labels
 
 __all__ = [
@@ -146,18 +149,18 @@ def read_labels(path: str | Path) -> np.ndarray:
     return labels
 
 
+#: The subfolder of a data folder that ``memxbar data fetch mnist`` fills.
+MNIST_SUBFOLDER = "mnist"
+_LAYOUT = "the MNIST IDX files (or mnist_5k.csv), directly or in mnist/"
+
+
 def mnist_folder(data_dir: str | None) -> Path:
-    """The data folder: ``data_dir`` if given, else $MEMXBAR_DATA; a clear error otherwise."""
-    folder = data_dir or os.environ.get("MEMXBAR_DATA", "")
-    if not folder:
-        raise ValueError(
-            "MNIST needs a data folder: set data.data_dir in the job, pass --data-dir, "
-            "or set MEMXBAR_DATA (nothing is downloaded)"
-        )
-    path = Path(folder)
-    if not path.is_dir():
-        raise ValueError(f"{path}: MNIST data folder does not exist")
-    return path
+    """The folder holding the MNIST files: the data folder (``data_dir`` if given, else
+    $MEMXBAR_DATA, else the per-user default) or its ``mnist/`` subfolder when it has one.
+    """
+    root = find_data_folder(data_dir, "MNIST", "mnist", _LAYOUT)
+    sub = root / MNIST_SUBFOLDER
+    return sub if sub.is_dir() else root
 
 
 def _same_count(images_path: Path, images, labels_path: Path, labels) -> None:
@@ -175,6 +178,11 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _hint(folder: Path) -> str:
+    root = folder.parent if folder.name == MNIST_SUBFOLDER else folder
+    return fetch_hint("mnist", root)
+
+
 def load_mnist_arrays(data_dir: str | None):
     """(x_train, y_train, x_test, y_test): images flattened to 784 floats in [0, 1]."""
     folder = mnist_folder(data_dir)
@@ -188,13 +196,15 @@ def load_mnist_arrays(data_dir: str | None):
         if csv is None:
             raise ValueError(
                 f"{folder}: no MNIST training data (train-images-idx3-ubyte[.gz] with "
-                "train-labels-idx1-ubyte[.gz], or mnist_5k.csv[.gz])"
+                f"train-labels-idx1-ubyte[.gz], or mnist_5k.csv[.gz]; {_hint(folder)})"
             )
         x_train, y_train = read_csv_images(csv)
     test_images = _find(folder, "t10k-images-idx3-ubyte")
     test_labels = _find(folder, "t10k-labels-idx1-ubyte")
     if not (test_images and test_labels):
-        raise ValueError(f"{folder}: no MNIST test data (t10k-images/labels-idx?-ubyte[.gz])")
+        raise ValueError(
+            f"{folder}: no MNIST test data (t10k-images/labels-idx?-ubyte[.gz]; {_hint(folder)})"
+        )
     x_test, y_test = read_images(test_images), read_labels(test_labels)
     _same_count(test_images, x_test, test_labels, y_test)
 

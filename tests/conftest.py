@@ -4,4 +4,16 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_folders(tmp_path_factory):
+    """Every test sees an empty per-user data folder ($XDG_DATA_HOME/memxbar) and no download
+    mirror, so none reads data its developer fetched, writes to their home or goes online."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data_home")))
+        patch.delenv("MEMXBAR_DATA_MIRROR", raising=False)
+        yield

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from memxbar.hw_configs import ConfigError, build
+from memxbar.runtime.data_home import default_data_dir
 from memxbar.runtime.datasets import load_dataset
 from memxbar.runtime.image_datasets import (
     load_cifar10_arrays,
@@ -161,8 +162,10 @@ def flat_hwc(images_hwc: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
-def no_env(monkeypatch):
+def no_env(monkeypatch, tmp_path):
+    """No $MEMXBAR_DATA, and an empty per-user data folder of this test's own."""
     monkeypatch.delenv("MEMXBAR_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------------------
@@ -378,14 +381,14 @@ def test_broken_stl_files_name_the_file_and_the_expectation(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("loader", "what", "layout"),
+    ("loader", "what", "name", "layout"),
     [
-        (load_cifar10_arrays, "CIFAR-10", "cifar-10-batches-py/"),
-        (load_stl10_arrays, "STL-10", "stl10_binary/"),
+        (load_cifar10_arrays, "CIFAR-10", "cifar10", "cifar-10-batches-py/"),
+        (load_stl10_arrays, "STL-10", "stl10", "stl10_binary/"),
     ],
 )
-def test_an_absent_folder_says_where_data_goes_and_that_nothing_is_downloaded(
-    tmp_path, no_env, loader, what, layout
+def test_an_absent_folder_says_where_data_goes_and_how_to_fetch_it(
+    tmp_path, no_env, loader, what, name, layout
 ):
     with pytest.raises(ValueError, match=f"{what} needs a data folder") as err:
         loader(None)
@@ -394,7 +397,8 @@ def test_an_absent_folder_says_where_data_goes_and_that_nothing_is_downloaded(
         "data.data_dir",
         "--data-dir",
         "MEMXBAR_DATA",
-        "nothing is downloaded",
+        f"`memxbar data fetch {name}`, which downloads it to {default_data_dir()}",
+        "a run itself downloads nothing",
     ):
         assert fragment in str(err.value)
 
@@ -402,10 +406,19 @@ def test_an_absent_folder_says_where_data_goes_and_that_nothing_is_downloaded(
     with pytest.raises(ValueError, match=f"{what} data folder does not exist") as err:
         loader(str(absent))
     assert str(err.value).startswith(f"{absent}: ") and layout in str(err.value)
+    assert f"`memxbar data fetch {name} --dir {absent}` downloads it there" in str(err.value)
 
     with pytest.raises(ValueError, match=f"no {what} data here") as err:
         loader(str(tmp_path))  # exists, but holds neither the archive folder nor its files
-    assert layout in str(err.value) and "nothing is downloaded" in str(err.value)
+    assert layout in str(err.value)
+    assert f"`memxbar data fetch {name} --dir {tmp_path}` downloads it there" in str(err.value)
+
+    # The per-user folder is where runs look when no folder is given.
+    default_data_dir().mkdir(parents=True)
+    with pytest.raises(ValueError, match=f"no {what} data here") as err:
+        loader(None)
+    assert str(err.value).startswith(f"{default_data_dir()}: ")
+    assert f"`memxbar data fetch {name}` downloads it)" in str(err.value)
 
 
 def data_config(**data) -> DataConfig:

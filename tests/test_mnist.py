@@ -59,6 +59,19 @@ def test_data_folder_from_environment(tmp_path, monkeypatch):
     assert data.image_shape == (28, 28, 1) and data.n_features == 784
 
 
+def test_the_mnist_subfolder_of_a_data_folder_is_read(tmp_path, monkeypatch):
+    # `memxbar data fetch mnist` puts the files in DATA/mnist/; DATA itself is the data folder.
+    (tmp_path / "mnist").mkdir()
+    _, labels = write_folder(tmp_path / "mnist")
+    np.testing.assert_array_equal(load_mnist_arrays(str(tmp_path))[3], labels["t10k"])
+    # With no folder given, the per-user folder's mnist/ (where the fetch puts it) is read.
+    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "xdg" / "memxbar" / "mnist").mkdir(parents=True)
+    _, labels = write_folder(tmp_path / "xdg" / "memxbar" / "mnist", n_test=3, seed=1)
+    np.testing.assert_array_equal(load_mnist_arrays(None)[3], labels["t10k"])
+
+
 def test_truncated_and_foreign_files_are_named(tmp_path):
     good = idx_bytes(np.zeros((3, 28, 28), np.uint8))
     (tmp_path / "short").write_bytes(good[:-5])
@@ -80,11 +93,12 @@ def test_truncated_and_foreign_files_are_named(tmp_path):
 
 def test_missing_folder_and_files(tmp_path, monkeypatch):
     monkeypatch.delenv("MEMXBAR_DATA", raising=False)
-    with pytest.raises(ValueError, match="MEMXBAR_DATA"):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))  # empty per-user folder
+    with pytest.raises(ValueError, match="MEMXBAR_DATA.*`memxbar data fetch mnist`"):
         load_mnist_arrays(None)
     with pytest.raises(ValueError, match="does not exist"):
         load_mnist_arrays(str(tmp_path / "nowhere"))
-    with pytest.raises(ValueError, match="no MNIST training data"):
+    with pytest.raises(ValueError, match="no MNIST training data.*memxbar data fetch mnist --dir"):
         load_mnist_arrays(str(tmp_path))
     write_folder(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()

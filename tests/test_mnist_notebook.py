@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import jupytext
-from support import REPO, assert_png, needs_mnist, run_notebook
+from support import MNIST_DIR, REPO, assert_png, needs_mnist, run_notebook
 
 from memxbar.runtime.run_file import read_run_file
 
@@ -13,8 +16,10 @@ NOTEBOOK = REPO / "notebooks" / "04_softhebb_mnist.py"
 
 
 @needs_mnist()
-def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path):
+def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMXBAR_DATA", str(MNIST_DIR))
     out = run_notebook(NOTEBOOK, tmp_path)
+    assert f"MNIST from {MNIST_DIR}" in out
     # The drift table: five times, each with a compensated and an uncompensated accuracy.
     rows = re.findall(r"^ +(1 s|1 hour|1 day|1 month|1 year) +(0\.\d{4}) +(0\.\d{4})$", out, re.M)
     assert [r[0] for r in rows] == ["1 s", "1 hour", "1 day", "1 month", "1 year"]
@@ -37,6 +42,22 @@ def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path):
     assert list(record.eval_times_s) == [1.0, 3600.0, 86400.0, 2.6e6, 3.15e7]
     accuracies = [float(r[1]) for r in rows] + [float(r[2]) for r in rows]
     assert [round(a, 4) for a in record.accuracy_vs_time["compensated"]] == accuracies[:5]
+
+
+def test_notebook_without_data_says_how_to_fetch_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty"))  # no per-user data folder
+    result = subprocess.run(
+        [sys.executable, str(NOTEBOOK)],
+        cwd=REPO,
+        env=dict(os.environ, MEMXBAR_NOTEBOOK_SMALL="1", MEMXBAR_NOTEBOOK_OUT=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("This notebook needs MNIST: run `memxbar data fetch mnist`")
 
 
 def test_notebook_is_a_jupytext_notebook():
