@@ -48,6 +48,7 @@ import numpy as np
 import yaml
 from matplotlib.figure import Figure
 
+from memxbar.crossbar import ENERGY_CATEGORIES
 from memxbar.runtime.plots import group_colours, raster_axes, weight_trajectories_axes
 from memxbar.runtime.spiking_job import LAYER, load_spiking_job
 from memxbar.runtime.spiking_run import build_sources, run_spiking_job
@@ -173,7 +174,7 @@ print(f"input spikes in this second: {int(spikes.sum())} ({spikes.sum() / 100:.1
 print(format_summary(fstdp, fstdp_job.name))
 
 # %%
-categories = ("read", "set", "reset", "dac", "adc", "refresh")
+categories = ENERGY_CATEGORIES
 fig = Figure(figsize=(9, 4))
 ax = fig.add_subplot(1, 2, 1)
 width = 0.38

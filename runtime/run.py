@@ -13,7 +13,7 @@ import numpy as np
 from ..algorithms import algorithm_for, train_readout
 from ..compiler import compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, TiledMatrix, figure
-from ..crossbar.ledger import format_joules
+from ..hw_configs import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
 from .datasets import check_network_input, load_dataset
@@ -21,7 +21,7 @@ from .interrupt import RunInterrupted, stop_if_requested, stop_requested
 from .job import Job
 from .outputs import checkpoint_path, claim_outputs
 from .progress import Progress
-from .run_file import RunRecord, write_run_file
+from .run_file import ENERGY_KEYS, RunRecord, write_run_file
 from .trainer import Schedule, batched_features, make_chunk_runner, tiles_ledger
 
 __all__ = ["RunInterrupted", "run_job", "checkpoint_path"]
@@ -279,14 +279,13 @@ def _evaluate(
         g = _layer_conductances(tile)
         if g is not None:
             conductances[name] = g
-    keys = ("read", "set", "reset", "dac", "adc", "refresh", "total")
     return RunRecord(
         job_yaml=job.text,
         program_yaml=program_to_yaml(program),
         metric_steps=history["step"],
         metrics={n: history[f"metric_{n}"] for n in algorithm.metric_names},
         energy_steps=history["step"],
-        energy={k: energy[:, i] if len(energy) else np.zeros(0) for i, k in enumerate(keys)},
+        energy={k: energy[:, i] if len(energy) else np.zeros(0) for i, k in enumerate(ENERGY_KEYS)},
         energy_attrs=energy_attrs,
         final=final,
         weights=weights,

@@ -31,7 +31,7 @@ import numpy as np
 from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
 from ..compiler import compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, figure
-from ..crossbar.ledger import format_joules
+from ..hw_configs import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
 from .fstdp_benchmark import auc, rate_flatness
