@@ -15,10 +15,20 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["BatchNormStats", "batch_norm_train", "batch_norm_eval", "triangle", "Pool2d"]
+__all__ = [
+    "BatchNormStats",
+    "batch_norm_train",
+    "batch_norm_eval",
+    "triangle",
+    "Pool2d",
+    "PoolKind",
+]
 
 BN_EPS = 1e-5  # PyTorch's BatchNorm2d default, as in the paper's code
 BN_MOMENTUM = 0.1  # weight of the newest batch in the running statistics (PyTorch default)
+
+#: Max pooling, average pooling, or none.
+PoolKind = Literal["max", "avg", "none"]
 
 
 class BatchNormStats(eqx.Module):
@@ -80,7 +90,7 @@ class Pool2d(eqx.Module):
     average pooling pads with zeros and divides by the full window (count_include_pad).
     """
 
-    kind: Literal["max", "avg", "none"] = eqx.field(static=True, default="none")
+    kind: PoolKind = eqx.field(static=True, default="none")
     size: int = eqx.field(static=True, default=1)
     stride: int = eqx.field(static=True, default=1)
     padding: int = eqx.field(static=True, default=0)

@@ -14,7 +14,6 @@ change goes through ``tile.update``.
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -22,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from ..crossbar import AbstractTile
-from ..hw_configs import InvalidParameter, brief
+from ..hw_configs import InvalidParameter, build_within, param
 from .base import AbstractAlgorithm
 
 __all__ = [
@@ -38,36 +37,14 @@ __all__ = [
 
 
 class SoftHebbParams(eqx.Module):
-    """Hyperparameters of shallow SoftHebb."""
+    """Hyperparameters of shallow SoftHebb: the ``params`` of a ``softhebb`` rule, which
+    :func:`~memxbar.hw_configs.build` reads strictly. The defaults are the paper's MNIST
+    preset (Moraitis et al. 2022; radius 35 for 784 inputs)."""
 
-    inv_tau: float = 12.0  # 1/tau of the soft-WTA (paper's MNIST preset)
-    eta0: float = 0.045  # base learning rate (paper)
-    power: float = 0.2  # exponent of the adaptive rate (paper, shallow)
-    init_radius: float = 35.0  # initial norm of each weight vector (paper: 35 for 784 inputs)
-
-    @classmethod
-    def from_rule(cls, params: dict) -> SoftHebbParams:
-        """From a PlasticityRule's params.
-
-        Raises:
-            InvalidParameter (a ValueError) whose ``field`` is the parameter's name: an
-                unknown parameter, or a value that is not a finite number > 0.
-        """
-        known = {"inv_tau", "eta0", "power", "init_radius"}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InvalidParameter(
-                unknown[0],
-                f"softhebb rule: unknown parameter '{unknown[0]}' "
-                f"(known: {', '.join(sorted(known))})",
-            )
-        for k, v in params.items():
-            number = isinstance(v, int | float) and not isinstance(v, bool)
-            if not number or not (0 < v < math.inf):
-                raise InvalidParameter(
-                    k, f"softhebb rule: parameter '{k}' must be > 0 and finite, got {brief(v)}"
-                )
-        return cls(**{k: float(v) for k, v in params.items()})
+    inv_tau: float = param("1/tau of the soft winner-take-all", gt=0.0, default=12.0)
+    eta0: float = param("base learning rate", gt=0.0, default=0.045)
+    power: float = param("exponent of the adaptive rate |norm - 1|^power", gt=0.0, default=0.2)
+    init_radius: float = param("initial norm of each weight vector", gt=0.0, default=35.0)
 
 
 def encode_inputs(x):
@@ -161,10 +138,7 @@ class ShallowSoftHebb(AbstractAlgorithm):
                 f"'softhebb'; got {[(layer.type, layer.rule.name) for layer in layers]}",
             )
         layer = layers[0]
-        try:
-            params = SoftHebbParams.from_rule(layer.rule.as_dict())
-        except InvalidParameter as err:
-            raise InvalidParameter(f"layers[0].rule.params.{err.field}", err.message) from None
+        params = build_within(SoftHebbParams, layer.rule.as_dict(), key="layers[0].rule.params")
         return cls(
             layer_name=layer.name,
             n_inputs=layer.in_features,

@@ -41,7 +41,6 @@ Rule parameters (``rule: {name: softhebb_conv, params: {...}}`` of each conv2d l
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -50,14 +49,22 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..crossbar import AbstractTile
-from ..crossbar.conv import PADDING_MODES, ConvGeometry, matrix_to_kernel
-from ..hw_configs import InvalidParameter, brief
+from ..crossbar.conv import ConvGeometry, PaddingMode, matrix_to_kernel
+from ..hw_configs import InvalidParameter, build_within, param
 from .base import AbstractAlgorithm
-from .conv_blocks import BatchNormStats, Pool2d, batch_norm_eval, batch_norm_train, triangle
+from .conv_blocks import (
+    BatchNormStats,
+    Pool2d,
+    PoolKind,
+    batch_norm_eval,
+    batch_norm_train,
+    triangle,
+)
 from .softhebb import SoftHebbParams, norm_deviation, softhebb_delta
 
 __all__ = [
     "RULE_NAME",
+    "ConvRuleParams",
     "ConvBlockParams",
     "ConvSoftHebbLayer",
     "ConvSoftHebb",
@@ -68,9 +75,36 @@ __all__ = [
 
 RULE_NAME = "softhebb_conv"
 
-_RATE_KEYS = {"inv_tau", "eta0", "power", "init_radius"}
-_REQUIRED = ("inv_tau", "eta0", "triangle_power")
-_POOL_KEYS = {"pool_size": 1, "pool_stride": 1, "pool_padding": 0}
+
+class ConvRuleParams(eqx.Module):
+    """The ``params`` of a ``softhebb_conv`` rule, as a job writes them; read strictly by
+    :func:`~memxbar.hw_configs.build`. Defaults are the paper's code (see the module
+    docstring)."""
+
+    inv_tau: float = param("1/tau of the soft-WTA over channels", gt=0.0)
+    eta0: float = param("base learning rate", gt=0.0)
+    triangle_power: float = param("exponent of the Triangle activation", gt=0.0)
+    power: float = param("exponent of the adaptive rate |norm - 1|^power", gt=0.0, default=0.5)
+    init_radius: float = param("initial norm of every kernel", gt=0.0, default=25.0)
+    padding_mode: PaddingMode = param("how the convolution pads", default="reflect")
+    pool: PoolKind = param("pooling after the activation", default="none")
+    pool_size: int = param("pooling window", ge=1, default=1)
+    pool_stride: int = param("pooling stride", ge=1, default=1)
+    pool_padding: int = param("pooling padding", ge=0, default=0)
+
+    def __check_init__(self):
+        try:
+            self.pooling()
+        except ValueError as err:
+            raise InvalidParameter("pool_padding", str(err)) from None
+
+    def pooling(self) -> Pool2d:
+        return Pool2d(self.pool, self.pool_size, self.pool_stride, self.pool_padding)
+
+    def block_params(self) -> ConvBlockParams:
+        """The hyperparameters one block runs with."""
+        rule = SoftHebbParams(self.inv_tau, self.eta0, self.power, self.init_radius)
+        return ConvBlockParams(rule, self.triangle_power, self.pooling(), self.padding_mode)
 
 
 class ConvBlockParams(eqx.Module):
@@ -80,68 +114,6 @@ class ConvBlockParams(eqx.Module):
     triangle_power: float
     pool: Pool2d
     padding_mode: str = eqx.field(static=True, default="reflect")
-
-    @classmethod
-    def from_rule(cls, params: dict, *, layer: str = "?") -> ConvBlockParams:
-        """From a softhebb_conv rule's params.
-
-        Raises:
-            InvalidParameter (a ValueError) whose ``field`` is the parameter's name and whose
-                message names the layer.
-        """
-        where = f"{RULE_NAME} rule of layer '{layer}'"
-        known = _RATE_KEYS | set(_POOL_KEYS) | {"triangle_power", "padding_mode", "pool"}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InvalidParameter(
-                unknown[0],
-                f"{where}: unknown parameter '{unknown[0]}' (known: {', '.join(sorted(known))})",
-            )
-        for key in _REQUIRED:
-            if key not in params:
-                raise InvalidParameter(key, f"{where}: parameter '{key}' is missing")
-        rates = {k: v for k, v in params.items() if k in _RATE_KEYS}
-        rates.setdefault("power", 0.5)  # paper: eta_k = eta_0 |norm - 1|^0.5 for conv layers
-        rates.setdefault("init_radius", 25.0)  # paper's code: radius 25
-        try:
-            rule = SoftHebbParams.from_rule(rates)
-        except InvalidParameter as err:
-            raise InvalidParameter(err.field, f"{where}: {err.message}") from None
-        power = _number(params["triangle_power"], "triangle_power", where)
-        mode = params.get("padding_mode", "reflect")
-        if mode not in PADDING_MODES:
-            raise InvalidParameter(
-                "padding_mode",
-                f"{where}: parameter 'padding_mode' must be one of {PADDING_MODES}, "
-                f"got {brief(mode)}",
-            )
-        kind = params.get("pool", "none")
-        if kind not in ("max", "avg", "none"):
-            raise InvalidParameter(
-                "pool", f"{where}: parameter 'pool' must be max, avg or none, got {brief(kind)}"
-            )
-        sizes = {}
-        for key, default in _POOL_KEYS.items():
-            value = params.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameter(
-                    key, f"{where}: parameter '{key}' must be an integer, got {brief(value)}"
-                )
-            sizes[key] = value
-        try:
-            pool = Pool2d(kind, sizes["pool_size"], sizes["pool_stride"], sizes["pool_padding"])
-        except ValueError as err:
-            raise InvalidParameter("pool", f"{where}: {err}") from None
-        return cls(rule=rule, triangle_power=power, pool=pool, padding_mode=mode)
-
-
-def _number(value, key: str, where: str) -> float:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not (0 < value < math.inf):
-        raise InvalidParameter(
-            key, f"{where}: parameter '{key}' must be a number > 0, got {brief(value)}"
-        )
-    return float(value)
 
 
 def init_conv_weights(n_inputs: int, n_neurons: int, radius: float, *, key):
@@ -263,11 +235,11 @@ class ConvSoftHebb(AbstractAlgorithm):
             )
         built = []
         for i, layer in enumerate(layers):
+            key = f"layers[{i}].rule.params"
             try:
-                params = ConvBlockParams.from_rule(layer.rule.as_dict(), layer=layer.name)
+                params = build_within(ConvRuleParams, layer.rule.as_dict(), key=key).block_params()
             except InvalidParameter as err:
-                key = f"layers[{i}].rule.params.{err.field}"
-                raise InvalidParameter(key, err.message) from None
+                raise InvalidParameter(err.field, f"{err.message} (layer '{layer.name}')") from None
             try:
                 geometry = ConvGeometry.from_layer(layer, params.padding_mode)
                 block = ConvSoftHebbLayer(layer.name, geometry, layer.out_channels, params)

@@ -1,4 +1,5 @@
-"""The compiler: network IR, placement onto tiles, the Program and its files, mapping report."""
+"""The compiler floor (beside crossbar/, above devices/): the network IR, placement of its weight
+matrices onto tiles, the Program and its files, and the mapping report with its estimates."""
 
 from .network import (
     LAYER_TYPES,
@@ -10,16 +11,13 @@ from .network import (
     Recurrent,
     SpikingPopulation,
     network_from_mapping,
+    network_to_mapping,
 )
 from .placement import DoesNotFit, compile_network, split_blocks, tiles_needed
-from .program import (
-    Block,
-    InvalidPlacement,
-    PartialSum,
-    Program,
+from .program import Block, InvalidPlacement, PartialSum, Program
+from .program_io import (
     load_conductances,
     load_program,
-    network_to_mapping,
     program_from_yaml,
     program_to_yaml,
     save_program,

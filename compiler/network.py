@@ -3,8 +3,10 @@
 A network is a sequence of layers. Each layer names the weight matrices it stores on
 crossbars (``matrices``: name → (rows, cols), rows = inputs), how many matrix-vector products
 one inference needs per matrix (``mvms_per_inference``), and its plasticity rule (a name and
-hyperparameters that the algorithm of that name interprets). The IR is plain frozen
-dataclasses, hashable and comparable, so a Program that holds it round-trips exactly.
+hyperparameters that the algorithm of that name reads with its own parameter class). The IR
+is plain frozen dataclasses, hashable and comparable, so a Program that holds it round-trips
+exactly; they are parameter classes, so the strict loader (:func:`~memxbar.hw_configs.build`)
+reads them from YAML (a layer's ``type`` key chooses its class) and ``dump`` writes them.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from ..hw_configs import ConfigError, brief
+from ..hw_configs import InvalidParameter, OneOf, Pairs, Scalar, build, dump, param, section
 
 __all__ = [
     "PlasticityRule",
@@ -26,6 +28,7 @@ __all__ = [
     "Network",
     "LAYER_TYPES",
     "network_from_mapping",
+    "network_to_mapping",
 ]
 
 
@@ -33,11 +36,13 @@ __all__ = [
 class PlasticityRule:
     """A learning rule by name with its hyperparameters (numbers, text or flags).
 
-    ``params`` is stored as a sorted tuple of (key, value) pairs so the rule is hashable.
+    ``params`` is stored as a sorted tuple of (key, value) pairs so the rule is hashable; the
+    algorithm of the rule builds its own parameter class from them. In YAML a rule is
+    ``{name, params}``, or just its name.
     """
 
-    name: str
-    params: tuple[tuple[str, Any], ...] = ()
+    name: str = param("rule name (the algorithm that reads the params)")
+    params: Pairs[Scalar] = param("hyperparameters, read by the rule's algorithm", default=())
 
     @classmethod
     def create(cls, name: str, params: Mapping[str, Any] | None = None) -> PlasticityRule:
@@ -53,12 +58,20 @@ class PlasticityRule:
 NO_RULE = PlasticityRule("none")
 
 
+def _rule() -> Any:
+    return section("plasticity rule: its name or {name, params}", default=NO_RULE, shorthand="name")
+
+
+def _count(doc: str, *, default: Any = dataclasses.MISSING, ge: int = 1) -> Any:
+    return param(doc, ge=ge, default=default)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Layer:
     """Base of all layers; ``name`` is unique within a network."""
 
     type: ClassVar[str] = ""
-    name: str
+    name: str = param("layer name, unique in the network", nonempty=True)
 
     def matrices(self) -> dict[str, tuple[int, int]]:
         """Weight matrices of this layer: matrix name → (rows = inputs, cols = outputs)."""
@@ -74,9 +87,9 @@ class Dense(Layer):
     """A fully connected layer y = x @ W, W of shape (in_features, out_features)."""
 
     type: ClassVar[str] = "dense"
-    in_features: int
-    out_features: int
-    rule: PlasticityRule = NO_RULE
+    in_features: int = _count("inputs")
+    out_features: int = _count("outputs")
+    rule: PlasticityRule = _rule()
 
     def matrices(self):
         return {"weight": (self.in_features, self.out_features)}
@@ -90,13 +103,13 @@ class Conv2d(Layer):
     """
 
     type: ClassVar[str] = "conv2d"
-    in_channels: int
-    out_channels: int
-    kernel_size: tuple[int, int]
-    stride: int = 1
-    padding: int = 0
-    input_size: tuple[int, int]
-    rule: PlasticityRule = NO_RULE
+    in_channels: int = _count("input channels")
+    out_channels: int = _count("output channels (kernels)")
+    kernel_size: tuple[int, int] = param("kernel (height, width), or one size", ge=1, repeat=True)
+    stride: int = _count("stride", default=1)
+    padding: int = _count("padding on each side", default=0, ge=0)
+    input_size: tuple[int, int] = param("input (height, width), or one size", ge=1, repeat=True)
+    rule: PlasticityRule = _rule()
 
     def output_size(self) -> tuple[int, int]:
         (h, w), (kh, kw) = self.input_size, self.kernel_size
@@ -121,10 +134,10 @@ class Recurrent(Layer):
     """
 
     type: ClassVar[str] = "recurrent"
-    in_features: int
-    hidden_features: int
-    steps: int = 1
-    rule: PlasticityRule = NO_RULE
+    in_features: int = _count("inputs")
+    hidden_features: int = _count("hidden units")
+    steps: int = _count("time steps of one sample", default=1)
+    rule: PlasticityRule = _rule()
 
     def matrices(self):
         return {
@@ -145,12 +158,12 @@ class SpikingPopulation(Layer):
     """
 
     type: ClassVar[str] = "spiking"
-    n_inputs: int
-    n_neurons: int
-    steps: int = 1
-    lateral_inhibition: bool = False
-    neuron: tuple[tuple[str, Any], ...] = ()
-    rule: PlasticityRule = NO_RULE
+    n_inputs: int = _count("inputs")
+    n_neurons: int = _count("neurons")
+    steps: int = _count("simulation time steps of one sample", default=1)
+    lateral_inhibition: bool = param("neurons inhibit each other", default=False)
+    neuron: Pairs[Scalar] = param("LIF parameters", default=())
+    rule: PlasticityRule = _rule()
 
     def matrices(self):
         return {"synapses": (self.n_inputs, self.n_neurons)}
@@ -164,18 +177,24 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 
+#: A layer as a parameter type: a mapping whose ``type`` key names its class.
+AnyLayer = Annotated[Layer, OneOf("type", LAYER_TYPES)]
+
+
 @dataclasses.dataclass(frozen=True)
 class Network:
     """A named sequence of layers."""
 
-    name: str
-    layers: tuple[Layer, ...]
+    name: str = param("network name")
+    layers: tuple[AnyLayer, ...] = param("the layers, inputs first")
 
     def __post_init__(self):
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"network '{self.name}': duplicate layer names {duplicates}")
+            raise InvalidParameter(
+                "layers", f"network '{self.name}': duplicate layer names {duplicates}"
+            )
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -184,99 +203,11 @@ class Network:
         raise KeyError(f"network '{self.name}' has no layer '{name}'")
 
 
-def _layer_from_mapping(entry: Any, source: str, key: str) -> Layer:
-    if not isinstance(entry, Mapping):
-        raise ConfigError(source, key, f"expected a mapping describing a layer, got {brief(entry)}")
-    kind = entry.get("type")
-    if kind not in LAYER_TYPES:
-        raise ConfigError(
-            source, f"{key}.type", f"expected one of {', '.join(LAYER_TYPES)}, got {brief(kind)}"
-        )
-    cls = LAYER_TYPES[kind]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for name, value in entry.items():
-        if name == "type":
-            continue
-        if name not in fields:
-            raise ConfigError(
-                source,
-                f"{key}.{name}",
-                f"is not a key of a {kind} layer (known: type, {', '.join(fields)})",
-            )
-        kwargs[name] = _field_value(cls, fields[name], value, source, f"{key}.{name}")
-    for name, field in fields.items():
-        if name not in kwargs and field.default is dataclasses.MISSING:
-            raise ConfigError(source, f"{key}.{name}", f"is missing (a {kind} layer needs it)")
-    return cls(**kwargs)
-
-
-def _field_value(cls, field: dataclasses.Field, value: Any, source: str, key: str) -> Any:
-    name = field.name
-    if name == "name":
-        if not isinstance(value, str) or not value:
-            raise ConfigError(source, key, f"expected a non-empty name, got {brief(value)}")
-        return value
-    if name == "rule":
-        return _rule_from_mapping(value, source, key)
-    if name == "neuron":
-        if not isinstance(value, Mapping):
-            raise ConfigError(
-                source, key, f"expected a mapping of LIF parameters, got {brief(value)}"
-            )
-        return tuple(sorted(value.items()))
-    if name in ("kernel_size", "input_size"):
-        pair = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
-        if (
-            not isinstance(pair, list | tuple)
-            or len(pair) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair)
-        ):
-            raise ConfigError(source, key, f"expected two positive integers, got {brief(value)}")
-        return tuple(pair)
-    if name == "lateral_inhibition":
-        if not isinstance(value, bool):
-            raise ConfigError(source, key, f"expected true or false, got {brief(value)}")
-        return value
-    minimum = 0 if name == "padding" else 1
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(source, key, f"expected an integer ≥ {minimum}, got {brief(value)}")
-    return value
-
-
-def _rule_from_mapping(value: Any, source: str, key: str) -> PlasticityRule:
-    if isinstance(value, str):
-        return PlasticityRule.create(value)
-    if not isinstance(value, Mapping) or "name" not in value:
-        raise ConfigError(
-            source, key, f"expected a rule name or {{name, params}}, got {brief(value)}"
-        )
-    unknown = set(value) - {"name", "params"}
-    if unknown:
-        raise ConfigError(source, f"{key}.{sorted(unknown)[0]}", "is not a key of a rule")
-    params = value.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise ConfigError(source, f"{key}.params", f"expected a mapping, got {brief(params)}")
-    for k, v in params.items():
-        if not isinstance(v, int | float | str | bool):
-            raise ConfigError(source, f"{key}.params.{k}", f"expected a scalar, got {brief(v)}")
-    return PlasticityRule.create(str(value["name"]), params)
-
-
 def network_from_mapping(mapping: Any, *, source: str, key: str = "network") -> Network:
     """Parse a network section ``{name, layers: [...]}``; errors name the file and key."""
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(source, key, f"expected a mapping, got {brief(mapping)}")
-    unknown = set(mapping) - {"name", "layers"}
-    if unknown:
-        raise ConfigError(source, f"{key}.{sorted(unknown)[0]}", "is not a key (name, layers)")
-    layers = mapping.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise ConfigError(source, f"{key}.layers", "expected a non-empty list of layers")
-    parsed = tuple(
-        _layer_from_mapping(entry, source, f"{key}.layers[{i}]") for i, entry in enumerate(layers)
-    )
-    try:
-        return Network(str(mapping.get("name", "network")), parsed)
-    except ValueError as err:
-        raise ConfigError(source, f"{key}.layers", str(err)) from None
+    return build(Network, mapping, source=source, prefix=key + ".")
+
+
+def network_to_mapping(network: Network) -> dict[str, Any]:
+    """The ``{name, layers}`` mapping that :func:`network_from_mapping` reads back."""
+    return dump(network)

@@ -35,6 +35,7 @@ import math
 from typing import Any
 
 from ..crossbar.energy_figures import figure
+from ..hw_configs import format_si
 from .program import Block, Program
 
 __all__ = [
@@ -200,17 +201,6 @@ def _add_costs(program: Program, summary: dict[str, Any]) -> None:
     )
 
 
-def _eng(value: float, unit: str) -> str:
-    """``value`` with an engineering prefix (``2.56e-12, 'J'`` → ``'2.56 pJ'``)."""
-    if value == 0.0 or not math.isfinite(value):
-        return f"{value:g} {unit}"
-    prefixes = ("G", "M", "k", "", "m", "µ", "n", "p", "f")
-    scales = (1e9, 1e6, 1e3, 1.0, 1e-3, 1e-6, 1e-9, 1e-12, 1e-15)
-    i = next((i for i, scale in enumerate(scales) if abs(value) >= scale), len(scales) - 1)
-    prefix, scale = prefixes[i], scales[i]
-    return f"{value / scale:.4g} {prefix}{unit}"
-
-
 def _chip_line(s: dict[str, Any]) -> str:
     per_side = s["devices_per_side"]
     devices = f"{per_side} device{'s' if per_side > 1 else ''} per side"
@@ -256,9 +246,9 @@ def mapping_report(program: Program, tiles: str = "pcm") -> str:
         )
         if pcm:
             row += (
-                _eng(layer["inference"]["energy_J"], "J"),
-                _eng(layer["inference"]["latency_s"], "s"),
-                _eng(layer["full_update"]["energy_J"], "J"),
+                format_si(layer["inference"]["energy_J"], "J"),
+                format_si(layer["inference"]["latency_s"], "s"),
+                format_si(layer["full_update"]["energy_J"], "J"),
             )
         rows.append(row)
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
@@ -271,20 +261,20 @@ def mapping_report(program: Program, tiles: str = "pcm") -> str:
     lines += [
         "",
         "estimated energy figures (definitions: memxbar --help):",
-        f"  E_inference  {_eng(inf['energy_J'], 'J'):10s}  {figure('E_inference').meaning}",
-        f"  {'':11s}  = DAC {_eng(inf['dac_J'], 'J')} + ADC {_eng(inf['adc_J'], 'J')} + "
-        f"device reads {_eng(inf['read_J'], 'J')}; latency {_eng(inf['latency_s'], 's')}",
+        f"  E_inference  {format_si(inf['energy_J'], 'J'):10s}  {figure('E_inference').meaning}",
+        f"  {'':11s}  = DAC {format_si(inf['dac_J'], 'J')} + ADC {format_si(inf['adc_J'], 'J')} + "
+        f"device reads {format_si(inf['read_J'], 'J')}; latency {format_si(inf['latency_s'], 's')}",
         *(
             [f"  {'':11s}  (a spiking population's inference: its steps with every input spiking)"]
             if any(layer["type"] == "spiking" for layer in s["layers"].values())
             else []
         ),
-        f"  E_update     {_eng(event['energy_J'], 'J'):10s}  {figure('E_update').meaning}",
-        f"  {'':11s}  = {event['pulses']:g} SET pulse of {_eng(set_pulse_J, 'J')}; "
-        f"latency {_eng(event['latency_s'], 's')}",
+        f"  E_update     {format_si(event['energy_J'], 'J'):10s}  {figure('E_update').meaning}",
+        f"  {'':11s}  = {event['pulses']:g} SET pulse of {format_si(set_pulse_J, 'J')}; "
+        f"latency {format_si(event['latency_s'], 's')}",
         f"full update (every synapse one SET pulse): energy "
-        f"{_eng(s['full_update']['energy_J'], 'J')}, latency "
-        f"{_eng(s['full_update']['latency_s'], 's')}",
+        f"{format_si(s['full_update']['energy_J'], 'J')}, latency "
+        f"{format_si(s['full_update']['latency_s'], 's')}",
         "",
         "assumptions:",
         *(f"  - {a}" for a in s["assumptions"]),

@@ -11,11 +11,11 @@ from ..hw_configs import (
     InvalidParameter,
     apply_overrides,
     build,
+    format_si,
     param,
     preset_path,
     read_yaml,
     section,
-    si_text,
 )
 from .converters import ADC, DAC
 
@@ -134,8 +134,8 @@ class ChipSpec(eqx.Module):
             raise InvalidParameter(
                 "update.g_weight_max_S",
                 f"must not exceed the nominal g_max of the device preset "
-                f"'{self.device_preset}' (conductance.g_max_S = {si_text(g_max, 'S')}), "
-                f"got {si_text(g_w, 'S')}",
+                f"'{self.device_preset}' (conductance.g_max_S = {format_si(g_max, 'S')}), "
+                f"got {format_si(g_w, 'S')}",
             )
 
 

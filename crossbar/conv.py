@@ -16,6 +16,7 @@ Padding is zero padding, or ``reflect`` (mirror without repeating the edge, as P
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
 import equinox as eqx
@@ -24,9 +25,11 @@ from jax import lax
 
 from .tile import AbstractTile
 
-__all__ = ["ConvGeometry", "kernel_to_matrix", "matrix_to_kernel"]
+__all__ = ["ConvGeometry", "PADDING_MODES", "PaddingMode", "kernel_to_matrix", "matrix_to_kernel"]
 
-PADDING_MODES = ("zeros", "reflect")
+#: How a convolution pads its input.
+PaddingMode = Literal["zeros", "reflect"]
+PADDING_MODES = typing.get_args(PaddingMode)
 
 
 def kernel_to_matrix(kernel):
@@ -62,7 +65,7 @@ class ConvGeometry(eqx.Module):
     kernel_size: tuple[int, int] = eqx.field(static=True)
     stride: int = eqx.field(static=True, default=1)
     padding: int = eqx.field(static=True, default=0)
-    padding_mode: Literal["zeros", "reflect"] = eqx.field(static=True, default="zeros")
+    padding_mode: PaddingMode = eqx.field(static=True, default="zeros")
 
     def __check_init__(self):
         for name, pair in (("input_size", self.input_size), ("kernel_size", self.kernel_size)):

@@ -21,7 +21,6 @@ __all__ = [
     "ENERGY_FIGURES",
     "PROGRAMMING",
     "INFERENCE",
-    "ALL_CATEGORIES",
     "figure",
     "figures_of_kind",
     "figures_table",
@@ -31,8 +30,6 @@ __all__ = [
 PROGRAMMING = ("set", "reset", "refresh")
 #: Energy categories of reading the array.
 INFERENCE = ("read", "dac", "adc")
-#: Every energy category (the ledger's order).
-ALL_CATEGORIES = ENERGY_CATEGORIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +60,7 @@ class EnergyFigure:
     def formula(self) -> str:
         """The definition as a formula over ledger categories (``(set + reset + refresh) /
         update_events``)."""
-        if self.categories == ALL_CATEGORIES:
+        if self.categories == ENERGY_CATEGORIES:
             numerator = "total"
         else:
             numerator = "(" + " + ".join(self.categories) + ")"
@@ -109,7 +106,7 @@ ENERGY_FIGURES = (
     EnergyFigure(
         "E_sample",
         "training energy per training sample",
-        ALL_CATEGORIES,
+        ENERGY_CATEGORIES,
         "training samples",
         "during training (reads, writes and refreshes)",
         "per_sample_J",
@@ -118,7 +115,7 @@ ENERGY_FIGURES = (
     EnergyFigure(
         "E_second",
         "learning energy per simulated second",
-        ALL_CATEGORIES,
+        ENERGY_CATEGORIES,
         "simulated seconds",
         "during the simulation",
         "per_simulated_second_J",
@@ -127,7 +124,7 @@ ENERGY_FIGURES = (
     EnergyFigure(
         "E_syn_event",
         "learning energy per synaptic event (one input spike reaching one synapse)",
-        ALL_CATEGORIES,
+        ENERGY_CATEGORIES,
         "(input spikes x neurons)",
         "during the simulation",
         "per_synaptic_event_J",

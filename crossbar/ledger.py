@@ -26,12 +26,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ..hw_configs import format_joules
+
 __all__ = [
     "EnergyLedger",
     "ENERGY_CATEGORIES",
     "COUNTERS",
     "CATEGORY_COUNTERS",
-    "format_joules",
 ]
 
 #: Energy categories (J).
@@ -178,30 +179,17 @@ class EnergyLedger(eqx.Module):
         lines = [f"{'category':10s} {'energy':>12s} {'share':>7s}"]
         for k in (*ENERGY_CATEGORIES, "total"):
             share = energies[k] / total if total > 0 else 0.0
-            lines.append(f"{k:10s} {_joules(energies[k]):>12s} {share:7.1%}")
+            lines.append(f"{k:10s} {format_joules(energies[k]):>12s} {share:7.1%}")
         lines.append("")
         for name in COUNTERS:
             value = float(self.count(name))
             shown = f"{value:.3g} s" if name == "latency_s" else f"{value:.6g}"
             lines.append(f"{name:24s} {shown:>14s}")
-        lines.append(f"{'E_mvm':24s} {_joules(float(self.per_mvm_J)):>14s}  per MVM vector")
-        lines.append(
-            f"{'E_update':24s} {_joules(float(self.per_update_event_J)):>14s}  per update event"
-        )
+        per_mvm, per_update = format_joules(self.per_mvm_J), format_joules(self.per_update_event_J)
+        lines.append(f"{'E_mvm':24s} {per_mvm:>14s}  per MVM vector")
+        lines.append(f"{'E_update':24s} {per_update:>14s}  per update event")
         return "\n".join(lines)
 
 
 def _ratio(numerator, denominator):
     return jnp.where(denominator > 0, numerator / jnp.maximum(denominator, 1.0), 0.0)
-
-
-def format_joules(value: float) -> str:
-    """``value`` (J) with an engineering prefix, e.g. ``'2.56 pJ'``."""
-    return _joules(value)
-
-
-def _joules(value: float) -> str:
-    for prefix, scale in (("", 1.0), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}J"
-    return f"{value / 1e-15:.4g} fJ"

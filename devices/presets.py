@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from ..hw_configs import ConfigError, apply_overrides, build, preset_path, read_yaml
+from ..hw_configs import OneOf, apply_overrides, build, preset_path, read_yaml
 from .abstract import AbstractDevice
 from .pulse import PulsePCM
 from .statistical import StatisticalPCM
 
-__all__ = ["MODELS", "load_preset", "device_from_mapping"]
+__all__ = ["MODELS", "Device", "load_preset", "device_from_mapping"]
 
 #: The value of a preset's ``model`` key → the class it builds.
 MODELS: dict[str, type[AbstractDevice]] = {
@@ -18,17 +19,13 @@ MODELS: dict[str, type[AbstractDevice]] = {
 }
 
 
+#: A device model as a parameter type: a mapping whose ``model`` key names its class.
+Device = Annotated[AbstractDevice, OneOf("model", MODELS)]
+
+
 def device_from_mapping(mapping: dict, *, source: str) -> AbstractDevice:
     """Build a device model from a parsed preset mapping (``source`` names it in errors)."""
-    if not isinstance(mapping, dict):
-        raise ConfigError(source, "<top>", "expected a mapping of preset keys")
-    if "model" not in mapping:
-        raise ConfigError(source, "model", f"is missing (one of: {', '.join(MODELS)})")
-    model = mapping["model"]
-    if model not in MODELS:
-        raise ConfigError(source, "model", f"expected one of {', '.join(MODELS)}, got {model!r}")
-    rest = {k: v for k, v in mapping.items() if k != "model"}
-    return build(MODELS[model], rest, source=source)
+    return build(Device, mapping, source=source)
 
 
 def load_preset(name_or_path: str | Path, overrides: dict | None = None) -> AbstractDevice:

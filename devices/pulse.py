@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..hw_configs import InvalidParameter, section, si_text
+from ..hw_configs import InvalidParameter, format_si, section
 from .abstract import AbstractDevice
 from .conductance import ConductanceRange
 from .drift import Drift
@@ -51,8 +51,8 @@ class PulsePCM(AbstractDevice):
         if isinstance(g_reset, float) and isinstance(g_max, float) and not g_reset < g_max:
             raise InvalidParameter(
                 "reset_response.g_reset_S",
-                f"must be below conductance.g_max_S ({si_text(g_max, 'S')}), "
-                f"got {si_text(g_reset, 'S')}",
+                f"must be below conductance.g_max_S ({format_si(g_max, 'S')}), "
+                f"got {format_si(g_reset, 'S')}",
             )
 
     def reset_level_S(self):

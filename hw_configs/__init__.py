@@ -1,7 +1,14 @@
-"""Hardware presets (YAML package data) and the strict loader that reads them.
+"""The lowest floor: hardware presets, the strict loader that reads every YAML file, file I/O
+and SI units. It imports nothing else of the package.
 
-The presets live in ``devices/`` and ``chips/`` beside this file and are found through
-``importlib.resources`` so they work from a wheel as well as from a source checkout.
+- presets: the device and chip YAML files in ``devices/`` and ``chips/`` beside this file, found
+  through ``importlib.resources`` so they work from a wheel as well as from a source checkout;
+- :mod:`.fields` declares parameter classes; :mod:`.strict` builds them from YAML mappings
+  (``build``), every error naming the file and the dotted key; :mod:`.mappings` is the way
+  back (``dump``), parameter tables and overrides; :mod:`.yaml_reader` reads YAML text
+  strictly; :mod:`.errors` holds the errors;
+- :mod:`.files`: atomic writes and output-path checks;
+- :mod:`.units`: unit suffixes of field names and the one engineering-prefix formatter.
 """
 
 from __future__ import annotations
@@ -9,38 +16,39 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .strict import (
-    ConfigError,
-    InvalidParameter,
-    apply_overrides,
-    brief,
-    build,
-    describe,
-    param,
-    parse_yaml,
-    read_text,
-    read_yaml,
-    section,
-    si_text,
-    written_key,
-)
+from .errors import ConfigError, InvalidParameter, brief, kind_of
+from .fields import OneOf, Pairs, Scalar, param, section
+from .mappings import apply_overrides, describe, dump
+from .strict import build, build_within, written_key
+from .units import format_joules, format_si, round_si, unit_of
+from .yaml_reader import MAX_ALIAS_EXPANSION, parse_yaml, read_text, read_yaml
 
 __all__ = [
     "ConfigError",
-    "apply_overrides",
     "InvalidParameter",
+    "MAX_ALIAS_EXPANSION",
+    "OneOf",
+    "Pairs",
+    "Scalar",
+    "apply_overrides",
     "brief",
     "build",
+    "build_within",
     "describe",
+    "dump",
+    "format_joules",
+    "format_si",
+    "kind_of",
     "param",
-    "read_yaml",
-    "read_text",
     "parse_yaml",
-    "section",
-    "si_text",
-    "written_key",
+    "read_text",
     "preset_names",
     "preset_path",
+    "read_yaml",
+    "round_si",
+    "section",
+    "unit_of",
+    "written_key",
 ]
 
 

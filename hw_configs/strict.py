@@ -6,6 +6,14 @@ with :func:`param` or :func:`section`. A field's SI unit is part of its name (``
 prefixed unit by changing only the suffix (``g_max_uS: 25``, ``set_pulse_energy_pJ: 2``), and
 the loader converts it to SI. Dimensionless fields carry no suffix.
 
+The field types the loader reads: ``bool``, ``int``, ``float``, ``str``; ``Literal[...]``;
+``X | None``; a union of scalar types such as :data:`Scalar` (the value's own type picks
+one); ``tuple[X, ...]`` (a list, non-empty unless the field says ``nonempty=False``);
+``tuple[X, Y]`` (a list of exactly that length; with ``repeat=True`` one value stands for
+all, ``kernel_size: 5``); :data:`Pairs` (a free-form mapping with text keys); a nested
+parameter class (a mapping); and ``Annotated[Base, OneOf(tag, variants)]`` (a mapping whose
+``tag`` key chooses the class, ``{type: dense, ...}``).
+
 Everything a user can get wrong fails here, with the file and the dotted key in the message:
 unknown and missing keys, wrong types, non-finite numbers and values outside physical bounds.
 """
@@ -15,257 +23,231 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import reprlib
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
+from .errors import ConfigError, InvalidParameter, kind_of
+from .fields import OneOf, one_of_in, pairs_value_type
+from .units import key_factor, key_spellings, round_si, unit_of
 
-__all__ = [
-    "ConfigError",
-    "InvalidParameter",
-    "build",
-    "param",
-    "section",
-    "read_yaml",
-    "read_text",
-    "parse_yaml",
-    "unit_of",
-    "describe",
-    "dump",
-    "brief",
-    "written_key",
-    "si_text",
-    "MAX_ALIAS_EXPANSION",
-    "round_si",
-]
-
-# SI prefixes a YAML key may use in place of the field's own unit; "u" and "µ" both mean micro.
-_PREFIXES = {
-    "G": 1e9,
-    "M": 1e6,
-    "k": 1e3,
-    "": 1.0,
-    "m": 1e-3,
-    "u": 1e-6,
-    "µ": 1e-6,
-    "n": 1e-9,
-    "p": 1e-12,
-    "f": 1e-15,
-}
-_SI_UNITS = ("S", "s", "V", "J", "A", "Ohm", "Hz", "W")
+__all__ = ["build", "build_within", "written_key"]
 
 
-class ConfigError(ValueError):
-    """A configuration value is unusable; the message names the file and the key."""
+def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: str = "") -> Any:
+    """Construct ``cls`` from ``mapping`` strictly.
 
-    def __init__(self, source: str, key: str, message: str):
-        self.source = source
-        self.key = key
-        self.message = message
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}key '{key}': {message}")
-
-
-class InvalidParameter(ValueError):
-    """Raised by a parameter class's own checks; :func:`build` adds the file and key path."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"key '{field}': {message}")
-
-
-def param(
-    doc: str,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    lt: float | None = None,
-    default: Any = dataclasses.MISSING,
-    static: bool = False,
-) -> Any:
-    """A scalar parameter field with a docstring and physical bounds checked at load time."""
-    metadata = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt}
-    if static:
-        metadata["static"] = True
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def section(doc: str) -> Any:
-    """A nested parameter class (a YAML mapping)."""
-    return dataclasses.field(metadata={"doc": doc, "section": True})
-
-
-def unit_of(field_name: str) -> str:
-    """The SI unit encoded in a field name (``'g_max_S'`` → ``'S'``), or ``''``."""
-    for unit in _SI_UNITS:
-        if field_name.endswith("_" + unit):
-            return unit
-    return ""
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file that must hold one mapping; errors name the file."""
-    return parse_yaml(read_text(path), str(path))
-
-
-def read_text(path: str | Path) -> str:
-    """The text of a UTF-8 file; a missing or unreadable file is a ConfigError naming it."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "<file>", "file does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(str(path), "<file>", f"cannot be read ({err})") from None
-
-
-def parse_yaml(text: str, source: str) -> dict[str, Any]:
-    """Parse YAML ``text`` that must hold one mapping, strictly (no duplicate keys, bounded
-    aliases); errors name ``source``."""
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(source, "<file>", f"malformed YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            source, "<file>", f"expected a mapping at the top level, got {_kind(data)}"
-        )
-    return data
-
-
-#: Most YAML nodes that aliases (``*name``) may add to one document. Aliases share one parsed
-#: object, but everything that walks the result (the strict checks, a deep copy, an error
-#: message) walks every expansion: nine levels of nine aliases ("billion laughs") are 9^9
-#: values from a few hundred bytes. No preset or job needs more than a few hundred.
-MAX_ALIAS_EXPANSION = 100_000
-
-
-class _AliasBomb(yaml.MarkedYAMLError):
-    pass
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last),
-    aliases that expand beyond :data:`MAX_ALIAS_EXPANSION` nodes, and an alias inside the
-    value it names (a recursive structure, which no parameter can hold)."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._node_sizes: dict[int, int] = {}
-        self._expanded = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = self.anchors.get(event.anchor)
-            if node is not None:  # an undefined alias is PyYAML's own error
-                if node.end_mark is None:  # still being composed: the alias is inside it
-                    raise _AliasBomb(
-                        problem=f"alias *{event.anchor} refers to a value that contains it",
-                        problem_mark=event.start_mark,
-                    )
-                self._expanded += self._size(node)
-                if self._expanded > MAX_ALIAS_EXPANSION:
-                    raise _AliasBomb(
-                        problem=f"aliases (*{event.anchor} and others) expand the document "
-                        f"beyond {MAX_ALIAS_EXPANSION} values; write the values out",
-                        problem_mark=event.start_mark,
-                    )
-        return super().compose_node(parent, index)
-
-    def _size(self, node) -> int:
-        """Nodes in ``node`` with every alias expanded (memoised: aliases share nodes)."""
-        size = self._node_sizes.get(id(node))
-        if size is None:
-            size = 1
-            if isinstance(node, yaml.SequenceNode):
-                size += sum(self._size(child) for child in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                size += sum(self._size(k) + self._size(v) for k, v in node.value)
-            self._node_sizes[id(node)] = size
-        return size
-
-
-def _mapping_without_duplicates(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # '<<: *base' (construct_mapping merges it; later keys override it)
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {brief(key)}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
-)
-
-_BRIEF = reprlib.Repr()
-_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxtuple, _BRIEF.maxdict = 3, 6, 6, 4
-_BRIEF.maxstring = _BRIEF.maxother = 80
-
-
-def brief(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to at most ``limit`` characters (``…`` marks a cut).
-
-    Built with :mod:`reprlib`, so a huge or deeply nested value costs no more than its first
-    few items: a message never holds a whole file's worth of data.
+    Args:
+        cls: a dataclass whose fields were declared with :func:`param` / :func:`section`, or
+            ``Annotated[Base, OneOf(...)]`` (the mapping's tag chooses the class).
+        mapping: the YAML mapping.
+        source: the file name (or other origin) quoted in error messages.
+        prefix: the dotted key path of ``mapping`` inside the file (for messages).
     """
-    text = _BRIEF.repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    one_of = one_of_in(cls)
+    if one_of is not None:
+        return _build_one_of(one_of, mapping, source, prefix)
+    if not isinstance(mapping, Mapping):
+        where = prefix.rstrip(".") or "<top>"
+        raise ConfigError(source, where, f"expected a mapping, got {kind_of(mapping)}")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    # Unknown keys first: a key with a wrong unit suffix (set_pulse_pV) is a typo to point
+    # at, not a reason to report the field it failed to spell (set_pulse_J) as missing.
+    spellings = [k for f in fields for k in key_spellings(f.name)]
+    unknown = [k for k in mapping if k not in spellings]
+    if unknown:
+        allowed = sorted(f.name for f in fields)
+        close = difflib.get_close_matches(str(unknown[0]), spellings, n=1, cutoff=0.75)
+        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+        raise ConfigError(
+            source,
+            prefix + str(unknown[0]),
+            f"is not a known key here ({hint}known: {', '.join(allowed)})",
+        )
+    kwargs: dict[str, Any] = {}
+    for field in fields:
+        found = _lookup(mapping, field.name, source, prefix)
+        if found is None:
+            if field.default is not dataclasses.MISSING:
+                continue
+            expected = field.name
+            doc = field.metadata.get("doc", "")
+            hint = f" ({doc})" if doc else ""
+            raise ConfigError(source, prefix + expected, f"is missing{hint}")
+        key, value, factor = found
+        kwargs[field.name] = _convert(
+            hints[field.name],
+            value,
+            {**field.metadata, "unit": unit_of(field.name)},
+            factor,
+            source,
+            prefix + key,
+        )
+    try:
+        return cls(**kwargs)
+    except InvalidParameter as err:
+        raise ConfigError(source, prefix + written_key(mapping, err.field), err.message) from None
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    return f"{type(value).__name__} {brief(value)}"
+def build_within(cls: type, mapping: Mapping[str, Any], *, key: str) -> Any:
+    """:func:`build` for a mapping found at ``key`` inside something loaded before (the params
+    of a rule in a network): the file is not known here, so an error is an
+    :class:`InvalidParameter` whose ``field`` is the full dotted key, for the caller that
+    knows the file to name it."""
+    try:
+        return build(cls, mapping, prefix=key + ".")
+    except ConfigError as err:
+        raise InvalidParameter(err.key, err.message) from None
 
 
-def _yaml_keys_for(name: str) -> list[str]:
-    unit = unit_of(name)
-    if not unit:
-        return [name]
-    base = name[: -len(unit)]
-    return [base + prefix + unit for prefix in _PREFIXES]
+_WORDS = {bool: "true/false", int: "an integer", float: "a number", str: "text"}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float)
+
+
+def _build_one_of(one_of: OneOf, mapping: Any, source: str, prefix: str) -> Any:
+    """The variant that ``mapping``'s tag names, built strictly from its other keys."""
+    if not isinstance(mapping, Mapping):
+        where = prefix.rstrip(".") or "<top>"
+        raise ConfigError(source, where, f"expected a mapping, got {kind_of(mapping)}")
+    names = ", ".join(one_of.variants)
+    if one_of.tag not in mapping:
+        raise ConfigError(source, prefix + one_of.tag, f"is missing (one of: {names})")
+    name = mapping[one_of.tag]
+    if not isinstance(name, str) or name not in one_of.variants:
+        raise ConfigError(
+            source, prefix + one_of.tag, f"expected one of {names}, got {kind_of(name)}"
+        )
+    rest = {k: v for k, v in mapping.items() if k != one_of.tag}
+    return build(one_of.variants[name], rest, source=source, prefix=prefix)
+
+
+def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source: str, key: str):
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        one_of = one_of_in(tp)
+        if one_of is None:
+            return _convert(tp.__origin__, value, meta, factor, source, key)
+        return _build_one_of(one_of, value, source, key + ".")
+    if origin is Literal:
+        return _literal(typing.get_args(tp), value, source, key)
+    if origin in (tuple, list):
+        return _sequence(tp, value, meta, factor, source, key)
+    if origin in (types.UnionType, typing.Union):
+        return _union(typing.get_args(tp), value, meta, factor, source, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true or false, got {kind_of(value)}")
+        return value
+    if tp is str:
+        if not isinstance(value, str) or (meta.get("nonempty") and not value):
+            what = "non-empty text" if meta.get("nonempty") else "text"
+            raise ConfigError(source, key, f"expected {what}, got {kind_of(value)}")
+        return value
+    if tp in (int, float):
+        number = _as_number(value, source, key, want_int=tp is int)
+        if tp is float and factor != 1.0:
+            number = round_si(number * factor)
+        _check_bounds(number, meta, source, key, meta.get("unit", ""))
+        return number
+    if dataclasses.is_dataclass(tp):
+        shorthand = meta.get("shorthand")
+        if shorthand is not None and _is_scalar(value):
+            value = {shorthand: value}
+        if not isinstance(value, Mapping):
+            raise ConfigError(source, key, f"expected a mapping, got {kind_of(value)}")
+        return build(tp, value, source=source, prefix=key + ".")
+    raise TypeError(f"parameter type {tp!r} of key '{key}' is not supported by the loader")
+
+
+def _literal(choices: tuple, value: Any, source: str, key: str):
+    # By type as well: True == 1, but a flag is not the version number 1.
+    if any(type(value) is type(c) and value == c for c in choices):
+        return value
+    shown = ", ".join(repr(c) for c in choices)
+    expected = shown if len(choices) == 1 else f"one of {shown}"
+    raise ConfigError(source, key, f"expected {expected}, got {kind_of(value)}")
+
+
+def _sequence(tp: Any, value: Any, meta: Mapping[str, Any], factor, source: str, key: str):
+    value_tp = pairs_value_type(tp)
+    if value_tp is not None:
+        return _pairs(value_tp, value, source, key)
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is list:
+        args = (args[0], ...)
+    if len(args) == 2 and args[1] is Ellipsis:
+        nonempty = meta.get("nonempty", True)
+        if not isinstance(value, list | tuple) or (nonempty and not value):
+            what = "a non-empty list" if nonempty else "a list"
+            raise ConfigError(source, key, f"expected {what}, got {kind_of(value)}")
+        item_types = [args[0]] * len(value)
+    else:
+        if meta.get("repeat") and _is_scalar(value):
+            value = [value] * len(args)
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ConfigError(
+                source, key, f"expected a list of {len(args)} values, got {kind_of(value)}"
+            )
+        item_types = args
+    return tuple(
+        _convert(t, v, meta, factor, source, f"{key}[{i}]")
+        for i, (t, v) in enumerate(zip(item_types, value, strict=True))
+    )
+
+
+def _pairs(value_tp: Any, value: Any, source: str, key: str) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(source, key, f"expected a mapping, got {kind_of(value)}")
+    pairs = []
+    for name, item in value.items():
+        where = f"{key}.{name}"
+        if not isinstance(name, str):
+            raise ConfigError(source, where, f"expected a text key, got {kind_of(name)}")
+        pairs.append((name, _convert(value_tp, item, {}, 1.0, source, where)))
+    return tuple(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def _union(args: tuple, value: Any, meta: Mapping[str, Any], factor, source: str, key: str):
+    options = [a for a in args if a is not type(None)]
+    if value is None and len(options) < len(args):
+        return None
+    if len(options) == 1:
+        return _convert(options[0], value, meta, factor, source, key)
+    for option in options:
+        if type(value) is option:
+            return _convert(option, value, meta, factor, source, key)
+    words = [_WORDS.get(o, getattr(o, "__name__", str(o))) for o in options]
+    expected = f"{', '.join(words[:-1])} or {words[-1]}"
+    raise ConfigError(source, key, f"expected {expected}, got {kind_of(value)}")
 
 
 def _lookup(mapping: Mapping[str, Any], name: str, source: str, path: str):
     """Find the YAML key for a field; return (key, value, SI factor) or None when absent."""
-    unit = unit_of(name)
-    found = [k for k in _yaml_keys_for(name) if k in mapping]
+    found = [k for k in key_spellings(name) if k in mapping]
     if len(found) > 1:
         raise ConfigError(source, path + found[1], f"gives the same value as '{path}{found[0]}'")
     if not found:
         return None
     key = found[0]
-    factor = _PREFIXES[key[len(name) - len(unit) : -len(unit)]] if unit else 1.0
-    return key, mapping[key], factor
+    return key, mapping[key], key_factor(key, name)
 
 
 def _as_number(value: Any, source: str, key: str, want_int: bool) -> float | int:
     if isinstance(value, bool):
-        raise ConfigError(source, key, f"expected a number, got {_kind(value)}")
+        raise ConfigError(source, key, f"expected a number, got {kind_of(value)}")
     if isinstance(value, str):
         # YAML 1.1 reads 1e-6 (no dot, unsigned exponent) as a string; it is still a number.
         try:
             value = float(value)
         except ValueError:
-            raise ConfigError(source, key, f"expected a number, got {_kind(value)}") from None
+            raise ConfigError(source, key, f"expected a number, got {kind_of(value)}") from None
     if not isinstance(value, int | float):
-        raise ConfigError(source, key, f"expected a number, got {_kind(value)}")
+        raise ConfigError(source, key, f"expected a number, got {kind_of(value)}")
     try:
         float(value)
     except OverflowError:
@@ -309,111 +291,6 @@ def _number_text(x: float | int) -> str:
     return f"{x:g}"
 
 
-def round_si(value: float) -> float:
-    """``value`` rounded to 12 significant digits: what the loader makes of a value it converts
-    from a prefixed unit.
-
-    A unit conversion leaves float noise (250 ns × 1e-9 = 2.5000000000000004e-07 s); rounded,
-    the value prints as the short number it was written as (2.5e-07). Values given in SI units
-    are kept as read, so a program file (SI, written with each float's shortest repr) reads
-    back exactly. 12 digits are far below any physical precision.
-    """
-    return float(f"{value:.12g}")
-
-
-def _convert(tp: Any, value: Any, meta: Mapping[str, Any], factor: float, source: str, key: str):
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            allowed = ", ".join(repr(c) for c in choices)
-            raise ConfigError(source, key, f"expected one of {allowed}, got {_kind(value)}")
-        return value
-    if origin in (tuple, list):
-        args = typing.get_args(tp)
-        if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(source, key, f"expected a non-empty list, got {_kind(value)}")
-        item_tp = args[0]
-        return tuple(
-            _convert(item_tp, v, meta, factor, source, f"{key}[{i}]") for i, v in enumerate(value)
-        )
-    if origin in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(args[0], value, meta, factor, source, key)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(source, key, f"expected true or false, got {_kind(value)}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(source, key, f"expected text, got {_kind(value)}")
-        return value
-    if tp in (int, float):
-        number = _as_number(value, source, key, want_int=tp is int)
-        if tp is float and factor != 1.0:
-            number = round_si(number * factor)
-        _check_bounds(number, meta, source, key, meta.get("unit", ""))
-        return number
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(source, key, f"expected a mapping, got {_kind(value)}")
-        return build(tp, value, source=source, prefix=key + ".")
-    raise TypeError(f"parameter type {tp!r} of key '{key}' is not supported by the loader")
-
-
-def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: str = "") -> Any:
-    """Construct ``cls`` from ``mapping`` strictly.
-
-    Args:
-        cls: a dataclass whose fields were declared with :func:`param` / :func:`section`.
-        mapping: the YAML mapping.
-        source: the file name (or other origin) quoted in error messages.
-        prefix: the dotted key path of ``mapping`` inside the file (for messages).
-    """
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(source, prefix.rstrip(".") or "<top>", "expected a mapping")
-    hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
-    # Unknown keys first: a key with a wrong unit suffix (set_pulse_pV) is a typo to point
-    # at, not a reason to report the field it failed to spell (set_pulse_J) as missing.
-    spellings = [k for f in fields for k in _yaml_keys_for(f.name)]
-    unknown = [k for k in mapping if k not in spellings]
-    if unknown:
-        allowed = sorted(f.name for f in fields)
-        close = difflib.get_close_matches(str(unknown[0]), spellings, n=1, cutoff=0.75)
-        hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-        raise ConfigError(
-            source,
-            prefix + str(unknown[0]),
-            f"is not a known key here ({hint}known: {', '.join(allowed)})",
-        )
-    kwargs: dict[str, Any] = {}
-    for field in fields:
-        found = _lookup(mapping, field.name, source, prefix)
-        if found is None:
-            if field.default is not dataclasses.MISSING:
-                continue
-            expected = field.name
-            doc = field.metadata.get("doc", "")
-            hint = f" ({doc})" if doc else ""
-            raise ConfigError(source, prefix + expected, f"is missing{hint}")
-        key, value, factor = found
-        kwargs[field.name] = _convert(
-            hints[field.name],
-            value,
-            {**field.metadata, "unit": unit_of(field.name)},
-            factor,
-            source,
-            prefix + key,
-        )
-    try:
-        return cls(**kwargs)
-    except InvalidParameter as err:
-        raise ConfigError(source, prefix + written_key(mapping, err.field), err.message) from None
-
-
 def written_key(mapping: Any, dotted_field: str) -> str:
     """The dotted key as ``mapping`` spells it, for a dotted path of field names.
 
@@ -427,99 +304,9 @@ def written_key(mapping: Any, dotted_field: str) -> str:
     for part in parts:
         key = part
         if isinstance(node, Mapping):
-            key = next((k for k in _yaml_keys_for(part) if k in node), part)
+            key = next((k for k in key_spellings(part) if k in node), part)
             node = node.get(key)
         else:
             node = None
         written.append(key)
     return ".".join(written)
-
-
-def apply_overrides(
-    mapping: Mapping[str, Any], overrides: Mapping[str, Any], *, source: str, what: str
-) -> dict[str, Any]:
-    """A copy of ``mapping`` with dotted keys replaced, e.g. {"periphery.adc.bits": 6}.
-
-    Every key must already exist in ``mapping`` (so a typo cannot silently add a key); the
-    result is then checked by :func:`build` like any file. ``what`` names the overrides in
-    errors (e.g. "hardware.chip_overrides").
-    """
-    import copy
-
-    result = copy.deepcopy(dict(mapping))
-    for dotted, value in overrides.items():
-        node = result
-        parts = str(dotted).split(".")
-        for i, part in enumerate(parts):
-            if not isinstance(node, dict) or part not in node:
-                known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
-                raise ConfigError(
-                    source,
-                    f"{what}.{dotted}",
-                    f"'{'.'.join(parts[: i + 1])}' is not a key of the preset (known: {known})",
-                )
-            if i == len(parts) - 1:
-                node[part] = value
-            else:
-                node = node[part]
-    return result
-
-
-def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """Rows ``(key, value, unit, doc)`` for every parameter of a parameter class instance.
-
-    Values in siemens, joules and seconds are shown with an engineering prefix.
-    """
-    rows = []
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name)
-        key = prefix + field.name
-        doc = field.metadata.get("doc", "")
-        if dataclasses.is_dataclass(value):
-            rows.extend(describe(value, key + "."))
-            continue
-        unit = unit_of(field.name)
-        rows.append((key, *_pretty(value, unit), doc))
-    return rows
-
-
-def si_text(value: float, unit: str) -> str:
-    """``value`` (SI) with an engineering prefix for messages: ``si_text(2.5e-5, "S")`` is
-    ``'25 µS'``."""
-    return " ".join(_pretty(float(value), unit))
-
-
-def _pretty(value: Any, unit: str) -> tuple[str, str]:
-    if isinstance(value, tuple):
-        # One prefix for the whole list, chosen from its largest entry.
-        _, shown_unit = _pretty(max(value, key=abs), unit)
-        scale = _PREFIXES[shown_unit[: -len(unit)]] if unit and shown_unit != unit else 1.0
-        return "[" + ", ".join(f"{v / scale:.5g}" for v in value) + "]", shown_unit
-    if not unit or not isinstance(value, float) or value == 0.0:
-        return (f"{value:g}" if isinstance(value, float) else str(value)), unit
-    for prefix in ("G", "M", "k", "", "m", "µ", "n", "p", "f"):
-        scaled = value / _PREFIXES[prefix]
-        if abs(scaled) >= 1.0 or prefix == "f":
-            return f"{scaled:.4g}", prefix + unit
-    return f"{value:g}", unit
-
-
-def dump(obj: Any) -> dict[str, Any]:
-    """The inverse of :func:`build`: a plain mapping that ``build(type(obj), ...)`` reads back.
-
-    Keys are the field names (SI units, no prefixes), nested parameter classes become nested
-    mappings, tuples become lists; values keep their Python types (int, float, bool, str, None).
-    """
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        raise TypeError(f"dump expects a parameter class instance, got {type(obj).__name__}")
-    return {f.name: _dump_value(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
-
-
-def _dump_value(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dump(value)
-    if isinstance(value, tuple | list):
-        return [_dump_value(v) for v in value]
-    if hasattr(value, "shape") and hasattr(value, "item") and value.shape == ():
-        return value.item()  # a NumPy or JAX scalar
-    return value

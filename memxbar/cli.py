@@ -131,7 +131,7 @@ def _add_chips_commands(commands) -> None:
 
 def _compile(args) -> int:
     from .compiler import compile_network, mapping_report, save_program
-    from .compiler.atomic_files import check_output_file
+    from .hw_configs.files import check_output_file
     from .runtime.job import load_job
 
     if args.output is not None:

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from memxbar.crossbar import ENERGY_CATEGORIES
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.mnist import mnist_folder
@@ -135,7 +136,7 @@ fig  # noqa: B018 (the figure is the cell's output in Jupyter)
 # %%
 final = {name: float(values[-1]) for name, values in record.energy.items() if len(values)}
 total = final.get("total", 0.0)
-for name in ("read", "set", "reset", "dac", "adc", "refresh"):
+for name in ENERGY_CATEGORIES:
     share = final.get(name, 0.0) / total if total > 0 else 0.0
     print(f"{name:>8s} {final.get(name, 0.0) * 1e6:12.3f} µJ {100 * share:6.1f} %")
 attrs = record.energy_attrs

@@ -48,6 +48,7 @@ import numpy as np
 import yaml
 from matplotlib.figure import Figure
 
+from memxbar.crossbar import ENERGY_CATEGORIES
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.plots import group_colours, raster_axes, weight_trajectories_axes
@@ -175,7 +176,7 @@ print(f"input spikes in this second: {int(spikes.sum())} ({spikes.sum() / 100:.1
 print(format_summary(fstdp, fstdp_job.name))
 
 # %%
-categories = ("read", "set", "reset", "dac", "adc", "refresh")
+categories = ENERGY_CATEGORIES
 fig = Figure(figsize=(9, 4))
 ax = fig.add_subplot(1, 2, 1)
 width = 0.38

@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from ..compiler.atomic_files import atomic_write_bytes
+from ..hw_configs.files import atomic_write_bytes
 
 __all__ = ["save_checkpoint", "load_checkpoint"]
 

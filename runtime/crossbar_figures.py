@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from ..crossbar import ENERGY_CATEGORIES, EnergyLedger, PCMTile
 from ..devices import PulsePCM
+from ..hw_configs import format_joules
 from .figure_files import YEAR_S, log_time_axis, make_output_dir, save_figure
 
 __all__ = [
@@ -241,15 +242,6 @@ def plot_error_vs_time(times_s, curves: dict[str, np.ndarray], *, title: str = "
     return fig
 
 
-def _engineering(value_J: float) -> str:
-    if value_J == 0.0:
-        return "0 J"
-    for prefix, scale in (("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
-        if abs(value_J) >= scale:
-            return f"{value_J / scale:.3g} {prefix}J"
-    return f"{value_J / 1e-15:.3g} fJ"
-
-
 def plot_energy_breakdown(ledger: EnergyLedger, *, title: str = "") -> Figure:
     """Bar chart of the energy (nJ) per ledger category, with shares and per-event energies."""
     energies = np.array([float(ledger.energy_J(k)) for k in ENERGY_CATEGORIES])
@@ -260,7 +252,7 @@ def plot_energy_breakdown(ledger: EnergyLedger, *, title: str = "") -> Figure:
     for bar, energy in zip(bars, energies, strict=True):
         share = energy / total if total > 0 else 0.0
         ax.annotate(
-            f"{_engineering(energy)}\n{share:.1%}",
+            f"{format_joules(energy)}\n{share:.1%}",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
@@ -269,10 +261,10 @@ def plot_energy_breakdown(ledger: EnergyLedger, *, title: str = "") -> Figure:
     ax.set_ylabel("energy (nJ)")
     ax.set_ylim(top=max(energies.max() / 1e-9 * 1.25, 1e-6))
     ax.grid(axis="y", alpha=0.3)
-    per_mvm = _engineering(float(ledger.per_mvm_J))
-    per_update = _engineering(float(ledger.per_update_event_J))
+    per_mvm = format_joules(float(ledger.per_mvm_J))
+    per_update = format_joules(float(ledger.per_update_event_J))
     subtitle = (
-        f"total {_engineering(total)}; E_mvm {per_mvm} per MVM vector, "
+        f"total {format_joules(total)}; E_mvm {per_mvm} per MVM vector, "
         f"E_update {per_update} per update event"
     )
     ax.set_title(f"{title or 'Energy breakdown'}\n{subtitle}", fontsize=10)

@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 
 from ..hw_configs import ConfigError
+from .data_home import find_data_folder
 from .image_datasets import (
     CIFAR10_DIR,
     CIFAR10_SHAPE,
     STL10_DIR,
     STL10_SHAPE,
-    data_folder,
     load_cifar10_arrays,
     load_stl10_arrays,
 )
@@ -111,7 +111,7 @@ def load_cifar10(data_dir: str | None = None) -> Dataset:
     (n, 32, 32, 3). See :mod:`memxbar.runtime.image_datasets`.
     """
     x_tr, y_tr, x_te, y_te = load_cifar10_arrays(data_dir)
-    folder = str(data_folder(data_dir, "CIFAR-10", CIFAR10_DIR))
+    folder = str(find_data_folder(data_dir, "CIFAR-10", "cifar10", CIFAR10_DIR))
     return Dataset("cifar10", x_tr, y_tr, x_te, y_te, 10, CIFAR10_SHAPE, folder)
 
 
@@ -122,7 +122,7 @@ def load_stl10(data_dir: str | None = None) -> Dataset:
     (n, 96, 96, 3). See :mod:`memxbar.runtime.image_datasets`.
     """
     x_tr, y_tr, x_te, y_te = load_stl10_arrays(data_dir)
-    folder = str(data_folder(data_dir, "STL-10", STL10_DIR))
+    folder = str(find_data_folder(data_dir, "STL-10", "stl10", STL10_DIR))
     return Dataset("stl10", x_tr, y_tr, x_te, y_te, 10, STL10_SHAPE, folder)
 
 

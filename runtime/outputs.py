@@ -20,7 +20,7 @@ import socket
 import sys
 from pathlib import Path
 
-from ..compiler.atomic_files import check_output_file, temporary_siblings
+from ..hw_configs.files import check_output_file, temporary_siblings
 from .interrupt import on_hard_stop
 
 __all__ = ["RunOutputs", "checkpoint_path", "lock_path", "claim_outputs"]

@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from .run_file import RunRecord
+from ..crossbar import ENERGY_CATEGORIES
+from ..hw_configs import format_joules
+from .figure_files import make_output_dir
+from .run_file import ENERGY_KEYS, RunRecord
 
 __all__ = [
     "write_run_plots",
@@ -20,8 +23,6 @@ __all__ = [
     "weight_trajectories_axes",
     "raster_axes",
 ]
-
-_CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -37,7 +38,7 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     """
     if record.kind == "spiking":
         return write_spiking_plots(record, out_dir, prefix=prefix)
-    out = _plot_folder(out_dir)
+    out = make_output_dir(out_dir)
     paths = []
 
     fig = Figure(figsize=(5 * max(len(record.metrics), 1), 3.5))
@@ -66,20 +67,11 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     return paths + _conductance_plots(record, out, prefix)
 
 
-def _plot_folder(out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create plot folder '{out}': {err.strerror or err}") from None
-    return out
-
-
 def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> list[Path]:
     """Cumulative energy per category against ``x`` (the energy records), and the breakdown."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    for name in (*_CATEGORIES, "total"):
+    for name in ENERGY_KEYS:
         values = record.energy[name]
         if np.any(values > 0):
             steps = np.concatenate([[0], x])
@@ -98,12 +90,13 @@ def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> 
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     final = [
-        float(record.energy[name][-1]) if len(record.energy[name]) else 0.0 for name in _CATEGORIES
+        float(record.energy[name][-1]) if len(record.energy[name]) else 0.0
+        for name in ENERGY_CATEGORIES
     ]
-    ax.bar(_CATEGORIES, np.array(final) * 1e6)
+    ax.bar(ENERGY_CATEGORIES, np.array(final) * 1e6)
     ax.set_ylabel("energy over training (µJ)")
     per_update = record.energy_attrs["per_synaptic_update_J"]
-    ax.set_title(f"energy breakdown — E_update {per_update * 1e12:.3g} pJ per synaptic update")
+    ax.set_title(f"energy breakdown — E_update {format_joules(per_update)} per synaptic update")
     paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
     return paths
 
@@ -174,7 +167,7 @@ def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str =
     """PNGs of a spiking run: weight trajectories, raster and rates, selectivity, energy."""
     from .spiking_job import LAYER, InputLayout
 
-    out = _plot_folder(out_dir)
+    out = make_output_dir(out_dir)
     layout = InputLayout.from_setup(record.setup)
     time_s = record.metrics["time_s"]
     weights = record.weights[LAYER]

@@ -260,7 +260,7 @@ class RateExperiment(AbstractExperiment):
         return rows
 
     def progress(self, history) -> dict[str, str]:
-        from ..crossbar.ledger import format_joules
+        from ..hw_configs import format_joules
 
         first = self.algorithm.metric_names[:1]
         values = {n: f"{history[f'metric_{n}'][-1]:.3g}" for n in first}

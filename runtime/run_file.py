@@ -35,8 +35,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..compiler.atomic_files import atomic_write_bytes
 from ..crossbar import ENERGY_CATEGORIES
+from ..hw_configs.files import atomic_write_bytes
 
 __all__ = ["RunRecord", "write_run_file", "read_run_file", "ENERGY_KEYS"]
 

@@ -27,7 +27,7 @@ import numpy as np
 from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
 from ..compiler import Program, compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger, figure
-from ..crossbar.ledger import format_joules
+from ..hw_configs import format_joules
 from .chip import tile_factory
 from .evaluation import _layer_conductances
 from .experiment import AbstractExperiment

@@ -8,17 +8,11 @@ for; and the drift study (``--eval-times``) as a table of accuracy against time.
 
 from __future__ import annotations
 
-from ..crossbar import CATEGORY_COUNTERS, ENERGY_CATEGORIES, figures_of_kind
-from .run_file import RunRecord
+from ..crossbar import CATEGORY_COUNTERS, figure, figures_of_kind
+from ..hw_configs import format_joules
+from .run_file import ENERGY_KEYS, RunRecord
 
 __all__ = ["format_summary", "format_spiking_summary", "estimated_figures", "human_time"]
-
-
-def _joules(value: float) -> str:
-    for prefix, scale in (("", 1.0), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}J"
-    return f"{value / 1e-15:.4g} fJ" if value else "0 J"
 
 
 #: Units of :func:`human_time`, largest first: (name, seconds).
@@ -53,15 +47,14 @@ def _figure_lines(record: RunRecord, kind: str) -> list[str]:
     ]
     for f in figures:
         measured = record.energy_attrs.get(f.run_attr)
-        shown = _joules(measured) if measured is not None else "-"
-        estimate = _joules(estimates[f.name]) if f.name in estimates else "-"
+        shown = format_joules(measured) if measured is not None else "-"
+        estimate = format_joules(estimates[f.name]) if f.name in estimates else "-"
         lines.append(f"  {f.name:{width}s}  {shown:>10s}  {estimate:>10s}  {f.meaning}")
     events = record.final.get("update_events", 0.0)
     energy = _final_energy(record)
-    if events and any(energy[k] for k in ("set", "reset", "refresh")):
-        parts = " + ".join(
-            f"{k} {_joules(energy[k] / events)}" for k in ("set", "reset", "refresh")
-        )
+    programming = figure("E_update").categories
+    if events and any(energy[k] for k in programming):
+        parts = " + ".join(f"{k} {format_joules(energy[k] / events)}" for k in programming)
         pulses = record.final.get("set_pulses")
         per_event = f"; {pulses / events:.3f} SET pulses per event" if pulses is not None else ""
         lines.append(f"  {'':{width}s}  E_update = {parts}{per_event}")
@@ -75,10 +68,7 @@ def _figure_lines(record: RunRecord, kind: str) -> list[str]:
 
 def _final_energy(record: RunRecord) -> dict[str, float]:
     """Energy per category and total at the end of the run, J."""
-    return {
-        k: float(record.energy[k][-1]) if len(record.energy[k]) else 0.0
-        for k in (*ENERGY_CATEGORIES, "total")
-    }
+    return {k: float(record.energy[k][-1]) if len(record.energy[k]) else 0.0 for k in ENERGY_KEYS}
 
 
 #: What each category's counters count, for the breakdown.
@@ -102,13 +92,13 @@ def _breakdown(record: RunRecord) -> list[str]:
     total = energy["total"]
     final = record.final
     lines = [f"  {'category':10s} {'energy':>10s} {'share':>7s}  operations"]
-    for key in (*ENERGY_CATEGORIES, "total"):
+    for key in ENERGY_KEYS:
         share = f"{energy[key] / total:7.1%}" if total > 0 else "      -"
         operations = ""
         counters = CATEGORY_COUNTERS.get(key, ())
         if len(counters) == 1 and counters[0] in final:
             count = final[counters[0]]
-            each = f", {_joules(energy[key] / count)} each" if count else ""
+            each = f", {format_joules(energy[key] / count)} each" if count else ""
             mean = " (mean)" if key == "read" and count else ""
             operations = f"{count:.6g} {_OPERATIONS[counters[0]]}{each}{mean}"
         elif len(counters) > 1 and all(c in final for c in counters):
@@ -117,7 +107,9 @@ def _breakdown(record: RunRecord) -> list[str]:
             operations = (
                 f"{refreshed}:\n{'':33s}{done}" if any(final[c] for c in counters) else refreshed
             )
-        lines.append(f"  {key:10s} {_joules(energy[key]):>10s} {share}  {operations}".rstrip())
+        lines.append(
+            f"  {key:10s} {format_joules(energy[key]):>10s} {share}  {operations}".rstrip()
+        )
     return lines
 
 

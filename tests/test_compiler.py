@@ -31,8 +31,7 @@ from memxbar.compiler import (
 )
 from memxbar.crossbar import ChipSpec, load_chip
 from memxbar.devices import load_preset
-from memxbar.hw_configs import build
-from memxbar.hw_configs.strict import dump
+from memxbar.hw_configs import build, dump
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "softhebb_digits_pcm.yaml"

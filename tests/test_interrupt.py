@@ -24,7 +24,7 @@ import pytest
 from support import REPO, assert_one_line_error
 
 from memxbar.cli import main
-from memxbar.compiler import atomic_files
+from memxbar.hw_configs import files
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.outputs import checkpoint_path, claim_outputs, lock_path
@@ -256,10 +256,10 @@ def test_os_errors_name_the_path(tmp_path, monkeypatch, job_file, capsys):
     def disk_full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(atomic_files.os, "fsync", disk_full)
+    monkeypatch.setattr(files.os, "fsync", disk_full)
     target = tmp_path / "program.yaml"
     with pytest.raises(OSError) as caught:
-        atomic_files.atomic_write_bytes(target, b"data")
+        files.atomic_write_bytes(target, b"data")
     assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []  # no temporary file left
 

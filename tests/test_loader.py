@@ -7,17 +7,32 @@ that change is caught.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
 import yaml
 from support import approx
 
 import memxbar.devices as mdev
-from memxbar.hw_configs import ConfigError, preset_names
+from memxbar.hw_configs import (
+    ConfigError,
+    OneOf,
+    Pairs,
+    Scalar,
+    build,
+    dump,
+    format_joules,
+    format_si,
+    param,
+    preset_names,
+    section,
+)
 
 STAT = "pcm_nandakumar2019"
 PULSE = "pcm_gst_pulse"
@@ -351,3 +366,113 @@ def test_only_the_memxbar_namespace_is_importable(tmp_path):
     )
     assert failed.returncode != 0
     assert "ModuleNotFoundError" in failed.stderr
+
+
+# --- the field types of parameter classes --------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Leaf:
+    name: str = param("a name", nonempty=True)
+    size: int = param("a size", ge=1, default=1)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Big(_Leaf):
+    extra: float = param("a number", gt=0.0)
+
+
+_KINDS = {"leaf": _Leaf, "big": _Big}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Holder:
+    version: Literal[1] = param("version")
+    pair: tuple[int, int] = param("two sizes", ge=1, repeat=True)
+    sizes: tuple[int, ...] = param("sizes, maybe none", ge=0, nonempty=False)
+    item: Annotated[_Leaf, OneOf("type", _KINDS)] = param("a tagged leaf")
+    options: Pairs[Scalar] = param("free-form options", default=())
+    leaf: _Leaf = section("a leaf or its name", default=_Leaf("none"), shorthand="name")
+
+
+GOOD = {
+    "version": 1,
+    "pair": [2, 3],
+    "sizes": [],
+    "options": {"b": "x", "a": 1.5, "c": True, "d": 2},
+    "item": {"type": "big", "name": "n", "extra": 2.0},
+    "leaf": "named",
+}
+
+
+def test_field_types_build_and_dump_back():
+    holder = build(_Holder, GOOD)
+    assert holder.pair == (2, 3) and holder.sizes == ()
+    assert holder.options == (("a", 1.5), ("b", "x"), ("c", True), ("d", 2))
+    assert holder.item == _Big(name="n", extra=2.0) and holder.leaf == _Leaf("named")
+    assert build(_Holder, GOOD | {"pair": 4}).pair == (4, 4)  # one value for both
+    mapping = dump(holder)
+    assert mapping["item"] == {"type": "big", "name": "n", "size": 1, "extra": 2.0}
+    assert mapping["options"] == {"a": 1.5, "b": "x", "c": True, "d": 2}
+    assert mapping["pair"] == [2, 3] and mapping["leaf"] == {"name": "named", "size": 1}
+    assert build(_Holder, yaml.safe_load(yaml.safe_dump(mapping))) == holder
+    assert build(_Holder, {k: v for k, v in GOOD.items() if k != "leaf"}).leaf == _Leaf("none")
+
+
+@pytest.mark.parametrize(
+    "change, key, fragment",
+    [
+        ({"version": True}, "version", "expected 1, got bool True"),
+        ({"version": 2}, "version", "expected 1, got int 2"),
+        ({"pair": [1, 2, 3]}, "pair", "expected a list of 2 values"),
+        ({"pair": [1, 0]}, "pair[1]", "must be ≥ 1, got 0"),
+        ({"sizes": 3}, "sizes", "expected a list, got int 3"),
+        ({"options": [1]}, "options", "expected a mapping"),
+        ({"options": {"a": [1]}}, "options.a", "expected an integer, a number, text or"),
+        ({"options": {"a": float("nan")}}, "options.a", "expected a finite number"),
+        ({"options": {3: 1}}, "options.3", "expected a text key"),
+        ({"item": {"name": "n"}}, "item.type", "is missing (one of: leaf, big)"),
+        ({"item": {"type": "tree"}}, "item.type", "expected one of leaf, big, got str 'tree'"),
+        ({"item": {"type": "leaf", "name": "n", "extra": 1.0}}, "item.extra", "not a known key"),
+        ({"item": {"type": "big", "name": ""}}, "item.name", "expected non-empty text"),
+        ({"item": ["big"]}, "item", "expected a mapping, got list"),
+        ({"leaf": 3}, "leaf.name", "expected non-empty text, got int 3"),
+        ({"leaf": {"size": 2}}, "leaf.name", "is missing"),
+    ],
+)
+def test_field_type_errors_name_the_key(change, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        build(_Holder, GOOD | change, source="f.yaml")
+    assert (info.value.source, info.value.key) == ("f.yaml", key), str(info.value)
+    assert fragment in info.value.message
+
+
+def test_a_tagged_union_builds_at_the_top_level_too():
+    tagged = Annotated[_Leaf, OneOf("type", _KINDS)]
+    assert build(tagged, {"type": "leaf", "name": "x"}) == _Leaf("x")
+    with pytest.raises(ConfigError, match=r"key 'type': is missing \(one of: leaf, big\)"):
+        build(tagged, {"name": "x"})
+
+
+# --- the one engineering-prefix formatter --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (2.56e-12, "J", "2.56 pJ"),
+        (2e-12, "J", "2 pJ"),
+        (2.5e-5, "S", "25 µS"),
+        (250e-9, "s", "250 ns"),
+        (1500.0, "J", "1.5 kJ"),
+        (3e-16, "J", "0.3 fJ"),
+        (-4.2e-3, "J", "-4.2 mJ"),
+        (0.0, "J", "0 J"),
+        (math.inf, "J", "inf J"),
+        (12.345678, "V", "12.35 V"),
+    ],
+)
+def test_format_si(value, unit, text):
+    assert format_si(value, unit) == text
+    if unit == "J":
+        assert format_joules(value) == text

@@ -30,8 +30,7 @@ from memxbar.compiler import (
 )
 from memxbar.crossbar import ChipSpec, load_chip
 from memxbar.devices import load_preset
-from memxbar.hw_configs import ConfigError, build
-from memxbar.hw_configs.strict import dump, round_si
+from memxbar.hw_configs import ConfigError, build, dump, round_si
 
 CHIP = load_chip("pcm_256")
 DEVICE = load_preset("pcm_gst_pulse")
@@ -103,6 +102,53 @@ def test_network_mapping_round_trip():
     net = mixed_network()
     mapping = yaml.safe_load(yaml.safe_dump(network_to_mapping(net)))
     assert network_from_mapping(mapping, source="test") == net
+
+
+DENSE = {"type": "dense", "name": "d", "in_features": 4, "out_features": 2}
+CONV = {"type": "conv2d", "name": "c", "in_channels": 1, "out_channels": 2, "kernel_size": 3}
+
+
+def test_network_mapping_shorthands():
+    mapping = {"name": "n", "layers": [DENSE | {"rule": "hebb"}, CONV | {"input_size": 8}]}
+    dense, conv = network_from_mapping(mapping, source="test").layers
+    assert dense.rule == PlasticityRule("hebb")
+    assert (conv.kernel_size, conv.input_size, conv.stride, conv.padding) == ((3, 3), (8, 8), 1, 0)
+
+
+@pytest.mark.parametrize(
+    "layer, key, fragment",
+    [
+        ({"name": "d", "in_features": 4}, "layers[0].type", "is missing (one of: dense, conv2d"),
+        (DENSE | {"type": "mlp"}, "layers[0].type", "expected one of dense, conv2d"),
+        (DENSE | {"bogus": 1}, "layers[0].bogus", "not a known key"),
+        (DENSE | {"name": ""}, "layers[0].name", "expected non-empty text"),
+        (DENSE | {"in_features": 0}, "layers[0].in_features", "must be ≥ 1, got 0"),
+        (DENSE | {"out_features": 2.5}, "layers[0].out_features", "expected an integer"),
+        (CONV | {"input_size": [8, 0]}, "layers[0].input_size[1]", "must be ≥ 1, got 0"),
+        (CONV | {"input_size": [8, 8, 8]}, "layers[0].input_size", "a list of 2 values"),
+        (CONV | {"input_size": 8, "padding": -1}, "layers[0].padding", "must be ≥ 0"),
+        (DENSE | {"rule": [1]}, "layers[0].rule", "expected a mapping"),
+        (DENSE | {"rule": {"name": "h", "x": 1}}, "layers[0].rule.x", "not a known key"),
+        (DENSE | {"rule": {"params": {}}}, "layers[0].rule.name", "is missing"),
+        (DENSE | {"rule": {"name": "h", "params": {"eta": [1]}}}, "layers[0].rule.params.eta", ""),
+    ],
+)
+def test_network_errors_name_the_key(layer, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        network_from_mapping({"name": "n", "layers": [layer]}, source="job.yaml")
+    assert (info.value.source, info.value.key) == ("job.yaml", f"network.{key}"), str(info.value)
+    assert fragment in info.value.message
+
+
+def test_network_errors_of_the_whole_network():
+    with pytest.raises(ConfigError, match=r"'network.layers': network 'n': duplicate layer"):
+        network_from_mapping({"name": "n", "layers": [DENSE, DENSE]}, source="j")
+    with pytest.raises(ConfigError, match=r"'network.layers': expected a non-empty list"):
+        network_from_mapping({"name": "n", "layers": []}, source="j")
+    with pytest.raises(ConfigError, match=r"'network.name': is missing"):
+        network_from_mapping({"layers": [DENSE]}, source="j")
+    with pytest.raises(ConfigError, match=r"'network': expected a mapping, got list"):
+        network_from_mapping([DENSE], source="j")
 
 
 def test_save_creates_folders_and_overwrites(tmp_path, program):
@@ -290,6 +336,33 @@ def test_h5_extra_or_missing_array_is_reported(saved):
         load_program(saved)
 
 
+@pytest.mark.parametrize(
+    "key, value, fragment",
+    [
+        ("dtype", "float77", "unknown dtype 'float77'"),
+        ("shape", [64, -32], "must be ≥ 0, got -32"),
+        ("sha256", None, "expected text"),
+        ("bogus", 1, "not a known key"),
+    ],
+)
+def test_h5_index_entries_are_checked(saved, key, value, fragment):
+    data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    data["conductances"]["arrays"]["tile_0"][key] = value
+    saved.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_program(saved)
+    assert info.value.key.startswith(f"conductances.arrays.tile_0.{key}"), str(info.value)
+    assert fragment in info.value.message
+
+
+def test_h5_file_must_sit_beside_the_yaml(saved):
+    data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    data["conductances"]["file"] = "../elsewhere/program.h5"
+    saved.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'conductances.file': expected a file name"):
+        load_program(saved)
+
+
 # --- malformed program YAML --------------------------------------------------------------------
 
 
@@ -333,7 +406,8 @@ def delete_key(*keys):
         (set_key("tiles", 0, "bogus", value=1), "tiles[0].bogus", "not a known key"),
         (delete_key("tiles", 1, "cols"), "tiles[1].cols", "is missing"),
         (set_key("tiles", 0, "rows", value=[5, 2]), "tiles[0].rows", "start < stop"),
-        (set_key("tiles", 0, "tile", value=-1), "tiles[0].tile", "integer"),
+        (set_key("tiles", 0, "tile", value=-1), "tiles[0].tile", "must be ≥ 0, got -1"),
+        (set_key("tiles", 0, "tile", value=1.5), "tiles[0].tile", "expected an integer"),
         (set_key("tiles", 0, "tile", value=1), "tiles[1]", "tile 1 already holds block 0"),
         (set_key("tiles", 0, "tile", value=5000), "tiles[0]", "does not exist"),
         (set_key("tiles", 0, "layer", value="nope"), "tiles[0]", "layer 'nope'"),

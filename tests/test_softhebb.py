@@ -18,6 +18,7 @@ from memxbar.algorithms.softhebb import (
     tile_step,
 )
 from memxbar.crossbar import IdealTile
+from memxbar.hw_configs import build
 from memxbar.runtime.datasets import centered, load_digits_split
 
 PARAMS = SoftHebbParams(inv_tau=30.0, eta0=0.045, power=0.2, init_radius=10.0)
@@ -60,10 +61,11 @@ def test_tile_step_on_ideal_tile_is_the_float_reference():
 
 
 def test_rule_parameters_are_checked():
-    with pytest.raises(ValueError, match="unknown parameter 'eta'"):
-        SoftHebbParams.from_rule({"eta": 0.1})
-    with pytest.raises(ValueError, match="'inv_tau' must be > 0"):
-        SoftHebbParams.from_rule({"inv_tau": 0})
+    with pytest.raises(ValueError, match=r"'eta': is not a known key here \(did you mean 'eta0'"):
+        build(SoftHebbParams, {"eta": 0.1})
+    with pytest.raises(ValueError, match="'inv_tau': must be > 0, got 0"):
+        build(SoftHebbParams, {"inv_tau": 0})
+    assert build(SoftHebbParams, {"eta0": 0.01, "power": 1}) == SoftHebbParams(eta0=0.01, power=1.0)
 
 
 def _train_float(data, epochs: int, *, seed: int):

@@ -9,6 +9,7 @@ off (eta0 = 1e-9, the radius-25 random kernels) gives 0.958, so the slow test as
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import equinox as eqx
@@ -38,6 +39,7 @@ from memxbar.compiler import compile_network
 from memxbar.compiler.network import Conv2d, Dense, Network, PlasticityRule
 from memxbar.crossbar import IdealTile, load_chip
 from memxbar.crossbar.conv import ConvGeometry
+from memxbar.hw_configs import InvalidParameter
 from memxbar.runtime.chip import tile_factory
 from memxbar.runtime.datasets import load_digits_split
 from memxbar.runtime.job import load_job
@@ -357,23 +359,39 @@ def test_pcm_steps_book_energy_keep_reads_honest_and_same_key_gives_same_result(
 
 
 @pytest.mark.parametrize(
-    ("params", "match"),
+    ("params", "key", "match"),
     [
-        (dict(triangle_power=None), "parameter 'triangle_power' is missing"),
-        (dict(temperature=2.0), "unknown parameter 'temperature'"),
-        (dict(pool="median"), "'pool' must be max, avg or none"),
-        (dict(padding_mode="circular"), "'padding_mode' must be one of"),
-        (dict(eta0=0.0), "'eta0' must be > 0"),
-        (dict(pool="max", pool_size=2, pool_padding=2), "padding 2 must be at most half"),
-        (dict(triangle_power="high"), "'triangle_power' must be a number > 0"),
+        (dict(triangle_power=None), "triangle_power", "is missing"),
+        (dict(temperature=2.0), "temperature", "is not a known key"),
+        (dict(pool="median"), "pool", "expected one of 'max', 'avg', 'none'"),
+        (dict(padding_mode="circular"), "padding_mode", "expected one of 'zeros', 'reflect'"),
+        (dict(eta0=0.0), "eta0", "must be > 0, got 0"),
+        (dict(pool_size=0), "pool_size", "must be ≥ 1, got 0"),
+        (dict(pool="max", pool_size=2, pool_padding=2), "pool_padding", "at most half"),
+        (dict(triangle_power="high"), "triangle_power", "expected a number, got str 'high'"),
     ],
 )
-def test_bad_rule_parameters_name_the_layer_and_key(params, match):
+def test_bad_rule_parameters_name_the_layer_and_key(params, key, match):
     rule = dict(inv_tau=1.0, eta0=0.08, triangle_power=0.7) | params
     rule = {k: v for k, v in rule.items() if v is not None}
-    with pytest.raises(ValueError, match=match) as err:
-        ConvBlockParams.from_rule(rule, layer="conv7")
-    assert "layer 'conv7'" in str(err.value)
+    layer = dataclasses.replace(
+        conv_layer("conv7"), rule=PlasticityRule.create("softhebb_conv", rule)
+    )
+    with pytest.raises(InvalidParameter, match=match) as err:
+        ConvSoftHebb.from_network(Network("n", (layer,)))
+    assert err.value.field == f"layers[0].rule.params.{key}"
+    assert err.value.message.endswith("(layer 'conv7')")
+
+
+def test_rule_parameters_become_the_block_parameters():
+    rule = dict(inv_tau=1.0, eta0=0.08, triangle_power=0.7, pool="avg", pool_size=2)
+    (block,) = ConvSoftHebb.from_network(Network("n", (conv_layer(**rule),))).layers
+    assert block.params == ConvBlockParams(
+        SoftHebbParams(inv_tau=1.0, eta0=0.08, power=0.5, init_radius=3.0),
+        0.7,
+        Pool2d("avg", 2, 1, 0),
+        "reflect",
+    )
 
 
 def test_networks_that_do_not_chain_are_rejected():
