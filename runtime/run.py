@@ -12,7 +12,7 @@ import numpy as np
 
 from ..algorithms import algorithm_for, train_readout
 from ..compiler import compile_network, program_to_yaml
-from ..crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, TiledMatrix, figure
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, figure
 from ..crossbar.ledger import format_joules
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chip import tile_factory
@@ -35,17 +35,6 @@ def _fingerprint(job: Job, seed: int, epochs: int) -> str:
 def _ledger_row(ledger) -> np.ndarray:
     values = [float(ledger.energy_J(k)) for k in ENERGY_CATEGORIES]
     return np.array([*values, sum(values)], np.float64)
-
-
-def _layer_conductances(tile) -> np.ndarray | None:
-    """Programmed conductances (2, N, rows, cols) of a tiled PCM matrix, S; None if ideal."""
-    if not isinstance(tile, TiledMatrix) or not isinstance(tile.blocks[0], PCMTile):
-        return None
-    first = tile.blocks[0].devices.g_prog_S
-    out = np.zeros((2, first.shape[1], tile.rows, tile.cols), np.float32)
-    for block, rows, cols, _ in tile._grid():
-        out[:, :, rows, cols] = np.asarray(block.devices.g_prog_S)
-    return out
 
 
 def run_job(
@@ -276,9 +265,9 @@ def _evaluate(
         # The snapshots live in the history, so a resumed run has the earlier ones too.
         weights[name] = np.asarray(history[f"snapshot_{name}"], np.float32)
         weight_steps[name] = history["snapshot_step"]
-        g = _layer_conductances(tile)
+        g = tile.programmed_conductances()
         if g is not None:
-            conductances[name] = g
+            conductances[name] = np.asarray(g)
     keys = ("read", "set", "reset", "dac", "adc", "refresh", "total")
     return RunRecord(
         job_yaml=job.text,

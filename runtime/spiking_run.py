@@ -1,11 +1,11 @@
 """Running a spiking job: build inputs, neurons and tiles, simulate in chunks, write the run file.
 
 :func:`run_spiking_job` is the spiking counterpart of :func:`memxbar.runtime.run.run_job`:
-the engine (:mod:`.spiking`) runs in jitted chunks of ``simulation.chunk_s`` with a progress
-bar; after every chunk the state (tiles, neurons, traces, accumulators) and the history are
-checkpointed atomically, and ``resume=True`` continues an interrupted run to a bit-identical
-run file. Inside a chunk, every ``simulation.record_every_s`` the true weights, the energy
-ledger, the spike counts and the fatigue efficacies are recorded (nothing booked).
+the engine (:mod:`memxbar.algorithms.snn`) runs in jitted chunks of ``simulation.chunk_s``
+with a progress bar; after every chunk the state (tiles, neurons, traces, accumulators) and
+the history are checkpointed atomically, and ``resume=True`` continues an interrupted run to a
+bit-identical run file. Inside a chunk, every ``simulation.record_every_s`` the true weights,
+the energy ledger, the spike counts and the fatigue efficacies are recorded (nothing booked).
 
 The run file has the layout of :mod:`.run_file` (kind ``spiking``):
     /metrics/time_s, spike_counts (records, neurons), input_spikes,
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
+from ..algorithms.snn import AbstractSpikeSource, PoissonSpikes, init_state, run_windows
 from ..compiler import compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, figure
 from ..crossbar.ledger import format_joules
@@ -38,16 +38,12 @@ from .fstdp_benchmark import auc, rate_flatness
 from .interrupt import RunInterrupted, stop_if_requested, stop_requested
 from .outputs import claim_outputs
 from .progress import Progress
-from .run import _layer_conductances
 from .run_file import RunRecord, write_run_file
-from .spike_sources import AbstractSpikeSource, PoissonSpikes
-from .spiking import LIF, SpikingNetwork, init_state, run_windows
 from .spiking_job import LAYER, InputLayout, SpikingJob
 from .weather import WeatherSpikes, input_nmi, preferred_groups, selectivity
 
 __all__ = [
     "build_sources",
-    "build_network",
     "build_tile",
     "initial_weights",
     "run_records",
@@ -83,48 +79,6 @@ def build_sources(job: SpikingJob, *, key) -> AbstractSpikeSource:
         rates,
         groups=mother[layout.group],
         copy_prob=np.array([g.copy_prob for g in groups])[layout.group],
-    )
-
-
-def build_network(job: SpikingJob) -> SpikingNetwork:
-    """The engine settings of the job (neurons, rule, windows, writes, recording)."""
-    n, r, p, s = job.neurons, job.rule, job.plasticity, job.simulation
-    lif = LIF(
-        tau_m_s=n.tau_m_s,
-        v_rest_V=n.v_rest_V,
-        v_reset_V=n.v_reset_V,
-        v_threshold_V=n.v_threshold_V,
-        refractory_s=n.refractory_s,
-        resistance_Ohm=n.resistance_Ohm,
-        tau_syn_s=n.tau_syn_s,
-        # A charge q on the membrane gives a jump of R q / τ_m.
-        charge_per_weight_C=n.psp_V * n.tau_m_s / n.resistance_Ohm,
-        lateral_inhibition_V=n.lateral_inhibition_V,
-        winner_take_all=n.winner_take_all,
-    )
-    rule = STDP(
-        a_plus=r.a_plus,
-        a_minus=r.a_minus,
-        tau_plus_s=r.tau_plus_s,
-        tau_minus_s=r.tau_minus_s,
-        a_post=r.a_post,
-        mu=r.mu,
-        w_min=r.w_min,
-        w_max=r.w_max,
-        fatigue=None if r.fatigue is None else Fatigue(r.fatigue.use, r.fatigue.tau_s),
-    )
-    return SpikingNetwork(
-        lif=lif,
-        rule=rule,
-        dt_s=s.dt_s,
-        window_steps=s.window_steps,
-        depression=p.depression,
-        schedule=PulseSchedule(p.threshold_pulses, p.max_pulses_per_write),
-        read_every_windows=p.read_every_windows,
-        refresh_every_windows=p.refresh_every_windows,
-        write_every_windows=p.write_every_windows,
-        record_raster=s.record_raster,
-        record_inputs=True,
     )
 
 
@@ -286,12 +240,12 @@ def _simulate(job, outputs, seed, progress, stop_after_chunks) -> RunRecord:
 
     k_source, k_tile, k_run = jax.random.split(jax.random.key(seed), 3)
     sources = build_sources(job, key=k_source)
-    net = build_network(job)
+    net = job.engine
     tile = build_tile(job, key=k_tile)
     stop_if_requested("before the simulation started (nothing to resume: run it again)")
     initial_programming = _ledger_row(tile.ledger)
     initial_ledger = tile.ledger
-    state = init_state(net, tile.rows, tile.cols)
+    state = init_state(net, tile.rows)
 
     K = sim.window_steps
     total_windows = sim.windows(sim.duration_s)
@@ -432,9 +386,9 @@ def _record(job, tile, history, layout, program, initial_ledger, initial_program
         figure(name).run_attr: figure(name).value(learned, n) for name, n in per.items()
     }
     conductances = {}
-    g = _layer_conductances(tile)
+    g = tile.programmed_conductances()
     if g is not None:
-        conductances[LAYER] = g
+        conductances[LAYER] = np.asarray(g)
     keys = (*ENERGY_CATEGORIES, "total")
     return RunRecord(
         job_yaml=job.text,
