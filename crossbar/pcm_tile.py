@@ -297,7 +297,7 @@ class PCMTile(AbstractTile):
         return self._book(
             set=self.device.energy.set_J(pulses),
             set_pulses=pulses,
-            update_events=jnp.sum(jnp.any(n_sides > 0, axis=0)),  # a synapse with pulses on a side
+            update_events=jnp.sum((n_sides[0] > 0) | (n_sides[1] > 0)),  # G+ or G- pulsed
             update_calls=1,
             latency_s=latency_s,
         )
