@@ -1,4 +1,8 @@
-"""Learning algorithms written against the tile interface, and the registry the runtime uses."""
+"""Learning algorithms written against the tile interface, and the registry the runtime uses.
+
+Rate-based learners live here (SoftHebb, its convolutional form, the readout); spiking
+networks (neurons, spiking rules, the windowed engine, spike sources) in :mod:`.snn`.
+"""
 
 from ..hw_configs import InvalidParameter, brief
 from .base import AbstractAlgorithm

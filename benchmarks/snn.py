@@ -12,7 +12,7 @@ Run: ``python benchmarks/snn.py [--repeats 3] [--seeds 64] [--skip-a] [--skip-b]
     dt = 1 ms, on one 1000 x 100 tile (PCM: pcm_256 devices, refreshes every second). Rows:
     windows of K steps; weights read and written every M windows
     (``SpikingNetwork.write_every_windows``; M = 1 is the strict per-window update); at most
-    ``cap`` pulses per synapse and write (``PulseSchedule.max_pulses``; 0: the chip's 16).
+    ``cap`` pulses per synapse and write (``PulseSchedule.max_pulses_per_write``; 0: the chip's 16).
 
 Reference points (issue 6): Brian2's C++ standalone mode runs (B) in about 0.7 s of wall time
 and (A) in about 0.04 s on a 2-core machine like ours; goals: (B) on ideal tiles no slower,
@@ -39,12 +39,19 @@ import numpy as np
 # The sibling benchmark script (this folder is on sys.path when a script here runs).
 from softhebb import median_times_s
 
-from memxbar.algorithms.stdp import STDP, Fatigue, PulseSchedule
+from memxbar.algorithms.snn import (
+    LIF,
+    STDP,
+    Fatigue,
+    PoissonSpikes,
+    PulseSchedule,
+    SpikingNetwork,
+    init_state,
+    run_windows,
+)
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 from memxbar.runtime.job import load_job
-from memxbar.runtime.spike_sources import PoissonSpikes
-from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
-from memxbar.runtime.spiking_run import build_network, build_sources, build_tile
+from memxbar.runtime.spiking_run import build_sources, build_tile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BRIAN2_A_S = 0.04
@@ -69,7 +76,7 @@ def workload_a(kind: str, seeds: int, write_every: int = 1):
     job = load_job(EXAMPLES / f"fstdp_{kind}.yaml")
     sim = job.simulation
     net = dataclasses.replace(
-        build_network(job),
+        job.engine,
         record_raster=False,
         record_inputs=False,
         write_every_windows=write_every,
@@ -79,7 +86,7 @@ def workload_a(kind: str, seeds: int, write_every: int = 1):
     # Each seed's sources (the Poisson inputs need no key of their own) and tile.
     sources = build_sources(job, key=keys[0])
     tiles = jax.vmap(lambda k: build_tile(job, key=k))(keys)
-    state = init_state(net, job.inputs.n_inputs, job.neurons.count)
+    state = init_state(net, job.inputs.n_inputs)
 
     @eqx.filter_jit
     def run(tiles, keys):
@@ -108,7 +115,7 @@ def network_b(window_steps: int, write_every: int, max_pulses: int = 0) -> Spiki
         fatigue=Fatigue(0.5, 2.0),
     )
     psp_V, tau_m_s, dt_s = 6e-3, 0.005, 1e-3
-    lif = LIF(tau_m_s=tau_m_s, refractory_s=0.002, charge_per_weight_C=psp_V * tau_m_s / 1e8)
+    lif = LIF(count=100, tau_m_s=tau_m_s, psp_V=psp_V, refractory_s=0.002)
     return SpikingNetwork(
         lif=lif,
         rule=rule,
@@ -117,7 +124,7 @@ def network_b(window_steps: int, write_every: int, max_pulses: int = 0) -> Spiki
         read_every_windows=write_every,
         write_every_windows=write_every,
         refresh_every_windows=round(1.0 / (window_steps * dt_s)),
-        schedule=PulseSchedule(1.0, max_pulses=max_pulses),
+        schedule=PulseSchedule(1.0, max_pulses_per_write=max_pulses),
     )
 
 
@@ -139,7 +146,7 @@ def workload_b(kind: str, window_steps: int, write_every: int, max_pulses: int):
         # pcm_256 with the ADC's full scale matched to the summed fatigued spikes of a step.
         chip = load_chip("pcm_256", {"periphery.adc.output_range": 8.0})
         tile = PCMTile.create(chip, key=k_tile, rows=n_in, cols=n_out, weights=W0)
-    state = init_state(net, n_in, n_out)
+    state = init_state(net, n_in)
     n_windows = round(duration_s / net.window_s)
 
     @eqx.filter_jit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,21 @@ class Periphery(eqx.Module):
     drift_compensation: bool = param(
         "rescale outputs by a reference read (global drift compensation)", static=True
     )
+
+    def read_time_s(self, outputs: int) -> float:
+        """Time of one read, s: a read pulse, then ``outputs`` conversions shared in turn by
+        the tile's ADCs."""
+        adc = self.adc
+        return self.read_pulse_s + math.ceil(outputs / adc.per_tile) * adc.conversion_s
+
+    def read_model(self, device):
+        """``device`` (a device model) under this periphery's read conditions, which set its
+        read energy."""
+        return eqx.tree_at(
+            lambda m: (m.energy.read_voltage_V, m.energy.read_pulse_s),
+            device,
+            (self.read_voltage_V, self.read_pulse_s),
+        )
 
 
 class UpdateConfig(eqx.Module):

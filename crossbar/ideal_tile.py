@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .ledger import EnergyLedger
-from .tile import AbstractTile
+from .tile import AbstractTile, outer_product_update
 
 __all__ = ["IdealTile"]
 
@@ -33,6 +33,7 @@ class IdealTile(AbstractTile):
         return cls(weights=w.astype(jnp.float32), ledger=EnergyLedger.zeros(), rows=rows, cols=cols)
 
     refreshes: ClassVar[bool] = False  # exact weights never saturate
+    dw_pulse: ClassVar[None] = None  # exact weights take any change
 
     def _book(self, **counts) -> IdealTile:
         return eqx.tree_at(lambda t: t.ledger, self, self.ledger.add(**counts))
@@ -52,12 +53,16 @@ class IdealTile(AbstractTile):
     def update(self, dW, t, *, key):
         del t, key
         dW = jnp.asarray(dW)
-        if dW.shape != (self.rows, self.cols):
-            raise ValueError(
-                f"IdealTile.update: dW must be {(self.rows, self.cols)}, got {dW.shape}"
-            )
+        self.check_matrix(dW, "update: dW")
         tile = eqx.tree_at(lambda s: s.weights, self, self.weights + dW)
         return tile._book(update_events=jnp.sum(dW != 0), update_calls=1)
+
+    def update_outer(self, x, d, t, *, key, scale=1.0):
+        return outer_product_update(self, x, d, t, key=key, scale=scale)
+
+    def reset_and_reprogram(self, dW, W_read, t, *, key):
+        self.check_matrix(W_read, "reset_and_reprogram: W_read")
+        return self.update(dW, t, key=key)
 
     def read_weights(self, t, *, key):
         del t, key
@@ -65,12 +70,8 @@ class IdealTile(AbstractTile):
 
     def program_weights(self, W, t, *, key):
         del t, key
-        W = jnp.asarray(W, jnp.float32)
-        if W.shape != (self.rows, self.cols):
-            raise ValueError(
-                f"IdealTile.program_weights: W must be {(self.rows, self.cols)}, got {W.shape}"
-            )
-        return eqx.tree_at(lambda s: s.weights, self, W)
+        self.check_matrix(W, "program_weights: W")
+        return eqx.tree_at(lambda s: s.weights, self, jnp.asarray(W, jnp.float32))
 
     def true_weights(self):
         return self.weights
@@ -78,3 +79,14 @@ class IdealTile(AbstractTile):
     def refresh(self, t, *, key):
         del t, key
         return self
+
+    def with_drift_compensation(self, enabled: bool):
+        del enabled  # exact weights do not drift
+        return self
+
+    def calibrate(self, t, *, key):
+        del t, key
+        return self
+
+    def programmed_conductances(self):
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -11,16 +12,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ..devices import AbstractDevice, DeviceState, load_preset
-from ..devices.random import normal_elementwise
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ledger import EnergyLedger
-from .pulse_schemes import pulse_train_pulses, rounded_pulses
+from .programming import pair_targets, program_cost, reset_and_program, saturated_pairs
+from .pulse_schemes import fire_at_device, pulse_train_pulses, rounded_pulses
 from .read_view import ReadView, side_sums
-from .tile import AbstractTile
+from .tile import AbstractTile, outer_product_update
 
 __all__ = ["PCMTile"]
-
-_POS, _NEG = 0, 1
 
 
 class PCMTile(AbstractTile):
@@ -30,12 +29,11 @@ class PCMTile(AbstractTile):
     the positive side at ``g_weight_max`` and the negative side at 0.
 
     Forward read (:meth:`mvm`): DAC quantisation and clipping of the inputs → conductances at
-    chip time t (drift) → first-order IR drop → 1/f read noise, exact in distribution at the
-    outputs (variance sum_i v_i^2 sigma_ij^2, so a batch costs one extra matmul instead of a
-    fresh read of every device) → additive output noise → ADC quantisation with saturation →
+    chip time t (drift) → first-order IR drop → 1/f read noise and additive output noise,
+    exact in distribution at the outputs (:meth:`ReadView.sense`: a batch costs one extra
+    matmul instead of a fresh read of every device) → ADC quantisation with saturation →
     digital scaling and optional global drift compensation. (The clip of each read
-    conductance at 0 S is not applied in this output-noise form; it only matters for devices
-    far below 1 µS.)
+    conductance at 0 S is not applied in this form; it only matters far below 1 µS.)
 
     Updates (:meth:`update`): requested changes become SET-pulse counts on G+ (potentiation) or
     G− (depression), on one device per side chosen by a rotating arbiter.
@@ -58,6 +56,8 @@ class PCMTile(AbstractTile):
     rows: int = eqx.field(static=True)
     cols: int = eqx.field(static=True)
     devices_per_side: int = eqx.field(static=True)
+
+    refreshes: ClassVar[bool] = True
 
     @classmethod
     def create(
@@ -91,12 +91,7 @@ class PCMTile(AbstractTile):
         if not (isinstance(w_max, int | float) and math.isfinite(w_max) and w_max > 0):
             raise ValueError(f"PCMTile: w_max must be a positive number, got {w_max!r}")
         model = load_preset(spec.device_preset) if device is None else device
-        # The chip's read conditions set the read energy of its devices.
-        model = eqx.tree_at(
-            lambda m: (m.energy.read_voltage_V, m.energy.read_pulse_s),
-            model,
-            (spec.periphery.read_voltage_V, spec.periphery.read_pulse_s),
-        )
+        model = spec.periphery.read_model(model)
         n = spec.tile.devices_per_side
         k_init, k_prog = jax.random.split(key)
         devices = model.init((2, n, rows, cols), key=k_init)
@@ -118,8 +113,6 @@ class PCMTile(AbstractTile):
         if weights is not None:
             tile = tile.program_weights(weights, t, key=k_prog)
         return tile
-
-    # --- geometry ---------------------------------------------------------------------------
 
     @property
     def w_scale(self):
@@ -164,7 +157,7 @@ class PCMTile(AbstractTile):
 
     def _reference_read(self, view: ReadView, key):
         """A noisy read of the summed conductance of the tile (S) and its cost."""
-        total = view.total_S + jnp.sqrt(view.total_var_S2) * jax.random.normal(key)
+        total = view.sense_total(key)
         cost = dict(
             read=self.device.energy.read_J(view.total_S),
             dac=self.rows * self.periphery.dac.energy_J,
@@ -172,44 +165,35 @@ class PCMTile(AbstractTile):
             device_reads=self.devices.g_prog_S.size,
             dac_conversions=self.rows,
             adc_conversions=2 * self.cols,
-            latency_s=self.periphery.read_pulse_s + self._adc_time(2 * self.cols),
+            latency_s=self.periphery.read_time_s(2 * self.cols),
         )
         return total, cost
-
-    def _adc_time(self, conversions):
-        adc = self.periphery.adc
-        return math.ceil(conversions / adc.per_tile) * adc.conversion_s
 
     def _mvm(self, x, t, key, transpose: bool):
         n_in, n_out = (self.cols, self.rows) if transpose else (self.rows, self.cols)
         self.check_input(x, n_in, "y" if transpose else "x")
         k_read, k_ref = jax.random.split(key)
         view, tile = self._view_at(t)
-        g_diff, g_var, in_total = view.g_diff_S, view.g_var_S2, view.row_total_S
-        if transpose:
-            g_diff, g_var, in_total = g_diff.T, g_var.T, view.col_total_S
         dac = self.periphery.dac
         v = dac.convert(x) / dac.input_range
-        v2 = v * v
         per_unit = 1.0 / (self.devices_per_side * self.update_config.g_weight_max_S)
         out_sigma = self.periphery.output_noise * self.periphery.adc.output_range
-        mean = (v @ g_diff) * per_unit
-        std = jnp.sqrt((v2 @ g_var) * per_unit**2 + out_sigma**2)
-        y = self.periphery.adc.convert(mean + std * normal_elementwise(k_read, mean.shape))
-        y = y * dac.input_range * self.w_max
+        sensed = view.sense(v, per_unit, out_sigma, transpose=transpose, key=k_read)
+        y = self.periphery.adc.convert(sensed) * dac.input_range * self.w_max
+        in_total = view.col_total_S if transpose else view.row_total_S
         vectors = math.prod(jnp.shape(x)[:-1])
         # A line whose input converts to 0 is not driven (no read pulse, no DAC conversion):
         # event-driven periphery, so a spike train pays only for its spikes.
         driven = jnp.sum(v != 0)
         tile = tile._book(
-            read=self.device.energy.read_J(jnp.sum(v2 @ in_total)),
+            read=self.device.energy.read_J(jnp.sum((v * v) @ in_total)),
             dac=driven * dac.energy_J,
             adc=vectors * n_out * self.periphery.adc.energy_J,
             mvm_vectors=vectors,
             device_reads=driven * n_out * 2 * self.devices_per_side,
             dac_conversions=driven,
             adc_conversions=vectors * n_out,
-            latency_s=vectors * (self.periphery.read_pulse_s + self._adc_time(n_out)),
+            latency_s=vectors * self.periphery.read_time_s(n_out),
         )
         if self.periphery.drift_compensation:
             alpha, tile = tile._drift_alpha(view, k_ref)
@@ -255,8 +239,7 @@ class PCMTile(AbstractTile):
         """
         k_read, k_ref = jax.random.split(key)
         view, tile = self._view_at(t)
-        noise = jnp.sqrt(view.g_var_S2) * normal_elementwise(k_read, view.g_diff_S.shape)
-        W = (view.g_diff_S + noise) * self.w_scale
+        W = view.sense_differences(k_read) * self.w_scale
         adc = self.periphery.adc
         W = adc.convert(W / self.w_max * adc.output_range) / adc.output_range * self.w_max
         tile = tile._book(
@@ -267,7 +250,7 @@ class PCMTile(AbstractTile):
             dac_conversions=self.rows,
             adc_conversions=self.rows * self.cols,
             weight_reads=1,
-            latency_s=self.rows * (self.periphery.read_pulse_s + self._adc_time(self.cols)),
+            latency_s=self.rows * self.periphery.read_time_s(self.cols),
         )
         if self.periphery.drift_compensation:
             alpha, tile = tile._drift_alpha(view, k_ref)
@@ -283,31 +266,10 @@ class PCMTile(AbstractTile):
         g_pos, g_neg = side_sums(self.devices.g_prog_S)
         return (g_pos - g_neg) * self.w_scale
 
+    def programmed_conductances(self):
+        return self.devices.g_prog_S
+
     # --- writes -----------------------------------------------------------------------------
-
-    def _targets(self, W):
-        """Per-device target conductances (2, N, rows, cols) for absolute weights W."""
-        g = jnp.asarray(W, jnp.float32) / (self.w_scale * self.devices_per_side)
-        pos = jnp.maximum(g, 0.0)
-        neg = jnp.maximum(-g, 0.0)
-        return jnp.broadcast_to(
-            jnp.stack([pos, neg])[:, None], (2, self.devices_per_side, self.rows, self.cols)
-        )
-
-    def _program_cost(self, targets, mask):
-        """Ledger increments of program-and-verify writes of ``targets`` where ``mask``."""
-        energy = self.device.energy
-        mask = jnp.broadcast_to(mask, targets.shape)
-        writes = jnp.sum(mask)
-        iterations = energy.program_iterations
-        return dict(
-            reset=writes * energy.reset_pulse_J,
-            set=writes * iterations * energy.set_pulse_J,
-            read=iterations * jnp.sum(jnp.where(mask, energy.read_J(targets), 0.0)),
-            reset_pulses=writes,
-            set_pulses=writes * iterations,
-            device_reads=writes * iterations,
-        )
 
     def program_weights(self, W, t, *, key):
         """Program-and-verify every synapse to the weights ``W`` (rows, cols) at chip time t (s).
@@ -316,33 +278,18 @@ class PCMTile(AbstractTile):
         devices of a side; the other side is written to g_min. Booked as one RESET plus the
         preset's program-and-verify iterations per device. The drift reference is re-taken.
         """
-        W = jnp.asarray(W)
-        if W.shape != (self.rows, self.cols):
-            raise ValueError(
-                f"PCMTile.program_weights: W must be {(self.rows, self.cols)}, got {W.shape}"
-            )
+        self.check_matrix(W, "program_weights: W")
         k_prog, k_cal = jax.random.split(key)
-        targets = self._targets(W)
+        targets = pair_targets(W, self.w_scale, self.devices_per_side)
         devices = self.device.program(self.devices, targets, t, key=k_prog)
         tile = self._with_devices(devices)
-        tile = tile._book(**self._program_cost(targets, True))
+        tile = tile._book(**program_cost(self.device.energy, targets, True))
         return tile.calibrate(t, key=k_cal)
 
     def _apply_pulses(self, n_sides, t, key):
         """Fire pulse counts (2, rows, cols) at the arbiter's device of each side."""
-        index = self.arbiter
-
-        def select(a):
-            return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
-
-        chosen = jax.tree.map(select, self.devices)
-        chosen = self.device.set_pulses(chosen, n_sides, t, key=key)
-
-        def place(full, part):
-            return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
-
-        devices = jax.tree.map(place, self.devices, chosen)
-        arbiter = (index + 1) % self.devices_per_side
+        devices = fire_at_device(self.device, self.devices, self.arbiter, n_sides, t, key=key)
+        arbiter = (self.arbiter + 1) % self.devices_per_side
         return eqx.tree_at(lambda s: s.arbiter, self._with_devices(devices), arbiter)
 
     def _book_update(self, n_sides, latency_s):
@@ -350,7 +297,7 @@ class PCMTile(AbstractTile):
         return self._book(
             set=self.device.energy.set_J(pulses),
             set_pulses=pulses,
-            update_events=jnp.sum((n_sides[_POS] > 0) | (n_sides[_NEG] > 0)),
+            update_events=jnp.sum((n_sides[0] > 0) | (n_sides[1] > 0)),  # G+ or G- pulsed
             update_calls=1,
             latency_s=latency_s,
         )
@@ -363,8 +310,7 @@ class PCMTile(AbstractTile):
         The ``pulse_train`` scheme needs the outer-product factors: use :meth:`update_outer`.
         """
         dW = jnp.asarray(dW)
-        if dW.shape != (self.rows, self.cols):
-            raise ValueError(f"PCMTile.update: dW must be {(self.rows, self.cols)}, got {dW.shape}")
+        self.check_matrix(dW, "update: dW")
         scheme = self.update_config.scheme
         if scheme == "pulse_train":
             raise ValueError(
@@ -385,7 +331,7 @@ class PCMTile(AbstractTile):
     def update_outer(self, x, d, t, *, key, scale=1.0):
         """Apply dW = scale * sum_b outer(x_b, d_b), in parallel when the scheme is pulse_train."""
         if self.update_config.scheme != "pulse_train":
-            return super().update_outer(x, d, t, key=key, scale=scale)
+            return outer_product_update(self, x, d, t, key=key, scale=scale)
         self.check_outer(x, d)
         k_train, k_pulse = jax.random.split(key)
         length = self.update_config.pulse_train_length
@@ -396,53 +342,45 @@ class PCMTile(AbstractTile):
         latency = samples * length * self.update_config.set_pulse_s
         return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
 
-    def reprogram(self, synapses, W, t, *, key):
-        """RESET both sides of the ``synapses`` (bool (rows, cols)) and program them to ``W``.
-
-        Every device of a chosen pair is RESET; the weights ``W`` (rows, cols) are then
-        written with program-and-verify onto the side that holds them, split evenly over its
-        devices (targets beyond a device's window are clipped to it). Used by
-        :meth:`refresh` and by RESET-and-reprogram depression
-        (:mod:`memxbar.crossbar.depression`).
-
-        Returns:
-            (tile, cost): the tile with the new devices (nothing booked yet) and the ledger
-            increments of the RESETs (``reset``, ``reset_pulses``) and of the program-and-verify
-            writes (``set``, ``read`` of the verify reads, ``set_pulses``, ``device_reads``).
-        """
-        k_reset, k_prog = jax.random.split(key)
-        mask = jnp.broadcast_to(synapses[None, None], self.devices.shape)
-        devices = self.device.reset(self.devices, mask, t, key=k_reset)
-        targets = self._targets(W)
-        written = mask & (targets > 0)
-        devices = self.device.program(devices, targets, t, key=k_prog, mask=written)
-        resets = jnp.sum(mask)
-        cost = self._program_cost(targets, written)
-        cost.update(reset=resets * self.device.energy.reset_pulse_J, reset_pulses=resets)
+    def _reprogram(self, synapses, W, t, *, key):
+        """RESET both sides of the ``synapses`` (bool (rows, cols)) and program them to ``W``
+        (rows, cols) (:func:`~.programming.reset_and_program`); returns (tile, cost), nothing
+        booked yet."""
+        targets = pair_targets(W, self.w_scale, self.devices_per_side)
+        devices, cost = reset_and_program(self.device, self.devices, synapses, targets, t, key=key)
         return self._with_devices(devices), cost
+
+    def reset_and_reprogram(self, dW, W_read, t, *, key):
+        """Potentiate by SET pulses on G+; RESET every synapse with dW < 0 and program it to
+        ``W_read + dW`` (clipped to ±w_max) at chip time t (s).
+
+        Booked: the potentiation's pulses, the RESETs, the program-and-verify SET pulses and
+        verify reads, and one update event per depressed synapse.
+        """
+        dW = jnp.asarray(dW)
+        self.check_matrix(dW, "reset_and_reprogram: dW")
+        self.check_matrix(W_read, "reset_and_reprogram: W_read")
+        k_set, k_write = jax.random.split(key)
+        tile = self.update(jnp.maximum(dW, 0.0), t, key=k_set)
+        lowered = dW < 0
+        target = jnp.clip(W_read + dW, -self.w_max, self.w_max)
+        tile, cost = tile._reprogram(lowered, target, t, key=k_write)
+        return tile._book(**cost, update_events=jnp.sum(lowered))
 
     def refresh(self, t, *, key):
         """Refresh synapses whose devices near saturation (Boybat et al. 2018 style).
 
-        All devices are read. A synapse is refreshed when one of its devices is above
-        refresh_threshold · g_weight_max while the other side also holds conductance (more
-        than 10 % of g_weight_max): both sides are RESET and the read weight is re-programmed
-        onto one side (:meth:`reprogram`). A synapse whose weight alone needs the high
-        conductance is left alone, since a refresh could not give it headroom. Everything it
-        costs is booked under ``refresh`` and counted by the ``refresh_*`` counters (its
-        device reads, SET and RESET pulses and ADC conversions); ``refreshes`` counts synapses.
+        All devices are read. The synapses :func:`~.programming.saturated_pairs` picks have
+        both sides RESET and the read weight re-programmed onto one side. Everything it costs
+        is booked under ``refresh`` and counted by the ``refresh_*`` counters (its device
+        reads, SET and RESET pulses and ADC conversions); ``refreshes`` counts synapses.
         """
         k_read, k_write = jax.random.split(key)
         g = self.device.read(self.devices, t, key=k_read)
-        update = self.update_config
-        threshold = update.refresh_threshold * update.g_weight_max_S
+        saturated = saturated_pairs(g, self.update_config)
         g_pos, g_neg = side_sums(g)
-        g_high = side_sums(jnp.where(g > threshold, 1.0, 0.0))
-        saturated = (g_high[0] + g_high[1] > 0) & (
-            jnp.minimum(g_pos, g_neg) > 0.1 * update.g_weight_max_S
-        )
         W = (g_pos - g_neg) * self.w_scale
-        tile, cost = self.reprogram(saturated, W, t, key=k_write)
+        tile, cost = self._reprogram(saturated, W, t, key=k_write)
         refresh_J = (
             self.device.energy.read_J(jnp.sum(g))
             + self.rows * self.cols * self.periphery.adc.energy_J

@@ -8,7 +8,8 @@ Three schemes, as on real PCM learning chips:
   trains (Gokmen & Vlasov 2016; aihwkit's ``PulseType.STOCHASTIC_COMPRESSED``): a synapse
   receives a pulse in every slot where its row and its column both fire.
 The sign of a change selects the device of the differential pair (G+ up for potentiation,
-G- up for depression); counts are returned per side.
+G- up for depression); counts are returned per side, and :func:`fire_at_device` fires them
+at one device of each side of a multi-memristive pair.
 """
 
 from __future__ import annotations
@@ -18,7 +19,23 @@ import jax.numpy as jnp
 
 from ..devices.random import uniform_elementwise
 
-__all__ = ["rounded_pulses", "pulse_train_pulses"]
+__all__ = ["fire_at_device", "rounded_pulses", "pulse_train_pulses"]
+
+
+def fire_at_device(device, devices, index, n_sides, t, *, key):
+    """Fire pulse counts (2, rows, cols) at device ``index`` (of N) of each side of every pair.
+
+    ``devices`` are the (2, N, rows, cols) states of model ``device``; returns the new states.
+    """
+
+    def select(a):
+        return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
+
+    def place(full, part):
+        return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
+
+    chosen = device.set_pulses(jax.tree.map(select, devices), n_sides, t, key=key)
+    return jax.tree.map(place, devices, chosen)
 
 
 def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ..devices import AbstractDevice, DeviceState
+from ..devices.random import normal_elementwise
 from .ir_drop import ir_drop_attenuation
 
 __all__ = ["ReadView", "side_sums"]
@@ -70,3 +72,30 @@ class ReadView(eqx.Module):
             total_S=jnp.sum(row_total),
             total_var_S2=jnp.sum(g_var),
         )
+
+    def sense(self, v, per_unit, out_sigma, *, transpose: bool, key):
+        """The outputs (..., out) of line voltages ``v`` (..., in) in units of the DAC range,
+        before the ADC: ``(v @ g_diff) · per_unit`` with the devices' read noise and an output
+        noise of standard deviation ``out_sigma``, exact in distribution (variance
+        sum_i v_i² sigma_ij², one Gaussian per output)."""
+        g_diff, g_var = (
+            (self.g_diff_S.T, self.g_var_S2.T)
+            if transpose
+            else (
+                self.g_diff_S,
+                self.g_var_S2,
+            )
+        )
+        mean = (v @ g_diff) * per_unit
+        std = jnp.sqrt(((v * v) @ g_var) * per_unit**2 + out_sigma**2)
+        return mean + std * normal_elementwise(key, mean.shape)
+
+    def sense_differences(self, key):
+        """One noisy sensing of every synapse's G+ − G− (rows, cols), S."""
+        return self.g_diff_S + jnp.sqrt(self.g_var_S2) * normal_elementwise(
+            key, self.g_diff_S.shape
+        )
+
+    def sense_total(self, key):
+        """One noisy sensing of the tile's summed conductance, S."""
+        return self.total_S + jnp.sqrt(self.total_var_S2) * jax.random.normal(key)

@@ -1,51 +1,102 @@
-"""The one abstraction every algorithm programs against: a crossbar tile."""
+"""The one abstraction every algorithm programs against: a crossbar tile.
 
-from __future__ import annotations
+Tiles follow Equinox's abstract/final pattern: :class:`AbstractTile` declares what a tile has
+(``rows``, ``cols``, ``ledger``, ... as ``eqx.AbstractVar``) and does (abstract methods); each
+concrete tile (IdealTile, PCMTile, TiledMatrix) is final and implements exactly those, never
+overriding a concrete method of the base. Code two tiles share lives in a plain function
+(:func:`outer_product_update`).
+"""
 
+# No ``from __future__ import annotations``: equinox reads AbstractVar annotations as objects.
 import abc
-from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 
-__all__ = ["AbstractTile"]
+from .ledger import EnergyLedger
+
+__all__ = ["AbstractTile", "outer_product_update"]
 
 
 class AbstractTile(eqx.Module):
     """A rows × cols array of synaptic weights with a forward read and a learning write.
 
-    Weights act as ``y = x @ W`` with ``W`` of shape (rows, cols). Every tile has ``rows``,
-    ``cols`` and ``ledger`` (an :class:`EnergyLedger`). Every method is pure and
+    Weights act as ``y = x @ W`` with ``W`` of shape (rows, cols). Every method is pure and
     returns the new tile; ``t`` is the chip time in seconds; ``key`` is keyword-only and
     consumed. Energy of every operation is booked in ``tile.ledger``.
+
+    Attributes:
+        rows, cols: the tile's size (fields, or properties of a composite tile).
+        ledger: the :class:`EnergyLedger` of everything the tile did.
+        refreshes: whether :meth:`refresh` can change anything (a runner skips refresh where
+            it cannot).
+        dw_pulse: the weight change of one nominal SET pulse (weight units; a scalar, or one
+            value per synapse broadcastable to (rows, cols)), or None for a tile with exact
+            weights: what a controller that accumulates changes until they are worth a pulse
+            needs to know.
     """
 
-    # Every tile has ``rows`` and ``cols`` (ints) and ``ledger`` (an EnergyLedger), as fields
-    # or properties; they are not declared here, so that a composite tile can derive them.
+    rows: eqx.AbstractVar[int]
+    cols: eqx.AbstractVar[int]
+    ledger: eqx.AbstractVar[EnergyLedger]
+    refreshes: eqx.AbstractVar[bool]
+    dw_pulse: eqx.AbstractVar[jnp.ndarray | float | None]
 
     @abc.abstractmethod
-    def mvm(self, x, t, *, key) -> tuple[jnp.ndarray, AbstractTile]:
+    def mvm(self, x, t, *, key) -> "tuple[jnp.ndarray, AbstractTile]":
         """Forward read: ``x`` of shape (..., rows) → ``y`` of shape (..., cols)."""
 
     @abc.abstractmethod
-    def mvm_t(self, y, t, *, key) -> tuple[jnp.ndarray, AbstractTile]:
+    def mvm_t(self, y, t, *, key) -> "tuple[jnp.ndarray, AbstractTile]":
         """Transposed read: ``y`` of shape (..., cols) → (..., rows), i.e. ``y @ W.T``."""
 
     @abc.abstractmethod
-    def update(self, dW, t, *, key) -> AbstractTile:
+    def update(self, dW, t, *, key) -> "AbstractTile":
         """Apply a requested weight change ``dW`` of shape (rows, cols)."""
 
     @abc.abstractmethod
-    def read_weights(self, t, *, key) -> tuple[jnp.ndarray, AbstractTile]:
+    def update_outer(self, x, d, t, *, key, scale=1.0) -> "AbstractTile":
+        """Apply ``dW = scale * sum_b outer(x_b, d_b)`` for x (..., rows) and d (..., cols).
+
+        Tiles whose hardware updates outer products in parallel (stochastic pulse trains) do
+        so; the others form ``dW`` and call :meth:`update` (:func:`outer_product_update`).
+        """
+
+    @abc.abstractmethod
+    def reset_and_reprogram(self, dW, W_read, t, *, key) -> "AbstractTile":
+        """Apply ``dW`` (rows, cols), depressing by RESET-and-reprogram.
+
+        The alternative to depressing a differential pair by SET pulses on its G− device
+        (what :meth:`update` does for dW < 0, after which both devices climb towards
+        saturation and need refreshes), used by PCM STDP demonstrators whose depression is
+        abrupt (Tuma et al., Nat. Nanotechnol. 2016; Moraitis et al., IJCNN 2017): take the
+        weight the synapse had (its read ``W_read``, (rows, cols), already booked where it
+        was read), RESET both devices, and program the lowered weight back with
+        program-and-verify. Each depression then costs two RESETs and a program-and-verify
+        write instead of a few SET pulses, but leaves the pair with full headroom.
+        Potentiation (dW > 0) goes through :meth:`update`. Tiles with exact weights apply
+        ``dW`` as :meth:`update` does.
+        """
+
+    @abc.abstractmethod
+    def read_weights(self, t, *, key) -> "tuple[jnp.ndarray, AbstractTile]":
         """Full weight read (rows, cols), booked as a read of every synapse."""
 
     @abc.abstractmethod
-    def program_weights(self, W, t, *, key) -> AbstractTile:
+    def program_weights(self, W, t, *, key) -> "AbstractTile":
         """Write absolute weights ``W`` (rows, cols) (program-and-verify on hardware)."""
 
     @abc.abstractmethod
-    def refresh(self, t, *, key) -> AbstractTile:
+    def refresh(self, t, *, key) -> "AbstractTile":
         """Restore headroom of saturated synapses without changing their weights."""
+
+    @abc.abstractmethod
+    def with_drift_compensation(self, enabled: bool) -> "AbstractTile":
+        """This tile with global drift compensation switched on or off (if it has any)."""
+
+    @abc.abstractmethod
+    def calibrate(self, t, *, key) -> "AbstractTile":
+        """Take the reference read used by global drift compensation (no-op if not needed)."""
 
     @abc.abstractmethod
     def true_weights(self) -> jnp.ndarray:
@@ -54,29 +105,10 @@ class AbstractTile(eqx.Module):
         Introspection for snapshots and tests, not a hardware operation: nothing is booked.
         """
 
-    #: Whether :meth:`refresh` can change anything (a runner skips refresh where it cannot).
-    refreshes: ClassVar[bool] = True
-
-    def with_drift_compensation(self, enabled: bool) -> AbstractTile:
-        """This tile with global drift compensation switched on or off (if it has any)."""
-        del enabled
-        return self
-
-    def calibrate(self, t, *, key) -> AbstractTile:
-        """Take the reference read used by global drift compensation (no-op if not needed)."""
-        del t, key
-        return self
-
-    def update_outer(self, x, d, t, *, key, scale=1.0) -> AbstractTile:
-        """Apply ``dW = scale * sum_b outer(x_b, d_b)`` for x (..., rows) and d (..., cols).
-
-        Tiles whose hardware updates outer products in parallel (stochastic pulse trains)
-        override this; the default forms ``dW`` and calls :meth:`update`.
-        """
-        self.check_outer(x, d)
-        x2 = jnp.reshape(x, (-1, self.rows))
-        d2 = jnp.reshape(d, (-1, self.cols))
-        return self.update(scale * (x2.T @ d2), t, key=key)
+    @abc.abstractmethod
+    def programmed_conductances(self) -> jnp.ndarray | None:
+        """The programmed conductances (2, N, rows, cols) of G+ and G− (N devices per side),
+        S, or None for a tile without devices. Introspection: nothing is booked."""
 
     def check_outer(self, x, d):
         """Check the factors of an outer-product update: (..., rows) and (..., cols), same batch."""
@@ -95,3 +127,18 @@ class AbstractTile(eqx.Module):
                 f"{type(self).__name__}: {name} must have a last axis of {width}, "
                 f"got shape {jnp.shape(x)}"
             )
+
+    def check_matrix(self, M, what: str):
+        """Raise a clear error when ``M`` is not (rows, cols); ``what`` names the argument."""
+        if jnp.shape(M) != (self.rows, self.cols):
+            raise ValueError(
+                f"{type(self).__name__}.{what} must be {(self.rows, self.cols)}, got {jnp.shape(M)}"
+            )
+
+
+def outer_product_update(tile: AbstractTile, x, d, t, *, key, scale=1.0) -> AbstractTile:
+    """``tile.update(scale * sum_b outer(x_b, d_b))``: an outer-product update formed digitally."""
+    tile.check_outer(x, d)
+    x2 = jnp.reshape(x, (-1, tile.rows))
+    d2 = jnp.reshape(d, (-1, tile.cols))
+    return tile.update(scale * (x2.T @ d2), t, key=key)

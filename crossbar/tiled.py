@@ -42,6 +42,9 @@ class TiledMatrix(AbstractTile):
         n_r, n_c = len(self.row_edges) - 1, len(self.col_edges) - 1
         if len(self.blocks) != n_r * n_c:
             raise ValueError(f"TiledMatrix: expected {n_r}×{n_c} blocks, got {len(self.blocks)}")
+        kinds = sorted({type(tile).__name__ for tile in self.blocks})
+        if len(kinds) > 1:
+            raise ValueError(f"TiledMatrix: blocks must be of one kind, got {' and '.join(kinds)}")
         for n, tile in enumerate(self.blocks):
             i, j = divmod(n, n_c)
             want = (
@@ -89,6 +92,13 @@ class TiledMatrix(AbstractTile):
             total = total + tile.ledger
         return total
 
+    @property
+    def dw_pulse(self):
+        """Each block's pulse step at its synapses, (rows, cols); None for exact blocks."""
+        if self.blocks[0].dw_pulse is None:
+            return None
+        return self._assemble(lambda tile: tile.dw_pulse, ())
+
     def _grid(self, key=None):
         """(tile, row slice, col slice, key) of every block; keys split from ``key``."""
         n_c = len(self.col_edges) - 1
@@ -102,6 +112,13 @@ class TiledMatrix(AbstractTile):
             rows = slice(self.row_edges[i], self.row_edges[i + 1])
             cols = slice(self.col_edges[j], self.col_edges[j + 1])
             yield tile, rows, cols, k
+
+    def _assemble(self, part, lead: tuple[int, ...]):
+        """The (*lead, rows, cols) array whose block of every tile is ``part(tile)``."""
+        out = jnp.zeros((*lead, self.rows, self.cols), jnp.float32)
+        for tile, rows, cols, _ in self._grid():
+            out = out.at[..., rows, cols].set(part(tile))
+        return out
 
     def _replace(self, blocks) -> TiledMatrix:
         return eqx.tree_at(lambda s: s.blocks, self, tuple(blocks))
@@ -126,14 +143,8 @@ class TiledMatrix(AbstractTile):
     def mvm_t(self, y, t, *, key):
         return self._read(y, t, key, transpose=True)
 
-    def _check_matrix(self, M, what: str):
-        if jnp.shape(M) != (self.rows, self.cols):
-            raise ValueError(
-                f"TiledMatrix.{what}: expected shape {(self.rows, self.cols)}, got {jnp.shape(M)}"
-            )
-
     def update(self, dW, t, *, key):
-        self._check_matrix(dW, "update")
+        self.check_matrix(dW, "update: dW")
         return self._replace(
             tile.update(dW[rows, cols], t, key=k) for tile, rows, cols, k in self._grid(key)
         )
@@ -142,6 +153,15 @@ class TiledMatrix(AbstractTile):
         self.check_outer(x, d)
         return self._replace(
             tile.update_outer(x[..., rows], d[..., cols], t, key=k, scale=scale)
+            for tile, rows, cols, k in self._grid(key)
+        )
+
+    def reset_and_reprogram(self, dW, W_read, t, *, key):
+        """Block by block: every block RESETs and re-programs its own lowered synapses."""
+        self.check_matrix(dW, "reset_and_reprogram: dW")
+        self.check_matrix(W_read, "reset_and_reprogram: W_read")
+        return self._replace(
+            tile.reset_and_reprogram(dW[rows, cols], W_read[rows, cols], t, key=k)
             for tile, rows, cols, k in self._grid(key)
         )
 
@@ -155,13 +175,16 @@ class TiledMatrix(AbstractTile):
         return W, self._replace(blocks)
 
     def true_weights(self):
-        W = jnp.zeros((self.rows, self.cols), jnp.float32)
-        for tile, rows, cols, _ in self._grid():
-            W = W.at[rows, cols].set(tile.true_weights())
-        return W
+        return self._assemble(lambda tile: tile.true_weights(), ())
+
+    def programmed_conductances(self):
+        first = self.blocks[0].programmed_conductances()
+        if first is None:
+            return None
+        return self._assemble(lambda tile: tile.programmed_conductances(), first.shape[:2])
 
     def program_weights(self, W, t, *, key):
-        self._check_matrix(W, "program_weights")
+        self.check_matrix(W, "program_weights: W")
         return self._replace(
             tile.program_weights(W[rows, cols], t, key=k) for tile, rows, cols, k in self._grid(key)
         )

@@ -71,9 +71,9 @@ def evaluate(experiment, state, history, *, key) -> RunRecord:
         # The snapshots live in the history, so a resumed run has the earlier ones too.
         weights[name] = np.asarray(history[f"snapshot_{name}"], np.float32)
         weight_steps[name] = history["snapshot_step"]
-        g = _layer_conductances(tile)
+        g = tile.programmed_conductances()
         if g is not None:
-            conductances[name] = g
+            conductances[name] = np.asarray(g)
     return RunRecord(
         job_yaml=experiment.job.text,
         program_yaml=program_to_yaml(experiment.program),
@@ -90,19 +90,6 @@ def evaluate(experiment, state, history, *, key) -> RunRecord:
         accuracy_vs_time=accuracy_vs_time,
         setup={"tiles": experiment.job.hardware.tiles},
     )
-
-
-def _layer_conductances(tile) -> np.ndarray | None:
-    """Programmed conductances (2, N, rows, cols) of a tiled PCM matrix, S; None if ideal."""
-    from ..crossbar import PCMTile, TiledMatrix
-
-    if not isinstance(tile, TiledMatrix) or not isinstance(tile.blocks[0], PCMTile):
-        return None
-    first = tile.blocks[0].devices.g_prog_S
-    out = np.zeros((2, first.shape[1], tile.rows, tile.cols), np.float32)
-    for block, rows, cols, _ in tile._grid():
-        out[:, :, rows, cols] = np.asarray(block.devices.g_prog_S)
-    return out
 
 
 def _calibrated(algorithm, learner, t, *, key):

@@ -24,7 +24,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..algorithms.stdp import STDP, Depression, Fatigue, PulseSchedule
+from ..algorithms.snn import (
+    LIF,
+    STDP,
+    Depression,
+    Fatigue,
+    PulseSchedule,
+    SpikingNetwork,
+    simulate,
+)
 from ..crossbar import (
     ENERGY_CATEGORIES,
     AbstractTile,
@@ -35,7 +43,6 @@ from ..crossbar import (
     load_chip,
 )
 from .spike_sources import CorrelationBenchmark, correlation_benchmark
-from .spiking import LIF, SpikingNetwork, simulate
 
 __all__ = [
     "FSTDPBenchmark",
@@ -50,7 +57,7 @@ __all__ = [
 class FSTDPBenchmark:
     """Settings of the synthetic benchmark (tuned here unless a source is named).
 
-    Rule (:class:`~memxbar.algorithms.stdp.STDP`), the same for STDP and FSTDP but for the
+    Rule (:class:`~memxbar.algorithms.snn.STDP`), the same for STDP and FSTDP but for the
     fatigue:
         a_plus, a_minus: A₊, A₋ of the pair terms. A₊ is large because fatigued spikes carry
             e ≈ 0.02–0.09: the potentiation per effective spike is what matters.
@@ -63,7 +70,7 @@ class FSTDPBenchmark:
         mu: weight dependence (1: multiplicative soft bounds, unimodal weights).
         w_init: initial weight of every synapse.
         fatigue_use, fatigue_tau_s: U and τ_f of FSTDP (the paper's rule; values ours).
-    Neuron (:class:`~memxbar.runtime.spiking.LIF`, instantaneous synaptic current):
+    Neuron (:class:`~memxbar.algorithms.snn.LIF`, instantaneous synaptic current):
         tau_m_s: τ_m = 5 ms, a coincidence detector at dt = 1 ms.
         psp_fstdp_mV, psp_stdp_mV: depolarisation by one unfatigued spike of weight 1, mV.
             FSTDP's neuron has 25× the gain of STDP's: the inputs' mean rate (23 Hz) over
@@ -78,7 +85,7 @@ class FSTDPBenchmark:
             largest per-step input of each rule (a few fatigued spikes for FSTDP; many
             unfatigued spikes for STDP); the chip preset's 16 would round a fatigued spike
             to zero.
-        threshold_pulses: the pulse schedule (:class:`~memxbar.algorithms.stdp.PulseSchedule`).
+        threshold_pulses: the pulse schedule (:class:`~memxbar.algorithms.snn.PulseSchedule`).
         read_every_windows: weight reads every 10 windows (100 ms) instead of every window:
             on PCM the full reads were 2/3 of the energy (every synapse digitised), and the
             AUC does not suffer; on ideal tiles the result is the same.
@@ -125,14 +132,12 @@ class FSTDPBenchmark:
 
     def lif(self, *, fatigue: bool) -> LIF:
         """The neuron, with the gain of the rule's inputs (see the class docstring)."""
-        psp_V = 1e-3 * (self.psp_fstdp_mV if fatigue else self.psp_stdp_mV)
-        resistance_Ohm = 1.0e8
         return LIF(
+            count=1,
             tau_m_s=self.tau_m_s,
+            psp_V=1e-3 * (self.psp_fstdp_mV if fatigue else self.psp_stdp_mV),
             refractory_s=self.refractory_s,
-            resistance_Ohm=resistance_Ohm,
-            # A charge q on the membrane gives a jump of R q / τ_m.
-            charge_per_weight_C=psp_V * self.tau_m_s / resistance_Ohm,
+            resistance_Ohm=1.0e8,
         )
 
     def network(self, *, fatigue: bool, depression: Depression = "pair", **record):

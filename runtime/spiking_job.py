@@ -1,6 +1,7 @@
 """Spiking job files (``kind: spiking``): what `memxbar run` reads for an STDP/FSTDP run.
 
-A spiking job describes one plastic layer of the spiking engine (:mod:`.spiking`): groups of
+A spiking job describes one plastic layer of the spiking engine
+(:mod:`memxbar.algorithms.snn`): groups of
 input spike trains, a LIF population, the plasticity rule (STDP, or FSTDP with fatigue), the
 hardware (a chip preset with overrides, ideal or PCM tiles), how learning writes the tiles
 (initial weights, depression mode, pulse schedule, reads and refreshes) and the simulation
@@ -40,8 +41,9 @@ from typing import ClassVar, Literal
 import equinox as eqx
 import numpy as np
 
+from ..algorithms.snn import LIF, STDP, PulseSchedule, SpikingNetwork
 from ..compiler.network import Network, PlasticityRule, SpikingPopulation
-from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, section
+from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, section, written_key
 from .experiment import register_kind
 from .job import SEED_MAX, AbstractJob, HardwareConfig
 
@@ -49,9 +51,6 @@ __all__ = [
     "EventsConfig",
     "InputGroupConfig",
     "InputsConfig",
-    "NeuronsConfig",
-    "FatigueConfig",
-    "RuleConfig",
     "PlasticityConfig",
     "SimulationConfig",
     "SpikingJob",
@@ -132,76 +131,6 @@ class InputsConfig(eqx.Module):
         return sum(g.count for g in self.groups)
 
 
-class NeuronsConfig(eqx.Module):
-    """The LIF population (current-based, see :class:`memxbar.runtime.spiking.LIF`)."""
-
-    count: int = param("neurons", ge=1)
-    tau_m_s: float = param("membrane time constant, s", gt=0.0)
-    psp_V: float = param(
-        "depolarisation by one unfatigued spike through a weight of 1 (the membrane jump with "
-        "tau_syn_s = 0), V",
-        gt=0.0,
-    )
-    refractory_s: float = param("refractory period, s", ge=0.0, default=0.002)
-    v_rest_V: float = param("resting potential, V", default=-0.070)
-    v_reset_V: float = param("reset potential, V", default=-0.070)
-    v_threshold_V: float = param("threshold, V", default=-0.054)
-    resistance_Ohm: float = param("membrane resistance, Ohm", gt=0.0, default=1.0e8)
-    tau_syn_s: float = param("synaptic current time constant, s (0: one step)", ge=0.0, default=0.0)
-    lateral_inhibition_V: float = param(
-        "every spike lowers the other neurons' potential by this, V", ge=0.0, default=0.0
-    )
-    winner_take_all: bool = param(
-        "at most one neuron fires per step (the most depolarised)", default=False, static=True
-    )
-
-    def __check_init__(self):
-        if not self.v_threshold_V > self.v_reset_V:
-            raise InvalidParameter(
-                "v_threshold_V",
-                f"must exceed v_reset_V ({self.v_reset_V:g} V), got {self.v_threshold_V:g} V",
-            )
-
-
-class FatigueConfig(eqx.Module):
-    """Short-term fatigue of the input synapses (FSTDP)."""
-
-    use: float = param("U: fraction of efficacy one spike uses up", gt=0.0, le=1.0)
-    tau_s: float = param("tau_f: recovery time constant, s", gt=0.0)
-
-
-class RuleConfig(eqx.Module):
-    """Pair-based STDP with traces; FSTDP when ``fatigue`` is given."""
-
-    a_plus: float = param("A+: potentiation per unit of pre trace at a post spike", ge=0.0)
-    a_minus: float = param("A-: depression per unit of post trace at a pre spike", ge=0.0)
-    tau_plus_s: float = param("pre trace (potentiation window) time constant, s", gt=0.0)
-    tau_minus_s: float = param("post trace (depression window) time constant, s", gt=0.0)
-    a_post: float = param(
-        "heterosynaptic depression of all of a neuron's synapses per spike of it",
-        ge=0.0,
-        default=0.0,
-    )
-    mu: float = param(
-        "weight dependence exponent (0 additive, 1 multiplicative)", ge=0.0, le=1.0, default=1.0
-    )
-    w_min: float = param("lower weight bound", default=0.0)
-    w_max: float = param("upper weight bound", default=1.0)
-    fatigue: FatigueConfig | None = param(
-        "synaptic fatigue (FSTDP); null: plain STDP", default=None
-    )
-
-    def __check_init__(self):
-        if not self.w_max > self.w_min:
-            raise InvalidParameter(
-                "w_max", f"must exceed w_min ({self.w_min:g}), got {self.w_max:g}"
-            )
-
-    @property
-    def name(self) -> str:
-        return "stdp" if self.fatigue is None else "fstdp"
-
-
 class PlasticityConfig(eqx.Module):
     """How learning writes the tiles."""
 
@@ -239,19 +168,6 @@ class PlasticityConfig(eqx.Module):
         ge=1,
         default=1,
     )
-
-    def __check_init__(self):
-        if self.max_pulses_per_write and self.threshold_pulses == 0:
-            raise InvalidParameter(
-                "max_pulses_per_write", "needs threshold_pulses > 0 (changes must accumulate)"
-            )
-        for name in ("read_every_windows", "refresh_every_windows"):
-            if getattr(self, name) % self.write_every_windows:
-                raise InvalidParameter(
-                    name,
-                    f"must be a multiple of write_every_windows ({self.write_every_windows}), "
-                    f"got {getattr(self, name)}",
-                )
 
 
 class SimulationConfig(eqx.Module):
@@ -338,8 +254,8 @@ class SpikingJob(AbstractJob):
     name: str = param("job name", static=True)
     seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("input spike trains")
-    neurons: NeuronsConfig = section("the LIF population")
-    rule: RuleConfig = section("the plasticity rule")
+    neurons: LIF = section("the LIF population")
+    rule: STDP = section("the plasticity rule")
     hardware: HardwareConfig = section("chip preset and tile kind")
     plasticity: PlasticityConfig = section("how learning writes the tiles")
     simulation: SimulationConfig = section("simulated time, windows, chunks, records")
@@ -385,9 +301,22 @@ class SpikingJob(AbstractJob):
         )
         return Network(self.name, (layer,))
 
+    @property
+    def engine(self) -> SpikingNetwork:
+        """The engine settings of the job (neurons, rule, windows, writes, recording)."""
+        return _engine(self.neurons, self.rule, self.plasticity, self.simulation)
+
     @classmethod
     def from_mapping(cls, mapping: dict, *, source: str, text: str, overrides: dict):
         sections = build(_Sections, mapping, source=source)
+        try:
+            _engine(sections.neurons, sections.rule, sections.plasticity, sections.simulation)
+        except InvalidParameter as err:
+            # The engine's settings come from these two sections, under the same names.
+            simulation = {f.name for f in dataclasses.fields(SimulationConfig)}
+            where = "simulation" if err.field in simulation else "plasticity"
+            key = written_key(mapping, f"{where}.{err.field}")
+            raise ConfigError(source, key, err.message) from None
         record = sections.simulation.windows(sections.simulation.record_every_s)
         write = sections.plasticity.write_every_windows
         if record % write:
@@ -407,12 +336,31 @@ class SpikingJob(AbstractJob):
         return SpikingExperiment.create(self, seed=seed)
 
 
+def _engine(
+    lif: LIF, rule: STDP, plasticity: PlasticityConfig, simulation: SimulationConfig
+) -> SpikingNetwork:
+    p, s = plasticity, simulation
+    return SpikingNetwork(
+        lif=lif,
+        rule=rule,
+        dt_s=s.dt_s,
+        window_steps=s.window_steps,
+        depression=p.depression,
+        schedule=PulseSchedule(p.threshold_pulses, p.max_pulses_per_write),
+        read_every_windows=p.read_every_windows,
+        refresh_every_windows=p.refresh_every_windows,
+        write_every_windows=p.write_every_windows,
+        record_raster=s.record_raster,
+        record_inputs=True,
+    )
+
+
 class _Sections(eqx.Module):
     name: str = param("job name", static=True)
     seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("inputs")
-    neurons: NeuronsConfig = section("neurons")
-    rule: RuleConfig = section("rule")
+    neurons: LIF = section("neurons")
+    rule: STDP = section("rule")
     hardware: HardwareConfig = section("hardware")
     plasticity: PlasticityConfig = section("plasticity")
     simulation: SimulationConfig = section("simulation")

@@ -1,10 +1,11 @@
 """Spiking jobs made runnable: inputs, neurons and tiles, the simulation in chunks, scores.
 
 :class:`SpikingExperiment` follows the contract of :mod:`.experiment`; the driver
-(:func:`memxbar.runtime.loop.run_job`) runs it. The engine (:mod:`.spiking`) runs in jitted
-chunks of ``simulation.chunk_s``; every ``simulation.record_every_s`` inside a chunk the true
-weights, the energy ledger, the spike counts and the fatigue efficacies are recorded (nothing
-booked). Keys come from the window index, so a run is the same however it is chunked.
+(:func:`memxbar.runtime.loop.run_job`) runs it. The engine (:mod:`memxbar.algorithms.snn`)
+runs in jitted chunks of ``simulation.chunk_s``; every ``simulation.record_every_s`` inside a
+chunk the true weights, the energy ledger, the spike counts and the fatigue efficacies are
+recorded (nothing booked). Keys come from the window index, so a run is the same however it
+is chunked.
 
 The run file has the layout of :mod:`.run_file` (kind ``spiking``):
     /metrics/time_s, spike_counts (records, neurons), input_spikes,
@@ -24,24 +25,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..algorithms.stdp import STDP, Fatigue, PulseSchedule
+from ..algorithms.snn import (
+    AbstractSpikeSource,
+    PoissonSpikes,
+    SpikingNetwork,
+    init_state,
+    run_windows,
+)
 from ..compiler import Program, compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger, figure
 from ..hw_configs import format_joules
 from .chip import tile_factory
-from .evaluation import _layer_conductances
 from .experiment import AbstractExperiment
 from .fstdp_benchmark import auc, rate_flatness
 from .run_file import RunRecord
-from .spike_sources import AbstractSpikeSource, PoissonSpikes
-from .spiking import LIF, SpikingNetwork, init_state, run_windows
 from .spiking_job import LAYER, InputLayout, SpikingJob
 from .trainer import ledger_row
 from .weather import WeatherSpikes, input_nmi, preferred_groups, selectivity
 
 __all__ = [
     "build_sources",
-    "build_network",
     "build_tile",
     "initial_weights",
     "run_records",
@@ -78,48 +81,6 @@ def build_sources(job: SpikingJob, *, key) -> AbstractSpikeSource:
         rates,
         groups=mother[layout.group],
         copy_prob=np.array([g.copy_prob for g in groups])[layout.group],
-    )
-
-
-def build_network(job: SpikingJob) -> SpikingNetwork:
-    """The engine settings of the job (neurons, rule, windows, writes, recording)."""
-    n, r, p, s = job.neurons, job.rule, job.plasticity, job.simulation
-    lif = LIF(
-        tau_m_s=n.tau_m_s,
-        v_rest_V=n.v_rest_V,
-        v_reset_V=n.v_reset_V,
-        v_threshold_V=n.v_threshold_V,
-        refractory_s=n.refractory_s,
-        resistance_Ohm=n.resistance_Ohm,
-        tau_syn_s=n.tau_syn_s,
-        # A charge q on the membrane gives a jump of R q / τ_m.
-        charge_per_weight_C=n.psp_V * n.tau_m_s / n.resistance_Ohm,
-        lateral_inhibition_V=n.lateral_inhibition_V,
-        winner_take_all=n.winner_take_all,
-    )
-    rule = STDP(
-        a_plus=r.a_plus,
-        a_minus=r.a_minus,
-        tau_plus_s=r.tau_plus_s,
-        tau_minus_s=r.tau_minus_s,
-        a_post=r.a_post,
-        mu=r.mu,
-        w_min=r.w_min,
-        w_max=r.w_max,
-        fatigue=None if r.fatigue is None else Fatigue(r.fatigue.use, r.fatigue.tau_s),
-    )
-    return SpikingNetwork(
-        lif=lif,
-        rule=rule,
-        dt_s=s.dt_s,
-        window_steps=s.window_steps,
-        depression=p.depression,
-        schedule=PulseSchedule(p.threshold_pulses, p.max_pulses_per_write),
-        read_every_windows=p.read_every_windows,
-        refresh_every_windows=p.refresh_every_windows,
-        write_every_windows=p.write_every_windows,
-        record_raster=s.record_raster,
-        record_inputs=True,
     )
 
 
@@ -253,7 +214,7 @@ class SpikingExperiment(AbstractExperiment):
         K = sim.window_steps
         return cls(
             job=job,
-            net=build_network(job),
+            net=job.engine,
             program=compile_network(job.network, chip, device=job.device(chip)),
             layout=job.layout,
             steps_per_record=sim.windows(sim.record_every_s) * K,
@@ -266,7 +227,7 @@ class SpikingExperiment(AbstractExperiment):
         tile = build_tile(self.job, key=k_tile)
         return SpikingState(
             tile=tile,
-            engine=init_state(self.net, tile.rows, tile.cols),
+            engine=init_state(self.net, tile.rows),
             sources=build_sources(self.job, key=k_source),
             initial=tile.ledger,
         )
@@ -384,9 +345,9 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
         figure(name).run_attr: figure(name).value(learned, n) for name, n in per.items()
     }
     conductances = {}
-    g = _layer_conductances(tile)
+    g = tile.programmed_conductances()
     if g is not None:
-        conductances[LAYER] = g
+        conductances[LAYER] = np.asarray(g)
     keys = (*ENERGY_CATEGORIES, "total")
     return RunRecord(
         job_yaml=job.text,

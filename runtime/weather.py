@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, UInt32
 
-from ..devices.random import threefry2x32
-from .spike_sources import AbstractSpikeSource, uniform24
+from ..algorithms.snn.sources import AbstractSpikeSource
+from ..devices.random import key_words, threefry2x32, uniform24, unit_uniform
 
 __all__ = [
     "WeatherSpikes",
@@ -127,13 +127,12 @@ class WeatherSpikes(AbstractSpikeSource):
                     f"WeatherSpikes: event settings must be scalars or ({n_groups},) arrays"
                 ) from None
             raise
-        data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
         return cls(
             rates_Hz=jnp.asarray(rates, jnp.float32),
             group=jnp.asarray(group, jnp.int32),
             event_rate_Hz=jnp.asarray(onset, jnp.float32),
             event_input_rate_Hz=jnp.asarray(during, jnp.float32),
-            latent_key=jnp.ravel(jnp.asarray(data)).astype(jnp.uint32)[:2],
+            latent_key=jnp.stack(key_words(key)),
             event_duration_s=tuple(float(d) for d in duration),
             n_inputs=int(rates.size),
             n_groups=n_groups,
@@ -169,7 +168,7 @@ class WeatherSpikes(AbstractSpikeSource):
         groups = jnp.arange(self.n_groups, dtype=jnp.uint32)[None, :]
         k0, k1 = self.latent_key[0], self.latent_key[1]
         bits, _ = threefry2x32(k0, k1, counter + jnp.zeros_like(groups), groups + 0 * counter)
-        u = (bits >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
+        u = unit_uniform(bits)
         onsets = (u < self.event_rate_Hz * dt_s).astype(jnp.int32)
         # Active at step t when an onset fell in the last D_g steps: a difference of cumsums.
         total = jnp.concatenate([jnp.zeros((1, self.n_groups), jnp.int32), jnp.cumsum(onsets, 0)])

@@ -30,7 +30,6 @@ from memxbar.crossbar import (
     figures_table,
     load_chip,
 )
-from memxbar.crossbar.depression import reset_and_reprogram
 from memxbar.devices import load_preset
 
 uS = 1e-6
@@ -275,8 +274,8 @@ def test_reset_and_reprogram_books_resets_and_program_and_verify(programmed):
     dW[0, 0] = -0.3  # 0.5 → 0.2
     dW[1, 2] = -0.2  # -0.6 → -0.8
     dW[2, 2] = 2 * dw  # potentiation: two SET pulses
-    after = reset_and_reprogram(
-        zeroed(programmed), jnp.asarray(dW), jnp.asarray(W_read), 1.0, key=jax.random.key(6)
+    after = zeroed(programmed).reset_and_reprogram(
+        jnp.asarray(dW), jnp.asarray(W_read), 1.0, key=jax.random.key(6)
     )
     lowered = 2
     c = after.ledger.values()

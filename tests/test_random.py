@@ -1,4 +1,5 @@
-"""normal16 (four Gaussian samples per cipher call) and normal_elementwise (one per call)."""
+"""The package's random numbers: normal16 (four Gaussian samples per cipher call),
+normal_elementwise (one per call), the uniforms of spike trains and the key words."""
 
 import math
 
@@ -7,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from memxbar.devices.random import normal16, normal_elementwise, uniform_elementwise
+from memxbar.devices.random import (
+    key_words,
+    normal16,
+    normal_elementwise,
+    uniform24,
+    uniform_elementwise,
+)
 
 N = 400_000
 
@@ -95,3 +102,30 @@ def test_elementwise_uniforms_are_uniform_on_the_24_bit_grid():
     # Same key, same draws; a grid of another shape is the same stream.
     grid = np.asarray(uniform_elementwise(jax.random.key(5), (N // 100, 100)))
     np.testing.assert_array_equal(grid.ravel(), u.astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(N,), (N // 1001, 1001), (N // 50, 50)])
+def test_uniform24_is_uniform_on_the_24_bit_grid_and_deterministic(shape):
+    u = np.asarray(uniform24(jax.random.key(3), shape), np.float64)
+    assert u.shape == shape and u.min() >= 0.0 and u.max() < 1.0
+    np.testing.assert_array_equal(u * 2**24, np.floor(u * 2**24))
+    # Mean of U(0,1) within 5 standard errors sqrt(1/12N); the two words of a cipher call
+    # (the halves of a row) are independent: their correlation within 5/sqrt(pairs).
+    assert abs(u.mean() - 0.5) < 5 * math.sqrt(1 / 12 / u.size)
+    assert stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+    rows = u.reshape(-1, shape[-1]) if len(shape) > 1 else u.reshape(-1, 2)
+    half = rows.shape[1] // 2
+    left, right = rows[:, :half].ravel(), rows[:, half : 2 * half].ravel()
+    assert abs(np.corrcoef(left, right)[0, 1]) < 5 / math.sqrt(left.size)
+    np.testing.assert_array_equal(u, np.asarray(uniform24(jax.random.key(3), shape)))
+    assert not np.array_equal(u, np.asarray(uniform24(jax.random.key(4), shape)))
+    assert uniform24(jax.random.key(0), (0, 3)).shape == (0, 3)
+
+
+def test_key_words_are_the_same_for_a_typed_key_and_its_raw_data():
+    key = jax.random.key(11)
+    typed = [int(w) for w in key_words(key)]
+    raw = [int(w) for w in key_words(jax.random.key_data(key))]
+    legacy = [int(w) for w in key_words(jax.random.PRNGKey(11))]
+    assert typed == raw == legacy == [int(w) for w in np.asarray(jax.random.key_data(key))]
+    np.testing.assert_array_equal(uniform24(key, (7,)), uniform24(jax.random.key_data(key), (7,)))

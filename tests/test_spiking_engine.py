@@ -18,35 +18,41 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import approx
 
-from memxbar.algorithms.stdp import STDP, Fatigue, PreState
-from memxbar.crossbar import IdealTile
-from memxbar.runtime.spike_sources import (
-    PoissonSpikes,
-    RateCodedImages,
-    correlation_benchmark,
-    uniform24,
-)
-from memxbar.runtime.spiking import (
+from memxbar.algorithms.snn import (
     LIF,
+    STDP,
+    Fatigue,
+    PoissonSpikes,
+    PreState,
+    PulseSchedule,
+    RateCodedImages,
     SpikingNetwork,
     init_state,
     run_chunk,
     run_windows,
     simulate,
 )
+from memxbar.crossbar import IdealTile
+from memxbar.hw_configs import ConfigError, InvalidParameter, build
+from memxbar.runtime.spike_sources import correlation_benchmark
 
 Z = 4.5
 
 
-def drive(lif: LIF, current_A, n_steps: int, dt_s: float, n: int = 1):
-    """(v after each step (steps, n), spikes (steps, n)) under a constant current."""
-    current = jnp.broadcast_to(jnp.asarray(current_A, jnp.float32), (n,))
+def neurons(**settings) -> LIF:
+    """One LIF neuron (τ_m = 20 ms, 1 mV per spike of weight 1) with ``settings`` changed."""
+    return LIF(**({"count": 1, "tau_m_s": 0.020, "psp_V": 1e-3} | settings))
+
+
+def drive(lif: LIF, current_A, n_steps: int, dt_s: float):
+    """(v after each step (steps, count), spikes (steps, count)) under a constant current."""
+    current = jnp.broadcast_to(jnp.asarray(current_A, jnp.float32), (lif.count,))
 
     def body(state, _):
         state, z = lif.step(state, current, dt_s)
         return state, (state.v_V, z)
 
-    _, (v, z) = jax.lax.scan(body, lif.init(n), None, length=n_steps)
+    _, (v, z) = jax.lax.scan(body, lif.init(), None, length=n_steps)
     return np.asarray(v, np.float64), np.asarray(z)
 
 
@@ -60,7 +66,7 @@ def drive(lif: LIF, current_A, n_steps: int, dt_s: float, n: int = 1):
     drive_V=st.floats(-0.02, 0.03),
 )
 def test_membrane_follows_the_analytical_solution_for_constant_input(tau_m_s, dt_s, drive_V):
-    lif = LIF(tau_m_s=tau_m_s, v_threshold_V=1.0, resistance_Ohm=1e8)
+    lif = neurons(tau_m_s=tau_m_s, v_threshold_V=1.0, resistance_Ohm=1e8)
     current = drive_V / lif.resistance_Ohm
     v, z = drive(lif, current, 200, dt_s)
     t = dt_s * np.arange(1, 201)
@@ -73,7 +79,7 @@ def test_membrane_follows_the_analytical_solution_for_constant_input(tau_m_s, dt
 def test_neuron_parameters_can_be_swept_under_vmap():
     taus = [0.005, 0.02, 0.05]
     stacked = jax.tree.map(
-        lambda *x: jnp.stack(x), *[LIF(tau_m_s=t, v_threshold_V=1.0) for t in taus]
+        lambda *x: jnp.stack(x), *[neurons(tau_m_s=t, v_threshold_V=1.0) for t in taus]
     )
     current = jnp.full(1, 0.01 / 1e8)
 
@@ -82,7 +88,7 @@ def test_neuron_parameters_can_be_swept_under_vmap():
             state, _ = lif.step(state, current, 1e-3)
             return state, state.v_V[0]
 
-        return jax.lax.scan(body, LIF().init(1), None, length=50)[1]
+        return jax.lax.scan(body, neurons().init(), None, length=50)[1]
 
     v = np.asarray(jax.vmap(run)(stacked), np.float64)
     t = 1e-3 * np.arange(1, 51)
@@ -93,13 +99,14 @@ def test_neuron_parameters_can_be_swept_under_vmap():
 def test_synaptic_current_delivers_the_charge_of_its_input():
     dt = 1e-3
     for tau_syn in (0.0, 0.005):
-        lif = LIF(tau_syn_s=tau_syn, charge_per_weight_C=3e-13)
-        state = lif.init(1)
+        lif = neurons(tau_syn_s=tau_syn, psp_V=1.5e-3)
+        state = lif.init()
         charge = 0.0
         for n in range(200):
             current = lif.synaptic_current_A(jnp.array([2.0 if n == 0 else 0.0]), dt)
             state, _ = lif.step(state, current, dt)
             charge += float(state.i_syn_A[0]) * dt
+        # A jump of psp_V = R q / τ_m: q = 1.5 mV · 20 ms / 100 MOhm per unit of output.
         assert charge == approx(2.0 * 3e-13, rel=1e-5)
 
 
@@ -119,7 +126,7 @@ def _steps_to_threshold(lif: LIF, drive_V: float, dt_s: float) -> int:
 @pytest.mark.parametrize("refractory_s", [0.0, 0.002, 0.005])
 def test_reset_and_refractory_give_the_analytical_spike_times(refractory_s):
     dt = 1e-3
-    lif = LIF(tau_m_s=0.02, v_reset_V=-0.065, refractory_s=refractory_s, resistance_Ohm=1e8)
+    lif = neurons(v_reset_V=-0.065, refractory_s=refractory_s, resistance_Ohm=1e8)
     drive_V = 0.03
     v, z = drive(lif, drive_V / lif.resistance_Ohm, 400, dt)
     first = _steps_to_threshold(eqx.tree_at(lambda m: m.v_reset_V, lif, lif.v_rest_V), drive_V, dt)
@@ -135,10 +142,10 @@ def test_reset_and_refractory_give_the_analytical_spike_times(refractory_s):
 
 def test_winner_take_all_lets_only_the_most_depolarised_neuron_fire():
     dt = 1e-3
-    lif = LIF(tau_m_s=0.02, winner_take_all=True, refractory_s=0.0)
-    free = LIF(tau_m_s=0.02, refractory_s=0.0)
+    lif = neurons(count=3, winner_take_all=True, refractory_s=0.0)
+    free = neurons(count=3, refractory_s=0.0)
     drives = jnp.array([0.020, 0.030, 0.025]) / lif.resistance_Ohm
-    state = lif.init(3)
+    state = lif.init()
     winners = []
     for _ in range(200):
         # What each neuron would reach this step, and whether it would fire, without the WTA.
@@ -156,11 +163,11 @@ def test_winner_take_all_lets_only_the_most_depolarised_neuron_fire():
 
 
 def test_lateral_inhibition_lowers_the_other_neurons_by_its_amount():
-    inhibited = LIF(lateral_inhibition_V=0.004, refractory_s=0.0)
-    free = LIF(refractory_s=0.0)
+    inhibited = neurons(count=2, lateral_inhibition_V=0.004, refractory_s=0.0)
+    free = neurons(count=2, refractory_s=0.0)
     drives = jnp.array([0.03, 0.010]) / free.resistance_Ohm
-    v_inh, z_inh = drive(inhibited, drives, 60, 1e-3, n=2)
-    v_free, z_free = drive(free, drives, 60, 1e-3, n=2)
+    v_inh, z_inh = drive(inhibited, drives, 60, 1e-3)
+    v_free, z_free = drive(free, drives, 60, 1e-3)
     first = int(np.flatnonzero(z_free[:, 0])[0])
     np.testing.assert_array_equal(z_inh[: first + 1], z_free[: first + 1])
     assert v_free[first, 1] - v_inh[first, 1] == approx(0.004, abs=1e-6)
@@ -168,24 +175,19 @@ def test_lateral_inhibition_lowers_the_other_neurons_by_its_amount():
 
 
 def test_lif_rejects_impossible_settings():
-    with pytest.raises(ValueError, match="v_threshold_V"):
-        LIF(v_threshold_V=-0.08)
-    with pytest.raises(ValueError, match="tau_m_s"):
-        LIF(tau_m_s=0.0)
-    with pytest.raises(ValueError, match="refractory_s"):
-        LIF(refractory_s=-1e-3)
+    with pytest.raises(ValueError, match="v_threshold_V.*must exceed v_reset_V"):
+        neurons(v_threshold_V=-0.08)
+    with pytest.raises(ValueError, match="tau_m_s.*> 0"):
+        neurons(tau_m_s=0.0)
+    with pytest.raises(ValueError, match="refractory_s.*≥ 0"):
+        neurons(refractory_s=-1e-3)
+    with pytest.raises(ValueError, match="psp_V.*finite"):
+        neurons(psp_V=math.inf)
+    with pytest.raises(ValueError, match="count.*integer"):
+        neurons(count=2.5)
 
 
 # --- spike sources -----------------------------------------------------------------------------
-
-
-def test_uniform24_is_uniform_and_deterministic():
-    u = np.asarray(uniform24(jax.random.key(3), (200_000,)))
-    assert u.min() >= 0 and u.max() < 1
-    # Mean of U(0,1): standard error sqrt(1/12 / n).
-    assert abs(u.mean() - 0.5) < Z * math.sqrt(1 / 12 / u.size)
-    np.testing.assert_array_equal(u, np.asarray(uniform24(jax.random.key(3), (200_000,))))
-    assert not np.array_equal(u, np.asarray(uniform24(jax.random.key(4), (200_000,))))
 
 
 def test_poisson_rates_within_sampling_error():
@@ -209,7 +211,7 @@ def test_poisson_rates_within_sampling_error():
 def test_engine_draws_the_rates_it_is_given():
     rates = np.array([5.0, 20.0, 50.0])
     source = PoissonSpikes.create(np.repeat(rates, 10))
-    net = SpikingNetwork(lif=LIF(), rule=None, window_steps=20, record_inputs=True)
+    net = SpikingNetwork(lif=neurons(), rule=None, window_steps=20, record_inputs=True)
     tile = IdealTile.create(30, 1)
     _, traces = simulate(net, tile, source, 20_000, key=jax.random.key(1))
     counts = np.asarray(traces["pre_counts"]).sum(0)
@@ -343,7 +345,7 @@ def test_continuous_fatigue_mean_approximates_the_discrete_one(use, rate, tau_f,
 
 def _small_net(**kw):
     rule = STDP(0.05, 0.01, 0.01, 0.02, a_post=0.002, fatigue=Fatigue(0.5, 1.0))
-    lif = LIF(tau_m_s=0.005, charge_per_weight_C=0.02 * 0.005 / 1e8)
+    lif = neurons(count=2, tau_m_s=0.005, psp_V=0.02)
     return SpikingNetwork(lif=lif, rule=rule, window_steps=10, **kw)
 
 
@@ -388,7 +390,7 @@ def test_reading_weights_less_often_changes_nothing_on_an_exact_tile():
 def test_runs_vmap_over_seeds():
     source, tile = _small_setup()
     net = _small_net()
-    state = init_state(net, 12, 2)
+    state = init_state(net, 12)
     keys = jax.random.split(jax.random.key(4), 3)
 
     @jax.jit
@@ -407,11 +409,54 @@ def test_runner_rejects_mismatched_shapes_and_lengths():
     net = _small_net()
     with pytest.raises(ValueError, match="rows"):
         simulate(net, IdealTile.create(5, 2), source, 100, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="2 neurons but the tile has 3 columns"):
+        simulate(net, IdealTile.create(12, 3), source, 100, key=jax.random.key(0))
     with pytest.raises(ValueError, match="multiple of window_steps"):
         simulate(net, tile, source, 105, key=jax.random.key(0))
     with pytest.raises(ValueError, match="chunk_steps"):
         simulate(net, tile, source, 100, key=jax.random.key(0), chunk_steps=15)
     with pytest.raises(ValueError, match="window_steps"):
-        SpikingNetwork(lif=LIF(), rule=None, window_steps=0)
+        SpikingNetwork(lif=neurons(), rule=None, window_steps=0)
     with pytest.raises(ValueError, match="depression"):
-        SpikingNetwork(lif=LIF(), rule=None, depression="erase")
+        SpikingNetwork(lif=neurons(), rule=None, depression="erase")
+
+
+# --- the engine's settings are parameter classes -------------------------------------------------
+
+
+def test_engine_settings_build_from_mappings_and_check_themselves_once():
+    lif = build(LIF, {"count": 2, "tau_m_s": 0.005, "psp_mV": 50.0})
+    # psp 50 mV with tau_m 5 ms and R = 100 MOhm (the default): q = 50 mV * 5 ms / 100 MOhm.
+    assert lif.charge_per_weight_C == approx(0.05 * 0.005 / 1e8)
+    assert (lif.refractory_s, lif.v_threshold_V, lif.winner_take_all) == (0.002, -0.054, False)
+    mapping = {"a_plus": 0.05, "a_minus": 0.01, "tau_plus_s": 0.01, "tau_minus_s": 0.02}
+    rule = build(STDP, {**mapping, "fatigue": {"use": 0.5, "tau_s": 2.0}})
+    assert rule == STDP(0.05, 0.01, 0.01, 0.02, fatigue=Fatigue(0.5, 2.0)) and rule.name == "fstdp"
+    assert build(STDP, mapping).name == "stdp"
+    with pytest.raises(ConfigError, match=r"job.yaml: key 'rule.w_max': must exceed w_min \(2\)"):
+        build(STDP, {**mapping, "w_min": 2.0}, source="job.yaml", prefix="rule.")
+    with pytest.raises(ConfigError, match=r"key 'neurons.v_threshold_mV': must exceed v_reset_V"):
+        build(
+            LIF,
+            {"count": 1, "tau_m_s": 0.01, "psp_V": 0.01, "v_threshold_mV": -80},
+            prefix="neurons.",
+        )
+    # Built in code, the same declarations are checked; the error names the field.
+    cases = [
+        (
+            lambda: SpikingNetwork(lif=lif, rule=rule, write_every_windows=2, read_every_windows=3),
+            "read_every_windows",
+        ),
+        (
+            lambda: SpikingNetwork(lif=lif, rule=rule, weights_every_windows=-1),
+            "weights_every_windows",
+        ),
+        (lambda: PulseSchedule(0.0, max_pulses_per_write=2), "max_pulses_per_write"),
+        (lambda: PulseSchedule(1.0, max_pulses_per_write=1.5), "max_pulses_per_write"),
+        (lambda: Fatigue(1.5, 1.0), "use"),
+        (lambda: STDP(0.1, 0.1, 0.01, "0.01"), "tau_minus_s"),
+    ]
+    for make, field in cases:
+        with pytest.raises(InvalidParameter) as info:
+            make()
+        assert info.value.field == field

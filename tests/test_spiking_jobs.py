@@ -18,6 +18,16 @@ from hypothesis import strategies as st
 from support import approx, assert_counted_energy, assert_one_line_error, assert_png
 from test_runtime import assert_identical_files, h5_contents
 
+from memxbar.algorithms.snn import (
+    LIF,
+    STDP,
+    Fatigue,
+    PoissonSpikes,
+    PulseSchedule,
+    SpikingNetwork,
+    init_state,
+    run_windows,
+)
 from memxbar.cli import main
 from memxbar.compiler import compile_network, mapping_report
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, load_chip
@@ -27,9 +37,8 @@ from memxbar.runtime.loop import RunInterrupted, run_job
 from memxbar.runtime.outputs import checkpoint_path
 from memxbar.runtime.rate import RateJob
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
-from memxbar.runtime.spike_sources import PoissonSpikes
 from memxbar.runtime.spiking_job import LAYER, SpikingJob
-from memxbar.runtime.spiking_run import build_network, build_sources
+from memxbar.runtime.spiking_run import build_sources
 from memxbar.runtime.summary import format_summary
 from memxbar.runtime.weather import WeatherSpikes
 
@@ -104,7 +113,7 @@ def test_benchmark_job_builds_the_issue_6_inputs():
     assert isinstance(sources, PoissonSpikes)
     np.testing.assert_allclose(sources.rates_Hz, np.repeat([10, 10, 20, 35, 50], 20))
     np.testing.assert_allclose(sources.copy_prob, np.r_[np.full(20, 0.25), np.zeros(80)])
-    net = build_network(job)
+    net = job.engine
     # psp_mV 50 with tau_m 5 ms and R = 100 MOhm: q = 50 mV * 5 ms / 100 MOhm.
     assert net.lif.charge_per_weight_C == approx(0.05 * 0.005 / 1e8)
     assert net.rule.fatigue.use == 0.5 and net.rule.fatigue.tau_s == 2.0
@@ -119,7 +128,7 @@ def test_weather_job_builds_latent_event_groups():
     assert isinstance(sources, WeatherSpikes)
     assert sources.n_groups == 4 and job.neurons.count == 4
     np.testing.assert_allclose(sources.event_input_rate_Hz, 8 * np.array([5, 10, 20, 40]))
-    assert build_network(job).lif.winner_take_all
+    assert job.engine.lif.winner_take_all
 
 
 def test_job_text_round_trips_through_a_run_file_config():
@@ -237,13 +246,11 @@ def test_write_periods_write_once_per_period_and_hold_the_weights_between():
     import jax
     import jax.numpy as jnp
 
-    from memxbar.algorithms.stdp import STDP, Fatigue
     from memxbar.crossbar import IdealTile
-    from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
 
     source = PoissonSpikes.create(np.full(12, 40.0))
     rule = STDP(0.05, 0.01, 0.01, 0.02, a_post=0.002, fatigue=Fatigue(0.5, 1.0))
-    lif = LIF(tau_m_s=0.005, charge_per_weight_C=0.05 * 0.005 / 1e8)
+    lif = LIF(count=2, tau_m_s=0.005, psp_V=0.05)
     net = SpikingNetwork(
         lif=lif,
         rule=rule,
@@ -253,7 +260,7 @@ def test_write_periods_write_once_per_period_and_hold_the_weights_between():
         weights_every_windows=5,
     )
     tile = IdealTile.create(12, 2, weights=jnp.full((12, 2), 0.5))
-    state = init_state(net, 12, 2)
+    state = init_state(net, 12)
     run = jax.jit(lambda key: run_windows(net, tile, source, state, 40, key=key))
     after, state, traces = run(jax.random.key(0))
     assert float(after.ledger.count("update_calls")) == 40 / 5
@@ -263,7 +270,7 @@ def test_write_periods_write_once_per_period_and_hold_the_weights_between():
     np.testing.assert_allclose(state.weights, after.true_weights(), atol=1e-6)
     assert np.sum(traces["post_counts"]) > 0 and traces["weights"].shape == (8, 12, 2)
     assert not np.array_equal(traces["weights"][0], traces["weights"][-1])
-    with pytest.raises(ValueError, match="read_every_windows .* multiple of write_every_windows"):
+    with pytest.raises(ValueError, match="read_every_windows.*multiple of write_every_windows"):
         SpikingNetwork(lif=lif, rule=rule, write_every_windows=4, read_every_windows=6)
 
 
@@ -273,10 +280,8 @@ def test_write_periods_write_once_per_period_and_hold_the_weights_between():
 )
 @settings(max_examples=60, deadline=None)
 def test_pulse_cap_limits_a_write_and_keeps_the_rest(total, cap):
-    from memxbar.algorithms.stdp import PulseSchedule
-
     quantum = 0.075
-    request, rest = PulseSchedule(1.0, max_pulses=cap).split(np.float32(total), quantum)
+    request, rest = PulseSchedule(1.0, max_pulses_per_write=cap).split(np.float32(total), quantum)
     request, rest = float(request), float(rest)
     assert request + rest == approx(total, abs=1e-6)
     assert abs(request) <= cap * quantum * (1 + 1e-6)

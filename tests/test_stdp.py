@@ -16,25 +16,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import approx
 
-from memxbar.algorithms.stdp import (
+from memxbar.algorithms.snn import (
+    LIF,
     STDP,
     Fatigue,
+    PoissonSpikes,
     PreState,
     PulseSchedule,
-    pulse_quantum,
+    SpikingNetwork,
+    init_state,
+    run_windows,
 )
-from memxbar.algorithms.stdp import apply_delta as _apply_delta
+from memxbar.algorithms.snn import apply_delta as _apply_delta
 from memxbar.crossbar import IdealTile, PCMTile, TiledMatrix, load_chip
-from memxbar.crossbar.depression import reset_and_reprogram
 from memxbar.runtime.fstdp_benchmark import FSTDPBenchmark, auc, rate_flatness, run_benchmark
-from memxbar.runtime.spike_sources import PoissonSpikes
-from memxbar.runtime.spiking import LIF, SpikingNetwork, init_state, run_windows
 
 Z = 4.5
 DT = 1e-3
 # Compile-heavy PCM paths: XLA's backend optimisation is not worth its compile time here.
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
-reprogram = jax.jit(reset_and_reprogram, compiler_options=FAST_COMPILE)
+reprogram = jax.jit(
+    lambda tile, dW, W_read, t, key: tile.reset_and_reprogram(dW, W_read, t, key=key),
+    compiler_options=FAST_COMPILE,
+)
 apply_delta = jax.jit(
     _apply_delta, static_argnames=("depression", "schedule"), compiler_options=FAST_COMPILE
 )
@@ -234,18 +238,14 @@ read_weights = jax.jit(
 
 def test_pending_changes_are_written_once_they_reach_the_threshold():
     tile = _pcm()
-    q = pulse_quantum(tile)
-    assert q == approx(tile.dw_pulse)
+    q = tile.dw_pulse
     dW = jnp.zeros((4, 3)).at[0, 0].set(0.6 * q).at[1, 1].set(-0.6 * q)
-    pending = jnp.zeros((4, 3))
     schedule = PulseSchedule(1.0)
-    tile1, pending = apply_delta(
-        tile, dW, pending, None, 1.0, key=jax.random.key(1), schedule=schedule
-    )
+    tile1, pending = apply_delta(tile, dW, None, 1.0, key=jax.random.key(1), schedule=schedule)
     assert float(tile1.ledger.count("set_pulses")) == float(tile.ledger.count("set_pulses"))
     np.testing.assert_allclose(pending, dW)
     tile2, pending = apply_delta(
-        tile1, dW, pending, None, 2.0, key=jax.random.key(2), schedule=schedule
+        tile1, pending + dW, None, 2.0, key=jax.random.key(2), schedule=schedule
     )
     # 1.2 quanta each: one pulse on G+ of (0, 0) and one on G− of (1, 1); 0.2 quanta stay.
     assert float(tile2.ledger.count("set_pulses") - tile1.ledger.count("set_pulses")) == 2
@@ -260,13 +260,7 @@ def test_exact_tiles_take_every_change_at_once():
     dW = jnp.arange(12.0).reshape(4, 3) * 1e-3 - 4e-3
     for depression in ("pair", "reset"):
         after, pending = apply_delta(
-            tile,
-            dW,
-            jnp.zeros((4, 3)),
-            tile.weights,
-            0.0,
-            key=jax.random.key(0),
-            depression=depression,
+            tile, dW, tile.weights, 0.0, key=jax.random.key(0), depression=depression
         )
         np.testing.assert_allclose(after.weights, 0.5 + dW, rtol=1e-6)
         assert np.all(np.asarray(pending) == 0)
@@ -278,7 +272,7 @@ def test_reset_and_reprogram_lowers_the_weight_with_two_resets_per_device_pair(n
     t = 5.0
     W_read, tile = read_weights(tile, t, jax.random.key(3))
     dW = jnp.zeros((4, 3)).at[0, 1].set(-0.2).at[2, 2].set(-0.3).at[3, 0].set(2 * tile.dw_pulse)
-    after = reprogram(tile, dW, W_read, t, key=jax.random.key(4))
+    after = reprogram(tile, dW, W_read, t, jax.random.key(4))
     W = np.asarray(after.true_weights())
     g_before, g_after = np.asarray(tile.devices.g_prog_S), np.asarray(after.devices.g_prog_S)
     untouched = np.asarray(dW) == 0
@@ -312,7 +306,7 @@ def test_reset_and_reprogram_works_block_by_block_on_a_tiled_matrix():
     matrix = TiledMatrix(blocks=blocks, row_edges=(0, 4, 8), col_edges=(0, 3))
     W_read, matrix = read_weights(matrix, 1.0, jax.random.key(0))
     dW = jnp.zeros((8, 3)).at[7, 2].set(-0.25)
-    after = reprogram(matrix, dW, W_read, 1.0, key=jax.random.key(1))
+    after = reprogram(matrix, dW, W_read, 1.0, jax.random.key(1))
     assert float(after.blocks[0].ledger.count("reset_pulses")) == float(
         matrix.blocks[0].ledger.count("reset_pulses")
     )
@@ -327,10 +321,10 @@ def test_reset_and_reprogram_works_block_by_block_on_a_tiled_matrix():
 def test_pcm_runs_book_their_update_energy(depression):
     source = PoissonSpikes.create(np.full(12, 30.0))
     rule = STDP(0.2, 0.05, 0.01, 0.02, a_post=0.01, fatigue=Fatigue(0.5, 0.5))
-    lif = LIF(tau_m_s=0.005, charge_per_weight_C=0.05 * 0.005 / 1e8)
+    lif = LIF(count=2, tau_m_s=0.005, psp_V=0.05)
     net = SpikingNetwork(lif=lif, rule=rule, window_steps=10, depression=depression)
     tile = _pcm(rows=12, cols=2)
-    state = init_state(net, 12, 2)
+    state = init_state(net, 12)
     run = jax.jit(
         lambda tile, key: run_windows(net, tile, source, state, 200, key=key),
         compiler_options=FAST_COMPILE,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from support import approx
 
-from memxbar.crossbar import IdealTile, PCMTile, load_chip
+from memxbar.crossbar import AbstractTile, IdealTile, PCMTile, TiledMatrix, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import ConfigError, preset_path
 
@@ -177,6 +177,80 @@ def test_ideal_tile_is_exact():
     assert float(tile.ledger.count("mvm_vectors")) == 6
     assert float(updated.ledger.count("update_events")) == 20
     assert float(updated.ledger.total_J) == 0.0
+
+
+# --- the tile interface ------------------------------------------------------------------------
+
+TILE_CLASSES = (IdealTile, PCMTile, TiledMatrix)
+
+
+def test_tiles_follow_the_abstract_final_pattern():
+    """Equinox's rule: the base declares attributes (AbstractVar) and abstract methods; a
+    concrete tile implements exactly those and never overrides a concrete method."""
+    assert {"rows", "cols", "ledger", "refreshes", "dw_pulse"} <= AbstractTile.__abstractvars__
+    concrete = {
+        name
+        for name, value in vars(AbstractTile).items()
+        if callable(value)
+        and not name.startswith("__")
+        and name not in AbstractTile.__abstractmethods__
+    }
+    assert concrete == {"check_input", "check_outer", "check_matrix"}
+    for cls in TILE_CLASSES:
+        assert not cls.__abstractmethods__ and not cls.__abstractvars__, cls
+        assert not concrete & set(vars(cls)), cls
+        assert cls.__subclasses__() == [], cls  # final
+
+
+def _grid(kind: str) -> TiledMatrix:
+    """A 6 × 5 matrix on tiles of at most 4 × 3: blocks of 4×3, 4×2, 2×3, 2×2."""
+
+    def block(n, rows, cols):
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        if kind == "ideal":
+            return IdealTile.create(*shape, weights=jnp.full(shape, 0.1 * n))
+        weights = jnp.full(shape, 0.1 * n)
+        return create(CHIP, key=K(n), rows=shape[0], cols=shape[1], w_max=0.5 + n, weights=weights)
+
+    return TiledMatrix.build(6, 5, 4, 3, block)
+
+
+def test_tiled_matrix_assembles_pulse_steps_and_conductances_of_its_blocks():
+    matrix = _grid("pcm")
+    steps = np.asarray(matrix.dw_pulse)
+    g = np.asarray(matrix.programmed_conductances())
+    assert steps.shape == (6, 5) and g.shape == (2, CHIP.tile.devices_per_side, 6, 5)
+    blocks = [(slice(0, 4), slice(0, 3)), (slice(0, 4), slice(3, 5))]
+    blocks += [(slice(4, 6), slice(0, 3)), (slice(4, 6), slice(3, 5))]
+    for n, (block, (rows, cols)) in enumerate(zip(matrix.blocks, blocks, strict=True)):
+        # Each block has its own w_max, so its own pulse step (w_max / (N g_weight_max) · step).
+        np.testing.assert_array_equal(steps[rows, cols], np.float32(block.dw_pulse))
+        assert block.dw_pulse == approx(
+            (0.5 + n)
+            / CHIP.tile.devices_per_side
+            / CHIP.update.g_weight_max_S
+            * CHIP.update.pulse_step_S
+        )
+        np.testing.assert_array_equal(g[:, :, rows, cols], np.asarray(block.devices.g_prog_S))
+    ideal = _grid("ideal")
+    assert ideal.dw_pulse is None and IdealTile.create(2, 2).dw_pulse is None
+    assert ideal.programmed_conductances() is None
+    assert ideal.refreshes is False and matrix.refreshes is True
+    mixed = (matrix.blocks[0], *ideal.blocks[1:])
+    with pytest.raises(ValueError, match="one kind, got IdealTile and PCMTile"):
+        TiledMatrix(blocks=mixed, row_edges=matrix.row_edges, col_edges=matrix.col_edges)
+
+
+def test_reset_and_reprogram_is_an_update_on_exact_tiles():
+    W = jnp.full((6, 5), 0.25)
+    dW = jnp.linspace(-0.2, 0.2, 30).reshape(6, 5)
+    for tile in (IdealTile.create(6, 5, weights=W), _grid("ideal")):
+        after = tile.reset_and_reprogram(dW, W, 1.0, key=K(0))
+        np.testing.assert_array_equal(
+            after.true_weights(), tile.update(dW, 1.0, key=K(0)).true_weights()
+        )
+        with pytest.raises(ValueError, match=r"reset_and_reprogram: W_read must be \(6, 5\)"):
+            tile.reset_and_reprogram(dW, W[:2], 1.0, key=K(0))
 
 
 # --- PCMTile MVM statistics ----------------------------------------------------------------------

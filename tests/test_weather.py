@@ -217,7 +217,8 @@ def _ideal(name: str, tmp_path: Path, duration_s: float):
     job["simulation"].update(duration_s=duration_s, chunk_s=duration_s / 2)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(job, sort_keys=False))
-    return run_job(load_job(path), tmp_path / "run.h5", progress=False).final
+    out = path.with_suffix(".h5")  # one run file per job: a finished one is never replaced
+    return run_job(load_job(path), out, progress=False).final
 
 
 def test_fstdp_with_wta_separates_the_groups_where_stdp_follows_the_rates(tmp_path):
