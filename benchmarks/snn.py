@@ -51,7 +51,7 @@ from memxbar.algorithms.snn import (
 )
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 from memxbar.runtime.job import load_job
-from memxbar.runtime.spiking_run import build_sources, build_tile
+from memxbar.runtime.spiking_experiment import build_sources, build_tile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BRIAN2_A_S = 0.04

@@ -40,7 +40,7 @@ from memxbar.algorithms.softhebb import (
 )
 from memxbar.crossbar import load_chip
 from memxbar.runtime.chip import tile_factory
-from memxbar.runtime.datasets import centered, load_digits_split
+from memxbar.runtime.data.datasets import centered, load_digits_split
 from memxbar.runtime.trainer import Schedule, train_chunk
 
 BATCH = 32

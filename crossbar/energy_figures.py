@@ -3,9 +3,9 @@
 Every figure is a sum of energy categories of the ledger (:data:`.ledger.ENERGY_CATEGORIES`)
 divided by a count of something. The compiler estimates some of them from the chip and device
 presets (:mod:`memxbar.compiler.report`); a run measures them from its tiles' ledgers
-(:mod:`memxbar.runtime.evaluation`, :mod:`memxbar.runtime.spiking_run`). Both use the definitions
-here, so an estimate and a measurement of the same name are the same quantity. The energy of
-the initial programming of the weights is never part of a figure.
+(:mod:`memxbar.runtime.rate_experiment`, :mod:`memxbar.runtime.spiking_experiment`). Both use
+the definitions here, so an estimate and a measurement of the same name are the same
+quantity. The energy of the initial programming of the weights is never part of a figure.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError, InvalidParameter, brief, kind_of
-from .fields import OneOf, Pairs, Scalar, param, section
+from .fields import OneOf, Pairs, Scalar, attached, param, section
 from .mappings import apply_overrides, describe, dump
 from .strict import build, build_within, written_key
 from .units import format_joules, format_si, round_si, unit_of
@@ -47,6 +47,7 @@ __all__ = [
     "read_yaml",
     "round_si",
     "section",
+    "attached",
     "unit_of",
     "written_key",
 ]

@@ -8,7 +8,7 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-__all__ = ["param", "section", "OneOf", "Pairs", "Scalar", "pairs_value_type", "one_of_in"]
+__all__ = ["param", "section", "attached", "OneOf", "Pairs", "Scalar", "pairs_value_type", "one_of_in"]
 
 _V = typing.TypeVar("_V")
 
@@ -62,6 +62,17 @@ def section(doc: str, *, default: Any = dataclasses.MISSING, shorthand: str | No
     if shorthand is not None:
         metadata["shorthand"] = shorthand
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def attached(doc: str, *, default: Any) -> Any:
+    """A field the loader's caller fills, never a key of the file (e.g. the file's name).
+
+    Keyword-only, so it may follow fields without defaults; :func:`~.strict.build` neither
+    reads nor lists it, and :func:`~.mappings.dump` leaves it out.
+    """
+    return dataclasses.field(
+        default=default, kw_only=True, metadata={"doc": doc, "attached": True, "static": True}
+    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -88,7 +88,7 @@ def dump(obj: Any) -> dict[str, Any]:
     return {
         f.name: _dump_value(getattr(obj, f.name), hints.get(f.name))
         for f in dataclasses.fields(obj)
-        if f.init
+        if f.init and not f.metadata.get("attached")
     }
 
 

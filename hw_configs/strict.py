@@ -52,7 +52,7 @@ def build(cls: type, mapping: Mapping[str, Any], *, source: str = "", prefix: st
         where = prefix.rstrip(".") or "<top>"
         raise ConfigError(source, where, f"expected a mapping, got {kind_of(mapping)}")
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    fields = [f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("attached")]
     # Unknown keys first: a key with a wrong unit suffix (set_pulse_pV) is a typo to point
     # at, not a reason to report the field it failed to spell (set_pulse_J) as missing.
     spellings = [k for f in fields for k in key_spellings(f.name)]

@@ -28,7 +28,7 @@
 #
 # This notebook draws, for both presets, the figures that `memxbar devices plot` writes:
 # conductance vs SET pulse number, drift from 1 s to 10 years, and programming and read noise
-# vs target conductance. All numbers come from `memxbar.runtime.device_figures`, the same
+# vs target conductance. All numbers come from `memxbar.runtime.report.device_figures`, the same
 # code the CLI runs. Units: conductances in µS on the plots (S inside the code), times in s.
 #
 # Environment variables: `MEMXBAR_NOTEBOOK_SMALL=1` simulates 200 instead of 2000 devices
@@ -43,7 +43,7 @@ import jax
 import numpy as np
 
 from memxbar.devices import load_preset
-from memxbar.runtime import device_figures as df
+from memxbar.runtime.report import device_figures as df
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
 N_DEVICES = 200 if SMALL else 2000

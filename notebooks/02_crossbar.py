@@ -26,7 +26,7 @@
 #    the outputs, as in Joshi et al., Nat. Commun. 2020);
 # 2. where the energy of a training-like sequence (MVMs, pulse updates, refreshes) goes.
 #
-# All numbers come from `memxbar.runtime.crossbar_figures`. Environment variables:
+# All numbers come from `memxbar.runtime.report.crossbar_figures`. Environment variables:
 # `MEMXBAR_NOTEBOOK_SMALL=1` uses a small tile and few steps (for the tests);
 # `MEMXBAR_NOTEBOOK_OUT` is the folder the PNGs go to (default `notebooks/out`).
 
@@ -37,8 +37,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from memxbar.algorithms import delta_rule
 from memxbar.crossbar import PCMTile, load_chip
-from memxbar.runtime import crossbar_figures as cf
+from memxbar.runtime.report import crossbar_figures as cf
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
 OUT = cf.make_output_dir(Path(os.environ.get("MEMXBAR_NOTEBOOK_OUT", "notebooks/out")))
@@ -67,7 +68,7 @@ print(f"tile {ROWS} x {COLS}, {BATCH} input vectors per read, figures in {OUT}/"
 # noise keeps accumulating.
 
 # %%
-weights = cf.uniform_weights(ROWS, COLS, key=k_w)
+weights = delta_rule.uniform_weights(ROWS, COLS, key=k_w)
 tile = create(chip, key=k_tile, rows=ROWS, cols=COLS, weights=weights)
 x = jax.random.uniform(k_x, (BATCH, ROWS), minval=-1.0, maxval=1.0)
 times = cf.error_times_s(N_TIMES)
@@ -95,7 +96,7 @@ figure  # noqa: B018 (Jupyter shows the last value of a cell)
 
 # %%
 fresh = create(chip, key=k_fresh, rows=ROWS, cols=COLS)
-run = cf.training_sequence(
+run = delta_rule.delta_rule_sequence(
     fresh, steps=STEPS, batch=TRAIN_BATCH, refresh_every=REFRESH_EVERY, key=k_train
 )
 ledger = run.tile.ledger
@@ -131,7 +132,7 @@ linear = create(
     cols=COLS,
     device=cf.linearised_device(fresh.device, chip.update.pulse_step_S),
 )
-linear_run = cf.training_sequence(
+linear_run = delta_rule.delta_rule_sequence(
     linear, steps=STEPS, batch=TRAIN_BATCH, refresh_every=REFRESH_EVERY, key=k_train
 )
 window = max(STEPS // 10, 1)

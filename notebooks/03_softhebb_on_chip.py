@@ -46,8 +46,8 @@ from memxbar.compiler import compile_network, mapping_report
 from memxbar.crossbar import load_chip
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
-from memxbar.runtime.plots import receptive_fields_figure, write_run_plots
-from memxbar.runtime.summary import format_summary
+from memxbar.runtime.report.plots import receptive_fields_figure, write_run_plots
+from memxbar.runtime.report.summary import format_summary
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
 OUT = Path(os.environ.get("MEMXBAR_NOTEBOOK_OUT", "notebooks/out"))

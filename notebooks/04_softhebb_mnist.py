@@ -45,11 +45,11 @@ import numpy as np
 import yaml
 
 from memxbar.crossbar import ENERGY_CATEGORIES
+from memxbar.runtime.data.mnist import mnist_folder
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
-from memxbar.runtime.mnist import mnist_folder
-from memxbar.runtime.plots import receptive_fields_figure, write_run_plots
-from memxbar.runtime.summary import format_summary
+from memxbar.runtime.report.plots import receptive_fields_figure, write_run_plots
+from memxbar.runtime.report.summary import format_summary
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
 OUT = Path(os.environ.get("MEMXBAR_NOTEBOOK_OUT", "notebooks/out"))

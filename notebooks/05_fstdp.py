@@ -51,10 +51,10 @@ from matplotlib.figure import Figure
 from memxbar.crossbar import ENERGY_CATEGORIES
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
-from memxbar.runtime.plots import group_colours, raster_axes, weight_trajectories_axes
+from memxbar.runtime.report.plots import group_colours, raster_axes, weight_trajectories_axes
+from memxbar.runtime.report.summary import format_summary
+from memxbar.runtime.spiking_experiment import build_sources
 from memxbar.runtime.spiking_job import LAYER
-from memxbar.runtime.spiking_run import build_sources
-from memxbar.runtime.summary import format_summary
 
 SMALL = os.environ.get("MEMXBAR_NOTEBOOK_SMALL", "0") == "1"
 OUT = Path(os.environ.get("MEMXBAR_NOTEBOOK_OUT", "notebooks/out"))

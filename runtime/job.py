@@ -20,12 +20,16 @@ from ..devices import load_preset
 from ..hw_configs import (
     ConfigError,
     InvalidParameter,
-    brief,
+    Pairs,
+    Scalar,
+    attached,
+    build,
     param,
     parse_yaml,
     preset_path,
     read_text,
     read_yaml,
+    section,
     written_key,
 )
 from .experiment import job_class
@@ -36,7 +40,6 @@ __all__ = [
     "HardwareConfig",
     "load_job",
     "job_from_text",
-    "pop_overrides",
 ]
 
 #: Largest seed: scikit-learn's splits (the digits data set) take 32-bit seeds, and every job
@@ -50,35 +53,45 @@ class HardwareConfig(eqx.Module):
     chip: str = param("chip preset name or YAML path", static=True)
     tiles: Literal["pcm", "ideal"] = param("PCM tiles or ideal float tiles", static=True)
     w_max: float = param("weight represented by a full device (weight units)", gt=0.0)
+    chip_overrides: Pairs[Scalar] = param(
+        "chip preset values replaced for this job, by dotted key (ablations), e.g. "
+        "{periphery.adc.bits: 6}",
+        default=(),
+        static=True,
+    )
+    device_overrides: Pairs[Scalar] = param(
+        "device preset values replaced for this job, by dotted key, e.g. "
+        "{variability.step_relative: 0.0}",
+        default=(),
+        static=True,
+    )
 
 
 class AbstractJob(eqx.Module):
     """A job file of some kind: what every kind shares, and what each must provide.
 
-    Every job has a name, a seed, its hardware (chip preset, tile kind, w_max) and the
-    hardware overrides (sorted (dotted key, value) tuples, see :func:`pop_overrides`); the
-    file it came from (``source``) and its text. A kind (a subclass registered with
-    :func:`~.experiment.register_kind`) reads its own sections (:meth:`from_mapping`), says
-    which network it places on the chip and builds its experiment.
+    Every job has a name, a seed and its hardware (chip preset, tile kind, w_max, overrides),
+    and remembers the file it came from (``source``) and its text. A kind (a subclass
+    registered with :func:`~.experiment.register_kind`) declares its own sections as fields,
+    says which network it places on the chip, checks what spans its sections
+    (:meth:`check_sections`) and builds its experiment.
     """
 
     kind: AbstractClassVar[str]
     #: Options of ``memxbar run`` beyond seed/resume/overwrite that this kind takes.
     run_options: AbstractClassVar[tuple[str, ...]]
-    name: AbstractVar[str]
-    seed: AbstractVar[int]
-    hardware: AbstractVar[HardwareConfig]
+    name: str = param("job name", static=True)
+    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
+    hardware: HardwareConfig = section("chip preset, tile kind, w_max and overrides")
+    source: str = attached("the file the job was read from", default="")
+    text: str = attached("the job file's text (stored in the run file)", default="")
     #: The compiler's view of the job: the layers it places on the chip.
     network: AbstractVar[Network]
-    source: AbstractVar[str]
-    text: AbstractVar[str]
-    chip_overrides: AbstractVar[tuple]
-    device_overrides: AbstractVar[tuple]
 
-    @classmethod
     @abc.abstractmethod
-    def from_mapping(cls, mapping: dict, *, source: str, text: str, overrides: dict):
-        """The job from its YAML mapping (without ``kind`` and the hardware overrides)."""
+    def check_sections(self, source: str) -> None:
+        """Raise ConfigError (naming ``source`` and the key) for what no single section can
+        check on its own, e.g. a network whose rules the algorithms refuse."""
 
     @abc.abstractmethod
     def experiment(self, *, seed: int, **options):
@@ -90,7 +103,7 @@ class AbstractJob(eqx.Module):
         The overrides are appended to the preset's description, so that the description a
         report prints (and the program file records) says which chip was used.
         """
-        overrides = dict(self.chip_overrides)
+        overrides = dict(self.hardware.chip_overrides)
         chip = load_chip(self.hardware.chip, overrides)
         if not overrides or "description" in overrides:
             return chip
@@ -100,7 +113,7 @@ class AbstractJob(eqx.Module):
     def device(self, chip=None):
         """The chip's device model with ``hardware.device_overrides`` applied."""
         chip = self.chip() if chip is None else chip
-        return load_preset(chip.device_preset, dict(self.device_overrides))
+        return load_preset(chip.device_preset, dict(self.hardware.device_overrides))
 
     def check_hardware(self, source: str):
         """Build chip and device now, so a bad preset or override names the job file.
@@ -108,14 +121,17 @@ class AbstractJob(eqx.Module):
         A problem with a value the job overrides is reported at the job's own key
         (``hardware.chip_overrides.<key>``); one in a preset names the preset and its key.
         """
+        overrides = self.hardware
         try:
             chip = self.chip()
         except ConfigError as err:
-            raise _hardware_error(err, source, "chip_overrides", self.chip_overrides) from None
+            raise _hardware_error(err, source, "chip_overrides", overrides.chip_overrides) from None
         try:
             device = self.device(chip)
         except ConfigError as err:
-            raise _hardware_error(err, source, "device_overrides", self.device_overrides) from None
+            raise _hardware_error(
+                err, source, "device_overrides", overrides.device_overrides
+            ) from None
         try:
             chip.check_device(device)
         except InvalidParameter as err:
@@ -125,7 +141,7 @@ class AbstractJob(eqx.Module):
                 ConfigError(str(path), key, err.message),
                 source,
                 "chip_overrides",
-                self.chip_overrides,
+                overrides.chip_overrides,
             ) from None
         return self
 
@@ -136,23 +152,6 @@ def _hardware_error(err: ConfigError, source: str, what: str, overrides: tuple) 
     if err.key in dict(overrides):
         return ConfigError(source, f"hardware.{what}.{err.key}", f"{err.message} ({err.source})")
     return ConfigError(source, "hardware", str(err))
-
-
-def pop_overrides(mapping: dict, source: str) -> tuple[dict, dict]:
-    """(mapping without hardware.*_overrides, {name: sorted (dotted key, value) tuple})."""
-    hardware = mapping.get("hardware")
-    overrides = {"chip_overrides": (), "device_overrides": ()}
-    if not isinstance(hardware, dict):
-        return mapping, overrides
-    hardware = dict(hardware)
-    for name in overrides:
-        value = hardware.pop(name, None) or {}
-        if not isinstance(value, dict):
-            raise ConfigError(
-                source, f"hardware.{name}", f"expected a mapping of dotted keys, got {brief(value)}"
-            )
-        overrides[name] = tuple(sorted((str(k), v) for k, v in value.items()))
-    return {**mapping, "hardware": hardware}, overrides
 
 
 def load_job(path: str | Path) -> AbstractJob:
@@ -174,6 +173,6 @@ def job_from_text(text: str, source: str) -> AbstractJob:
         cls = job_class(kind)
     except ValueError as err:
         raise ConfigError(source, "kind", f"{err} (no kind: a rate-based job)") from None
-    mapping, overrides = pop_overrides(mapping, source)
-    job = cls.from_mapping(mapping, source=source, text=text, overrides=overrides)
+    job = dataclasses.replace(build(cls, mapping, source=source), source=source, text=text)
+    job.check_sections(source)
     return job.check_hardware(source)

@@ -43,9 +43,17 @@ import numpy as np
 
 from ..algorithms.snn import LIF, STDP, PulseSchedule, SpikingNetwork
 from ..compiler.network import Network, PlasticityRule, SpikingPopulation
-from ..hw_configs import ConfigError, InvalidParameter, brief, build, param, section, written_key
+from ..hw_configs import (
+    ConfigError,
+    InvalidParameter,
+    brief,
+    param,
+    parse_yaml,
+    section,
+    written_key,
+)
 from .experiment import register_kind
-from .job import SEED_MAX, AbstractJob, HardwareConfig
+from .job import AbstractJob
 
 __all__ = [
     "EventsConfig",
@@ -251,18 +259,11 @@ class SpikingJob(AbstractJob):
 
     kind: ClassVar[str] = "spiking"
     run_options: ClassVar[tuple[str, ...]] = ()
-    name: str = param("job name", static=True)
-    seed: int = param("PRNG seed (the --seed option overrides it)", ge=0, le=SEED_MAX)
     inputs: InputsConfig = section("input spike trains")
     neurons: LIF = section("the LIF population")
     rule: STDP = section("the plasticity rule")
-    hardware: HardwareConfig = section("chip preset and tile kind")
     plasticity: PlasticityConfig = section("how learning writes the tiles")
     simulation: SimulationConfig = section("simulated time, windows, chunks, records")
-    source: str = eqx.field(static=True)
-    text: str = eqx.field(static=True)
-    chip_overrides: tuple = eqx.field(static=True)
-    device_overrides: tuple = eqx.field(static=True)
 
     @property
     def layout(self) -> InputLayout:
@@ -306,19 +307,19 @@ class SpikingJob(AbstractJob):
         """The engine settings of the job (neurons, rule, windows, writes, recording)."""
         return _engine(self.neurons, self.rule, self.plasticity, self.simulation)
 
-    @classmethod
-    def from_mapping(cls, mapping: dict, *, source: str, text: str, overrides: dict):
-        sections = build(_Sections, mapping, source=source)
+    def check_sections(self, source: str) -> None:
+        """The engine accepts the neurons, rule, plasticity and simulation together, and a
+        write period divides a record."""
         try:
-            _engine(sections.neurons, sections.rule, sections.plasticity, sections.simulation)
+            _engine(self.neurons, self.rule, self.plasticity, self.simulation)
         except InvalidParameter as err:
             # The engine's settings come from these two sections, under the same names.
             simulation = {f.name for f in dataclasses.fields(SimulationConfig)}
             where = "simulation" if err.field in simulation else "plasticity"
-            key = written_key(mapping, f"{where}.{err.field}")
+            key = written_key(parse_yaml(self.text, source), f"{where}.{err.field}")
             raise ConfigError(source, key, err.message) from None
-        record = sections.simulation.windows(sections.simulation.record_every_s)
-        write = sections.plasticity.write_every_windows
+        record = self.simulation.windows(self.simulation.record_every_s)
+        write = self.plasticity.write_every_windows
         if record % write:
             raise ConfigError(
                 source,
@@ -326,12 +327,10 @@ class SpikingJob(AbstractJob):
                 f"must divide the windows per record (simulation.record_every_s = {record} "
                 f"windows), got {write}",
             )
-        fields = {f.name: getattr(sections, f.name) for f in dataclasses.fields(sections)}
-        return cls(**fields, source=source, text=text, **overrides)
 
     def experiment(self, *, seed: int):
-        """The runnable experiment (:class:`~.spiking_run.SpikingExperiment`)."""
-        from .spiking_run import SpikingExperiment
+        """The runnable experiment (:class:`~.spiking_experiment.SpikingExperiment`)."""
+        from .spiking_experiment import SpikingExperiment
 
         return SpikingExperiment.create(self, seed=seed)
 
@@ -353,14 +352,3 @@ def _engine(
         record_raster=s.record_raster,
         record_inputs=True,
     )
-
-
-class _Sections(eqx.Module):
-    name: str = param("job name", static=True)
-    seed: int = param("PRNG seed", ge=0, le=SEED_MAX)
-    inputs: InputsConfig = section("inputs")
-    neurons: LIF = section("neurons")
-    rule: STDP = section("rule")
-    hardware: HardwareConfig = section("hardware")
-    plasticity: PlasticityConfig = section("plasticity")
-    simulation: SimulationConfig = section("simulation")

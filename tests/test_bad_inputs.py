@@ -43,9 +43,9 @@ from memxbar.hw_configs import (
     written_key,
 )
 from memxbar.runtime.chip import tile_factory
-from memxbar.runtime.datasets import check_network_input, load_dataset, load_digits_split
+from memxbar.runtime.data.datasets import check_network_input, load_dataset, load_digits_split
+from memxbar.runtime.data.mnist import read_csv_images, read_images, read_labels
 from memxbar.runtime.job import SEED_MAX, load_job
-from memxbar.runtime.mnist import read_csv_images, read_images, read_labels
 
 EXAMPLES = REPO / "examples"
 PULSE_PRESET = REPO / "hw_configs" / "devices" / "pcm_gst_pulse.yaml"

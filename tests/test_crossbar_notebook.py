@@ -1,4 +1,4 @@
-"""The crossbar notebook and the helpers it is written on (memxbar.runtime.crossbar_figures)."""
+"""The crossbar notebook and the helpers it is written on (runtime/report/crossbar_figures.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from matplotlib.figure import Figure
 from support import approx, assert_png, run_notebook
 
+from memxbar.algorithms import delta_rule
 from memxbar.crossbar import ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.devices import load_preset
-from memxbar.runtime import crossbar_figures as cf
+from memxbar.runtime.report import crossbar_figures as cf
 
 REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "02_crossbar.py"
@@ -84,7 +85,7 @@ def test_notebook_is_a_jupytext_notebook():
 def programmed():
     chip = load_chip("pcm_256")
     k_w, k_tile, k_x = jax.random.split(jax.random.key(7), 3)
-    weights = cf.uniform_weights(ROWS, COLS, key=k_w)
+    weights = delta_rule.uniform_weights(ROWS, COLS, key=k_w)
     tile = create(chip, key=k_tile, rows=ROWS, cols=COLS, weights=weights)
     x = jax.random.uniform(k_x, (64, ROWS), minval=-1.0, maxval=1.0)
     return tile, x, weights
@@ -99,7 +100,7 @@ def test_error_times_span_one_second_to_one_year():
 
 
 def test_weights_are_uniform_in_plus_minus_w_max():
-    w = np.asarray(cf.uniform_weights(200, 50, 0.5, key=jax.random.key(0)))
+    w = np.asarray(delta_rule.uniform_weights(200, 50, 0.5, key=jax.random.key(0)))
     assert w.shape == (200, 50) and w.dtype == np.float32
     assert np.all(np.abs(w) <= 0.5)
     # Uniform in ±0.5: mean 0 ± 0.29/100 (SE of 10^4 draws), variance 1/12 of the width².
@@ -155,7 +156,7 @@ def test_training_sequence_checks_its_arguments():
     for bad in ({"steps": 0}, {"batch": 0}, {"refresh_every": 0}):
         kwargs = {"steps": 4, "batch": 2, "refresh_every": 2, **bad}
         with pytest.raises(ValueError, match="must be ≥ 1"):
-            cf.training_sequence(tile, key=jax.random.key(0), **kwargs)
+            delta_rule.delta_rule_sequence(tile, key=jax.random.key(0), **kwargs)
     figure = cf.plot_energy_breakdown(tile.ledger, title="empty")
     assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == list(ENERGY_CATEGORIES)
 

@@ -30,13 +30,13 @@ import numpy as np
 import pytest
 from support import MNIST_DIR, REPO, assert_one_line_error, run_cli
 
-from memxbar.runtime import fetch as fetch_module
-from memxbar.runtime.data_catalog import CATALOG, DataSource, RemoteFile
-from memxbar.runtime.data_home import default_data_dir
-from memxbar.runtime.data_inventory import MANIFEST, mismatch
-from memxbar.runtime.fetch import fetch, list_data
-from memxbar.runtime.image_datasets import load_cifar10_arrays, load_stl10_arrays
-from memxbar.runtime.mnist import load_mnist_arrays
+from memxbar.runtime.data import fetch as fetch_module
+from memxbar.runtime.data.catalog import CATALOG, DataSource, RemoteFile
+from memxbar.runtime.data.fetch import fetch, list_data
+from memxbar.runtime.data.home import default_data_dir
+from memxbar.runtime.data.images import load_cifar10_arrays, load_stl10_arrays
+from memxbar.runtime.data.inventory import MANIFEST, mismatch
+from memxbar.runtime.data.mnist import load_mnist_arrays
 
 # -- the local server -------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from support import approx, assert_png, run_notebook
 
 from memxbar.devices import device_from_mapping, load_preset
 from memxbar.hw_configs import preset_path, read_yaml
-from memxbar.runtime import device_figures as df
+from memxbar.runtime.report import device_figures as df
 
 REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_pcm_devices.py"

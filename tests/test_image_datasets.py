@@ -18,16 +18,16 @@ import pytest
 import yaml
 
 from memxbar.hw_configs import ConfigError, build
-from memxbar.runtime.data_home import default_data_dir
-from memxbar.runtime.datasets import load_dataset
-from memxbar.runtime.image_datasets import (
+from memxbar.runtime.data.datasets import load_dataset
+from memxbar.runtime.data.home import default_data_dir
+from memxbar.runtime.data.images import (
     load_cifar10_arrays,
     load_stl10_arrays,
     read_cifar10_batch,
     read_stl10_split,
 )
 from memxbar.runtime.job import load_job
-from memxbar.runtime.rate import DataConfig
+from memxbar.runtime.rate_job import DataConfig
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]

@@ -230,10 +230,10 @@ def test_bad_output_paths_fail_before_any_work(command, job_file, tmp_path, caps
         raise AssertionError("compiled before the output path was checked")
 
     import memxbar.compiler
-    import memxbar.runtime.rate
+    import memxbar.runtime.rate_job
 
     monkeypatch.setattr(memxbar.compiler, "compile_network", no_work)
-    monkeypatch.setattr(memxbar.runtime.rate, "compile_network", no_work)
+    monkeypatch.setattr(memxbar.runtime.rate_job, "compile_network", no_work)
     folder = tmp_path / "a_folder"
     folder.mkdir()
     cases = {

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from support import MNIST_DIR, assert_one_line_error, idx_bytes, needs_mnist, run_cli
 
-from memxbar.runtime.datasets import load_mnist
-from memxbar.runtime.mnist import load_mnist_arrays, read_csv_images, read_idx
+from memxbar.runtime.data.datasets import load_mnist
+from memxbar.runtime.data.mnist import load_mnist_arrays, read_csv_images, read_idx
 
 
 def write_folder(folder, n_train=6, n_test=4, *, gz=True, csv_train=False, seed=0):

@@ -26,8 +26,8 @@ from memxbar.crossbar import COUNTERS, load_chip
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import RunInterrupted, run_job
 from memxbar.runtime.outputs import checkpoint_path
+from memxbar.runtime.report.summary import format_summary
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
-from memxbar.runtime.summary import format_summary
 
 REPO = Path(__file__).parents[1]
 EXAMPLES = REPO / "examples"
@@ -680,7 +680,7 @@ def test_readme_first_command_trains_the_pcm_job(tmp_path):
 
 def test_plots_of_an_ideal_run_need_no_energy(ideal_run, tmp_path):
     """Ideal tiles book no joules; the energy plot says so instead of warning."""
-    from memxbar.runtime.plots import write_run_plots
+    from memxbar.runtime.report.plots import write_run_plots
 
     paths = write_run_plots(read_run_file(ideal_run), tmp_path, prefix="ideal_")
     assert {p.name for p in paths} >= {"ideal_metrics.png", "ideal_energy.png"}

@@ -19,7 +19,7 @@ from memxbar.algorithms.softhebb import (
 )
 from memxbar.crossbar import IdealTile
 from memxbar.hw_configs import build
-from memxbar.runtime.datasets import centered, load_digits_split
+from memxbar.runtime.data.datasets import centered, load_digits_split
 
 PARAMS = SoftHebbParams(inv_tau=30.0, eta0=0.045, power=0.2, init_radius=10.0)
 

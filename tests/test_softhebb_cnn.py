@@ -41,7 +41,7 @@ from memxbar.crossbar import IdealTile, load_chip
 from memxbar.crossbar.conv import ConvGeometry
 from memxbar.hw_configs import InvalidParameter
 from memxbar.runtime.chip import tile_factory
-from memxbar.runtime.datasets import load_digits_split
+from memxbar.runtime.data.datasets import load_digits_split
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 

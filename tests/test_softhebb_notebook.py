@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from support import approx, assert_png, run_notebook
 
-from memxbar.runtime.plots import receptive_fields_figure
+from memxbar.runtime.report.plots import receptive_fields_figure
 from memxbar.runtime.run_file import read_run_file
 
 REPO = Path(__file__).parents[1]

@@ -23,7 +23,7 @@ from support import approx
 from memxbar.algorithms import train_readout
 from memxbar.algorithms.softhebb import encode_inputs, init_weights
 from memxbar.cli import main
-from memxbar.runtime.datasets import load_dataset
+from memxbar.runtime.data.datasets import load_dataset
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.run_file import read_run_file

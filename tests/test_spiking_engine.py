@@ -34,7 +34,7 @@ from memxbar.algorithms.snn import (
 )
 from memxbar.crossbar import IdealTile
 from memxbar.hw_configs import ConfigError, InvalidParameter, build
-from memxbar.runtime.spike_sources import correlation_benchmark
+from memxbar.runtime.data.correlated import correlation_benchmark
 
 Z = 4.5
 

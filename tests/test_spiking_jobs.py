@@ -32,15 +32,15 @@ from memxbar.cli import main
 from memxbar.compiler import compile_network, mapping_report
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, load_chip
 from memxbar.hw_configs import ConfigError
+from memxbar.runtime.data.weather import WeatherSpikes
 from memxbar.runtime.job import job_from_text, load_job
 from memxbar.runtime.loop import RunInterrupted, run_job
 from memxbar.runtime.outputs import checkpoint_path
-from memxbar.runtime.rate import RateJob
+from memxbar.runtime.rate_job import RateJob
+from memxbar.runtime.report.summary import format_summary
 from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
+from memxbar.runtime.spiking_experiment import build_sources
 from memxbar.runtime.spiking_job import LAYER, SpikingJob
-from memxbar.runtime.spiking_run import build_sources
-from memxbar.runtime.summary import format_summary
-from memxbar.runtime.weather import WeatherSpikes
 
 REPO = Path(__file__).parents[1]
 EXAMPLES = REPO / "examples"
@@ -470,7 +470,7 @@ def test_conductances_give_the_last_snapshot(pcm_job, pcm_run):
     record = read_run_file(pcm_run)
     g = record.conductances[LAYER]
     assert g.shape == (2, 2, 100, 1)  # (G+/G−, devices per side, inputs, neurons)
-    chip = load_chip(pcm_job.hardware.chip, dict(pcm_job.chip_overrides))
+    chip = load_chip(pcm_job.hardware.chip, dict(pcm_job.hardware.chip_overrides))
     w = (g[0] - g[1]).sum(axis=0) * (1.0 / (2 * chip.update.g_weight_max_S))
     np.testing.assert_allclose(record.weights[LAYER][-1], w, rtol=1e-5, atol=1e-6)
 

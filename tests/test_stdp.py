@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import approx
@@ -28,8 +30,12 @@ from memxbar.algorithms.snn import (
     run_windows,
 )
 from memxbar.algorithms.snn import apply_delta as _apply_delta
-from memxbar.crossbar import IdealTile, PCMTile, TiledMatrix, load_chip
-from memxbar.runtime.fstdp_benchmark import FSTDPBenchmark, auc, rate_flatness, run_benchmark
+from memxbar.crossbar import ENERGY_CATEGORIES, IdealTile, PCMTile, TiledMatrix, load_chip
+from memxbar.runtime.job import load_job
+from memxbar.runtime.loop import run_job
+from memxbar.runtime.scores import auc, rate_flatness
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
 
 Z = 4.5
 DT = 1e-3
@@ -344,7 +350,22 @@ def test_pcm_runs_book_their_update_energy(depression):
     assert float(ledger.count("mvm_vectors") - before.count("mvm_vectors")) == 2000
 
 
-# --- the benchmark -----------------------------------------------------------------------------
+# --- the benchmark (the example jobs) -----------------------------------------------------------
+
+
+def run_example(name: str, folder, *, seed: int = 0, duration_s: float | None = None):
+    """The run record of ``examples/<name>.yaml`` (optionally shortened to ``duration_s``)."""
+    job = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
+    if duration_s is not None:
+        job["simulation"]["duration_s"] = duration_s
+    path = folder / f"{name}_{seed}.yaml"
+    path.write_text(yaml.safe_dump(job), encoding="utf-8")
+    return run_job(load_job(path), path.with_suffix(".h5"), seed=seed, progress=False)
+
+
+def rate_means(record) -> dict[str, float]:
+    """Final mean weight of the neuron on each uncorrelated rate group."""
+    return {g: float(record.metrics[f"mean_weight_{g}"][-1][0]) for g in ("r10", "r20", "r50")}
 
 
 def test_scores():
@@ -360,47 +381,46 @@ def test_scores():
     assert flat == approx(2.5 / 1.5)
 
 
-def test_fstdp_finds_the_timing_code_where_stdp_follows_the_rates():
-    """The benchmark shortened to 20 s of simulated time, on ideal tiles."""
-    fstdp = run_benchmark(fatigue=True, duration_s=20.0, seed=0)
-    stdp = run_benchmark(fatigue=False, duration_s=20.0, seed=0)
-    assert fstdp.auc >= 0.95 and fstdp.flatness <= 1.15
-    assert stdp.auc <= 0.6
-    means = stdp.group_means
-    assert means[50.0] > means[20.0] > means[10.0]
-    assert 5.0 < fstdp.post_rate_Hz < 50.0
+def test_fstdp_finds_the_timing_code_where_stdp_follows_the_rates(tmp_path):
+    """The benchmark jobs shortened to 20 s of simulated time, on ideal tiles."""
+    fstdp = run_example("fstdp_ideal", tmp_path, duration_s=20.0)
+    stdp = run_example("stdp_ideal", tmp_path, duration_s=20.0)
+    assert fstdp.final["auc"] >= 0.95 and fstdp.final["flatness"] <= 1.15
+    assert stdp.final["auc"] <= 0.6
+    means = rate_means(stdp)
+    assert means["r50"] > means["r20"] > means["r10"]
+    assert 5.0 < fstdp.final["post_rate_Hz"] < 50.0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
-def test_benchmark_on_ideal_tiles(seed):
-    fstdp = run_benchmark(fatigue=True, duration_s=50.0, seed=seed)
-    stdp = run_benchmark(fatigue=False, duration_s=50.0, seed=seed)
-    assert fstdp.auc >= 0.95
-    assert fstdp.flatness <= 1.15
-    assert stdp.auc <= 0.6
+def test_benchmark_on_ideal_tiles(seed, tmp_path):
+    fstdp = run_example("fstdp_ideal", tmp_path, seed=seed)
+    stdp = run_example("stdp_ideal", tmp_path, seed=seed)
+    assert fstdp.final["auc"] >= 0.95
+    assert fstdp.final["flatness"] <= 1.15
+    assert stdp.final["auc"] <= 0.6
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
-def test_benchmark_on_pcm_tiles(seed):
-    fstdp = run_benchmark(fatigue=True, tiles="pcm", duration_s=50.0, seed=seed)
-    stdp = run_benchmark(fatigue=False, tiles="pcm", duration_s=50.0, seed=seed)
-    assert fstdp.auc >= 0.9
-    assert stdp.auc <= 0.6
-    assert float(fstdp.ledger.count("update_events")) > 0
-    assert float(fstdp.ledger.per_update_event_J) > 0
+def test_benchmark_on_pcm_tiles(seed, tmp_path):
+    fstdp = run_example("fstdp_pcm", tmp_path, seed=seed)
+    stdp = run_example("stdp_pcm", tmp_path, seed=seed)
+    assert fstdp.final["auc"] >= 0.9
+    assert stdp.final["auc"] <= 0.6
+    assert fstdp.final["update_events"] > 0
+    assert fstdp.energy_attrs["per_synaptic_update_J"] > 0
 
 
 @pytest.mark.slow
-def test_both_depression_modes_learn_and_reset_costs_more_per_event():
-    settings_ = FSTDPBenchmark()
-    pair = run_benchmark(settings_, fatigue=True, tiles="pcm", depression="pair", seed=0)
-    reset = run_benchmark(settings_, fatigue=True, tiles="pcm", depression="reset", seed=0)
-    assert pair.auc >= 0.9 and reset.auc >= 0.85
-    pair_cost, reset_cost = pair.learning_energy(), reset.learning_energy()
-    assert reset_cost["reset_pulses"] > pair_cost["reset_pulses"]
-    assert reset_cost["per_update_event_J"] > pair_cost["per_update_event_J"] > 0
-    for cost in (pair_cost, reset_cost):
-        parts = sum(cost[k] for k in ("read", "set", "reset", "dac", "adc", "refresh"))
-        assert cost["total"] == approx(parts, rel=1e-4)
+def test_both_depression_modes_learn_and_reset_costs_more_per_event(tmp_path):
+    pair = run_example("fstdp_pcm", tmp_path)
+    reset = run_example("fstdp_pcm_reset", tmp_path)
+    assert pair.final["auc"] >= 0.9 and reset.final["auc"] >= 0.85
+    assert reset.final["reset_pulses"] > pair.final["reset_pulses"]
+    per_event = "per_synaptic_update_J"
+    assert reset.energy_attrs[per_event] > pair.energy_attrs[per_event] > 0
+    for record in (pair, reset):
+        parts = sum(float(record.energy[k][-1]) for k in ENERGY_CATEGORIES)
+        assert float(record.energy["total"][-1]) == approx(parts, rel=1e-4)

@@ -21,16 +21,16 @@ from hypothesis import strategies as st
 from sklearn.metrics import normalized_mutual_info_score
 from support import approx
 
+from memxbar.runtime.data.weather import WeatherSpikes
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
-from memxbar.runtime.spiking_run import scores
-from memxbar.runtime.weather import (
-    WeatherSpikes,
+from memxbar.runtime.scores import (
     group_nmi,
     input_nmi,
     normalized_mutual_information,
     preferred_groups,
     selectivity,
+    spiking_scores,
 )
 
 Z = 4.5
@@ -198,13 +198,13 @@ def test_run_scores_use_only_the_neurons_that_fired():
     W = np.full((80, 4), 0.2)
     for j in range(4):
         W[layout.group == j, j] = 0.6
-    out = scores(W, layout)
+    out = spiking_scores(W, layout)
     assert out == {"nmi": 1.0, "groups_learned": 4.0}
     W[:, 3] = 0.5  # neuron 3 weights everything alike; it never fired
-    assert scores(W, layout, active=[True, True, True, False])["groups_learned"] == 3.0
+    assert spiking_scores(W, layout, active=[True, True, True, False])["groups_learned"] == 3.0
     benchmark = load_job(EXAMPLES / "fstdp_ideal.yaml").layout
     w = np.r_[np.full(20, 0.6), np.linspace(0.1, 0.5, 80)][:, None]
-    got = scores(w, benchmark)
+    got = spiking_scores(w, benchmark)
     assert set(got) == {"auc", "flatness"} and got["auc"] == 1.0
 
 

@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from ..hw_configs import ConfigError
-from .data_home import find_data_folder
-from .image_datasets import (
+from ...hw_configs import ConfigError
+from .home import find_data_folder
+from .images import (
     CIFAR10_DIR,
     CIFAR10_SHAPE,
     STL10_DIR,
@@ -98,7 +98,7 @@ def load_digits_split(test_fraction: float = 0.2, *, seed: int = 0) -> Dataset:
 
 
 def load_mnist(data_dir: str | None = None) -> Dataset:
-    """MNIST from a data folder (see :mod:`memxbar.runtime.mnist`); nothing is downloaded."""
+    """MNIST from a data folder (see :mod:`memxbar.runtime.data.mnist`); nothing is downloaded."""
     x_tr, y_tr, x_te, y_te = load_mnist_arrays(data_dir)
     folder = str(mnist_folder(data_dir))
     return Dataset("mnist", x_tr, y_tr, x_te, y_te, 10, (*IMAGE_SIZE, 1), folder)
@@ -108,7 +108,7 @@ def load_cifar10(data_dir: str | None = None) -> Dataset:
     """CIFAR-10's python-version batches from a data folder; nothing is downloaded.
 
     Features are each 32×32×3 image in (height, width, channel) order: reshape x to
-    (n, 32, 32, 3). See :mod:`memxbar.runtime.image_datasets`.
+    (n, 32, 32, 3). See :mod:`memxbar.runtime.data.images`.
     """
     x_tr, y_tr, x_te, y_te = load_cifar10_arrays(data_dir)
     folder = str(find_data_folder(data_dir, "CIFAR-10", "cifar10", CIFAR10_DIR))
@@ -119,7 +119,7 @@ def load_stl10(data_dir: str | None = None) -> Dataset:
     """STL-10's labelled binary splits from a data folder; nothing is downloaded.
 
     Features are each 96×96×3 image in (height, width, channel) order: reshape x to
-    (n, 96, 96, 3). See :mod:`memxbar.runtime.image_datasets`.
+    (n, 96, 96, 3). See :mod:`memxbar.runtime.data.images`.
     """
     x_tr, y_tr, x_te, y_te = load_stl10_arrays(data_dir)
     folder = str(find_data_folder(data_dir, "STL-10", "stl10", STL10_DIR))

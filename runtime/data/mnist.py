@@ -2,7 +2,7 @@
 
 Nothing is downloaded here (``memxbar data fetch mnist`` does that). The folder comes from the
 job (``data.data_dir``), the ``--data-dir`` option, the ``MEMXBAR_DATA`` environment variable
-or else the per-user data folder (see :mod:`memxbar.runtime.data_home`); the files are in it or
+or else the per-user data folder (see :mod:`memxbar.runtime.data.home`); the files are in it or
 in its ``mnist/`` subfolder, where ``memxbar data fetch mnist`` puts them. Training data:
 ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte`` when present, else ``mnist_5k.csv``
 (784 pixel values 0–255 then the label per row); test data: the official
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hw_configs import brief
-from .data_home import fetch_hint, find_data_folder
+from ...hw_configs import brief
+from .home import fetch_hint, find_data_folder
 from .labels import check_labels
 
 __all__ = [

@@ -8,9 +8,9 @@ for; and the drift study (``--eval-times``) as a table of accuracy against time.
 
 from __future__ import annotations
 
-from ..crossbar import CATEGORY_COUNTERS, figure, figures_of_kind
-from ..hw_configs import format_joules
-from .run_file import ENERGY_KEYS, RunRecord
+from ...crossbar import CATEGORY_COUNTERS, figure, figures_of_kind
+from ...hw_configs import format_joules
+from ..run_file import ENERGY_KEYS, RunRecord
 
 __all__ = ["format_summary", "format_spiking_summary", "estimated_figures", "human_time"]
 
@@ -30,7 +30,7 @@ def human_time(seconds: float) -> str:
 def estimated_figures(record: RunRecord) -> dict[str, float]:
     """The compiler's estimates ({figure name: J}) for the program stored in ``record``;
     empty for ideal tiles (they cost nothing)."""
-    from ..compiler import mapping_summary, program_from_yaml
+    from ...compiler import mapping_summary, program_from_yaml
 
     program = program_from_yaml(record.program_yaml, source="run file /config/program_yaml")
     return mapping_summary(program, record.setup["tiles"])["estimates"]
@@ -165,7 +165,7 @@ def format_spiking_summary(record: RunRecord, name: str = "") -> str:
     """A spiking run: activity, the scores (AUC, flatness, NMI), the mean weight of every
     neuron on every input group, and the energy figures (E_update, E_second, E_syn_event)
     with the breakdown by category."""
-    from .spiking_job import InputLayout
+    from ..spiking_job import InputLayout
 
     final = record.final
     layout = InputLayout.from_setup(record.setup)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..devices import AbstractDevice
+from ...devices import AbstractDevice
 from .figure_files import TIME_TICKS, YEAR_S, log_time_axis, make_output_dir, save_figure
 
 __all__ = [

@@ -15,7 +15,7 @@ import json
 import zlib
 from pathlib import Path
 
-from .data_catalog import DataSource, RemoteFile
+from .catalog import DataSource, RemoteFile
 
 __all__ = [
     "MANIFEST",

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from ..algorithms.snn.sources import PoissonSpikes
+from ...algorithms.snn.sources import PoissonSpikes
 
 __all__ = ["CorrelationBenchmark", "correlation_benchmark"]
 

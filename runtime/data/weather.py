@@ -10,8 +10,7 @@ a rate-sensitive learner (plain STDP) at the busiest group, while the timing cod
 a group firing together during events) is what tells the groups apart.
 
 A winner-take-all population with as many neurons as groups should learn one group each;
-:func:`selectivity`, :func:`preferred_groups` and :func:`group_nmi` score that from the
-learned weights.
+:mod:`memxbar.runtime.scores` scores that from the learned weights.
 
 The latent process is a pure function of the step index and of the source's own
 ``latent_key`` (fixed for a run), not of the per-window key the engine passes: an event that
@@ -26,17 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, UInt32
 
-from ..algorithms.snn.sources import AbstractSpikeSource
-from ..devices.random import key_words, threefry2x32, uniform24, unit_uniform
+from ...algorithms.snn.sources import AbstractSpikeSource
+from ...devices.random import key_words, threefry2x32, uniform24, unit_uniform
 
-__all__ = [
-    "WeatherSpikes",
-    "selectivity",
-    "preferred_groups",
-    "normalized_mutual_information",
-    "group_nmi",
-    "input_nmi",
-]
+__all__ = ["WeatherSpikes"]
 
 
 class WeatherSpikes(AbstractSpikeSource):
@@ -197,80 +189,3 @@ class WeatherSpikes(AbstractSpikeSource):
         rates = np.asarray(self.rates_Hz, np.float64)
         during = np.asarray(self.event_input_rate_Hz, np.float64)[np.asarray(self.group)]
         return rates + active * (during - rates)
-
-
-# --- scores --------------------------------------------------------------------------------------
-
-
-def selectivity(weights, group, n_groups: int | None = None) -> np.ndarray:
-    """Mean weight of each neuron on each group's inputs, (n_neurons, n_groups).
-
-    Args:
-        weights: (n_inputs, n_neurons) learned weights.
-        group: (n_inputs,) group index of each input.
-    """
-    W = np.asarray(weights, np.float64)
-    g = np.asarray(group)
-    if W.ndim != 2 or g.shape != (W.shape[0],):
-        raise ValueError(
-            f"selectivity: weights must be (inputs, neurons) and group (inputs,), got "
-            f"{W.shape} and {g.shape}"
-        )
-    n_groups = int(g.max()) + 1 if n_groups is None else n_groups
-    counts = np.bincount(g, minlength=n_groups).astype(np.float64)
-    sums = np.zeros((n_groups, W.shape[1]))
-    np.add.at(sums, g, W)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (sums / counts[:, None]).T
-
-
-def preferred_groups(weights, group, n_groups: int | None = None) -> np.ndarray:
-    """The group each neuron weights most on average (argmax of :func:`selectivity`)."""
-    return np.argmax(np.nan_to_num(selectivity(weights, group, n_groups), nan=-np.inf), axis=1)
-
-
-def _entropy(p) -> float:
-    p = p[p > 0]
-    return float(-np.sum(p * np.log(p)))
-
-
-def normalized_mutual_information(labels_a, labels_b) -> float:
-    """NMI of two labelings of the same items: I(A; B) / ((H(A) + H(B)) / 2), in [0, 1].
-
-    The arithmetic normalisation (as scikit-learn's default). Two labelings that each put
-    every item in one class share no information by convention here: 0, unless both are
-    that single class (1).
-    """
-    a, b = np.asarray(labels_a), np.asarray(labels_b)
-    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(f"NMI: need two labelings of the same items, got {a.shape} and {b.shape}")
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    joint = np.zeros((ia.max() + 1, ib.max() + 1))
-    np.add.at(joint, (ia, ib), 1.0)
-    joint /= a.size
-    h_a, h_b = _entropy(joint.sum(1)), _entropy(joint.sum(0))
-    if h_a == 0 and h_b == 0:
-        return 1.0
-    mutual = h_a + h_b - _entropy(joint.ravel())
-    return float(np.clip(2.0 * mutual / (h_a + h_b), 0.0, 1.0))
-
-
-def group_nmi(weights, group, n_groups: int | None = None) -> float:
-    """NMI between the neurons and the groups they prefer (:func:`preferred_groups`).
-
-    Each neuron is one item, labelled by itself and by its preferred group: 1 when every
-    neuron prefers a different group, 0 when all prefer the same one; with as many neurons as
-    groups, 1 means every group is learned by exactly one neuron.
-    """
-    pref = preferred_groups(weights, group, n_groups)
-    return normalized_mutual_information(np.arange(pref.size), pref)
-
-
-def input_nmi(weights, group) -> float:
-    """NMI between the inputs' groups and the neuron that weights each input most.
-
-    Each input is one item: a clustering score of how the population splits the inputs.
-    """
-    W = np.asarray(weights)
-    return normalized_mutual_information(np.asarray(group), np.argmax(W, axis=1))

@@ -36,19 +36,18 @@ from ..compiler import Program, compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger, figure
 from ..hw_configs import format_joules
 from .chip import tile_factory
+from .data.weather import WeatherSpikes
 from .experiment import AbstractExperiment
-from .fstdp_benchmark import auc, rate_flatness
 from .run_file import RunRecord
+from .scores import selectivity, spiking_scores
 from .spiking_job import LAYER, InputLayout, SpikingJob
 from .trainer import ledger_row
-from .weather import WeatherSpikes, input_nmi, preferred_groups, selectivity
 
 __all__ = [
     "build_sources",
     "build_tile",
     "initial_weights",
     "run_records",
-    "scores",
     "SpikingState",
     "SpikingExperiment",
 ]
@@ -142,35 +141,6 @@ def run_records(net, tile, sources, state, n_records: int, windows_per_record: i
     return _records(
         net, tile, sources, state, n_records, windows_per_record, key, jnp.zeros((), jnp.float32)
     )
-
-
-def scores(weights, layout: InputLayout, active=None) -> dict[str, float]:
-    """What the learned ``weights`` (n_inputs, n_neurons) show, as far as the job allows.
-
-    - ``auc``: P(a target input's weight > another input's), per neuron then averaged (a job
-      with a target group);
-    - ``flatness``: max/min over rates of the mean non-target weight (a target group and at
-      least two rates among the others);
-    - ``nmi``: NMI between the inputs' groups and the neuron that weights each input most (a
-      clustering score, several neurons and groups);
-    - ``groups_learned``: distinct preferred groups (:func:`~.weather.preferred_groups`)
-      among the ``active`` neurons (those that fired; default all).
-    """
-    W = np.asarray(weights, np.float64)
-    out = {}
-    group = layout.group
-    if layout.target is not None:
-        target = group == layout.target
-        out["auc"] = float(np.mean([auc(w[target], w[~target]) for w in W.T]))
-        others = layout.input_rates_Hz[~target]
-        if np.unique(others).size > 1:
-            out["flatness"] = rate_flatness(W.mean(1), layout.input_rates_Hz, ~target)[0]
-    if W.shape[1] > 1 and layout.n_groups > 1:
-        out["nmi"] = input_nmi(W, group)
-        active = np.ones(W.shape[1], bool) if active is None else np.asarray(active, bool)
-        preferred = preferred_groups(W, group, layout.n_groups)[active]
-        out["groups_learned"] = float(np.unique(preferred).size)
-    return out
 
 
 def _group_sums(values: np.ndarray, layout: InputLayout) -> np.ndarray:
@@ -308,7 +278,9 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
         for g, name in enumerate(layout.names):
             metrics[f"efficacy_{name}"] = history["efficacy"][:, g]
     fired = np.cumsum(counts, axis=0) > 0
-    over_time = [scores(W, layout, active) for W, active in zip(weights, fired, strict=True)]
+    over_time = [
+        spiking_scores(W, layout, active) for W, active in zip(weights, fired, strict=True)
+    ]
     for name in over_time[0] if over_time else ():
         metrics[name] = np.array([s[name] for s in over_time])
 

@@ -4,7 +4,7 @@ Each file is streamed into a temporary ``.NAME.*.part`` file in the folder it be
 on the way, checked against its published SHA-256 and only then renamed into place; a mismatch,
 an error or Ctrl-C deletes the temporary file, so nothing partial is ever left. Files already
 present and verified are not downloaded again. The data folder is ``--dir``, else
-``$MEMXBAR_DATA``, else the per-user folder (:mod:`memxbar.runtime.data_home`); the mirror is
+``$MEMXBAR_DATA``, else the per-user folder (:mod:`memxbar.runtime.data.home`); the mirror is
 ``--mirror``, else ``$MEMXBAR_DATA_MIRROR``, else the official sites (a mirror serves every file
 under its official name, e.g. ``http://host/data/cifar-10-python.tar.gz``; ``file://`` works).
 """
@@ -25,9 +25,9 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .data_catalog import CATALOG, DataSource, RemoteFile
-from .data_home import data_root
-from .data_inventory import Presence, inspect, location, mismatch, write_manifest
+from .catalog import CATALOG, DataSource, RemoteFile
+from .home import data_root
+from .inventory import Presence, inspect, location, mismatch, write_manifest
 from .safe_tar import unpack_tar
 
 __all__ = ["MIRROR_ENV", "find_source", "mirror_bases", "fetch", "list_data"]

@@ -2,7 +2,7 @@
 
 Nothing is downloaded here (``memxbar data fetch cifar10`` / ``stl10`` does that). The folder
 comes from the job (``data.data_dir``), the ``--data-dir`` option, the ``MEMXBAR_DATA``
-environment variable or else the per-user data folder (see :mod:`memxbar.runtime.data_home`),
+environment variable or else the per-user data folder (see :mod:`memxbar.runtime.data.home`),
 and holds (or is) the unpacked archive:
 
 - CIFAR-10, "python version" (``cifar-10-python.tar.gz``): ``cifar-10-batches-py/`` with the
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data_home import fetch_hint, find_data_folder
+from .home import fetch_hint, find_data_folder
 
 __all__ = [
     "CIFAR10_DIR",

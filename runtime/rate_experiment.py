@@ -1,18 +1,141 @@
-"""The end of a rate run: calibrate, read the data, train the readout, the drift study, the
-run record."""
+"""Rate-based jobs made runnable: the experiment of :class:`~.rate_job.RateJob` and the end
+of a run (calibrate, read the data, train the readout, the drift study, the run record).
+
+The experiment follows the contract of :mod:`.experiment`: every step's batch, key and chip
+time depend only on the step number, so a run gives the same result whatever its chunks and
+after a resume.
+"""
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ..algorithms import train_readout
-from ..compiler import program_to_yaml
-from ..crossbar import COUNTERS, ENERGY_CATEGORIES, figure
+from ..algorithms import AbstractAlgorithm, train_readout
+from ..compiler import Program, program_to_yaml
+from ..crossbar import COUNTERS, ENERGY_CATEGORIES, EnergyLedger, figure
+from ..hw_configs import format_joules
+from .data.datasets import Dataset
+from .experiment import AbstractExperiment
+from .rate_job import RateJob
 from .run_file import ENERGY_KEYS, RunRecord
-from .trainer import batched_features, tiles_ledger
+from .trainer import Schedule, batched_features, ledger_row, tiles_ledger, train_chunk
 
-__all__ = ["evaluate"]
+__all__ = ["RateState", "RateExperiment", "evaluate"]
+
+
+class RateState(eqx.Module):
+    """The state of a rate run.
+
+    Attributes:
+        learner: the algorithm's state (its tiles).
+        step: steps done.
+        order: (total steps, batch) the training samples of every step, drawn at init.
+        initial: the tiles' ledger right after programming (learning energy excludes it).
+    """
+
+    learner: object
+    step: jax.Array
+    order: jax.Array
+    initial: EnergyLedger
+
+
+def _batch_order(schedule: Schedule, key) -> jax.Array:
+    """(total steps, batch) sample indices: a fresh permutation per epoch, drawn from ``key``
+    and the epoch number; the last partial batch of an epoch is dropped."""
+    spe, b = schedule.steps_per_epoch, schedule.batch_size
+    epochs = [
+        jax.random.permutation(jax.random.fold_in(key, epoch), schedule.n_train)[: spe * b]
+        for epoch in range(schedule.epochs)
+    ]
+    return jnp.concatenate(epochs).reshape(-1, b).astype(jnp.int32)
+
+
+def _keys(key):
+    """The run's keys: (init, data order, training, evaluation)."""
+    return jax.random.split(key, 4)
+
+
+class RateExperiment(AbstractExperiment):
+    """A rate job made runnable (see :mod:`.experiment` for the contract)."""
+
+    job: RateJob
+    algorithm: AbstractAlgorithm
+    data: Dataset = eqx.field(static=True)
+    x_train: jax.Array
+    schedule: Schedule = eqx.field(static=True)
+    program: Program = eqx.field(static=True)
+    make_tile: object = eqx.field(static=True)
+    refresh_every_steps: int = eqx.field(static=True)
+    total_steps: int = eqx.field(static=True)
+    chunk_steps: int = eqx.field(static=True)
+    snapshot_steps: tuple[int, ...] = eqx.field(static=True)
+    eval_times_s: tuple[float, ...] = eqx.field(static=True)
+    fingerprint: str = eqx.field(static=True)
+
+    def init(self, *, key) -> RateState:
+        k_init, k_order, _, _ = _keys(key)
+        learner = self.algorithm.init(self.make_tile, key=k_init)
+        return RateState(
+            learner=learner,
+            step=jnp.zeros((), jnp.int32),
+            order=_batch_order(self.schedule, k_order),
+            initial=tiles_ledger(self.algorithm, learner),
+        )
+
+    def chunk(self, state: RateState, n_steps: int, *, key):
+        _, _, k_train, _ = _keys(key)
+        indices = jax.lax.dynamic_slice_in_dim(state.order, state.step, n_steps)
+        steps = state.step + jnp.arange(n_steps, dtype=jnp.int32)
+        learner, metrics = train_chunk(
+            self.algorithm,
+            self.schedule,
+            self.refresh_every_steps,
+            state.learner,
+            self.x_train,
+            indices,
+            steps,
+            k_train,
+        )
+        records = {
+            "steps": steps,
+            "metrics": metrics,
+            "ledger": tiles_ledger(self.algorithm, learner),
+            "weights": {n: t.true_weights() for n, t in self.algorithm.tiles(learner).items()},
+        }
+        return eqx.tree_at(lambda s: (s.learner, s.step), state, (learner, steps[-1] + 1)), records
+
+    def history_rows(self, records, state: RateState) -> dict[str, np.ndarray]:
+        step = int(state.step)
+        energy = ledger_row(records["ledger"]) - ledger_row(state.initial)
+        rows = {"step": np.array([step], np.int64), "energy": energy[None]}
+        for name in self.algorithm.metric_names:
+            rows[f"metric_{name}"] = np.array([float(jnp.mean(records["metrics"][name]))])
+        first = step - len(records["steps"])
+        # A snapshot at the end of the chunk that reaches a planned step, labelled with the
+        # step it was taken at (the last one is always the final state).
+        if any(first < s <= step for s in self.snapshot_steps):
+            rows["snapshot_step"] = np.array([step], np.int64)
+            for name, weights in records["weights"].items():
+                rows[f"snapshot_{name}"] = np.asarray(weights)[None]
+        return rows
+
+    def progress(self, history) -> dict[str, str]:
+        first = self.algorithm.metric_names[:1]
+        values = {n: f"{history[f'metric_{n}'][-1]:.3g}" for n in first}
+        return values | {"E": format_joules(history["energy"][-1, -1])}
+
+    def steps_done(self, state: RateState) -> int:
+        return int(state.step)
+
+    def next_stop(self, step: int) -> int:
+        return min(step + self.chunk_steps, self.total_steps)
+
+    def finish(self, state: RateState, history, *, key):
+        _, _, _, k_eval = _keys(key)
+        return evaluate(self, state, history, key=k_eval)
 
 
 def evaluate(experiment, state, history, *, key) -> RunRecord:

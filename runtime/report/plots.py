@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..crossbar import ENERGY_CATEGORIES
-from ..hw_configs import format_joules
+from ...crossbar import ENERGY_CATEGORIES
+from ...hw_configs import format_joules
+from ..run_file import ENERGY_KEYS, RunRecord
 from .figure_files import make_output_dir
-from .run_file import ENERGY_KEYS, RunRecord
 
 __all__ = [
     "write_run_plots",
@@ -165,7 +165,7 @@ def raster_axes(ax, time_s, neuron, n_neurons: int, *, window_s=None):
 
 def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
     """PNGs of a spiking run: weight trajectories, raster and rates, selectivity, energy."""
-    from .spiking_job import LAYER, InputLayout
+    from ..spiking_job import LAYER, InputLayout
 
     out = make_output_dir(out_dir)
     layout = InputLayout.from_setup(record.setup)
