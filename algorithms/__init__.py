@@ -1,4 +1,4 @@
-"""Learning algorithms written against the tile interface, and the registry the runtime uses.
+"""The algorithms floor: learning written against the tile interface (never conductances).
 
 Rate-based learners live here (SoftHebb, its convolutional form, the readout); spiking
 networks (neurons, spiking rules, the windowed engine, spike sources) in :mod:`.snn`.

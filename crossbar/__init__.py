@@ -1,4 +1,11 @@
-"""Crossbar tiles built from device models, with periphery and an energy ledger."""
+"""The crossbar floor: tiles, the one interface every algorithm programs against.
+
+:class:`AbstractTile` (mvm, transposed read, update, weight read, refresh; pure, booked in an
+:class:`EnergyLedger`) with :class:`IdealTile` (exact float weights, no energy) and
+:class:`PCMTile` (differential pairs of PCM devices with DAC/ADC periphery, drift
+compensation, IR drop, pulse schemes); :class:`TiledMatrix` spreads a matrix over tiles; the
+chip description (:class:`ChipSpec`) and the energy figures' definitions. Builds on devices.
+"""
 
 from .chip import ChipSpec, Periphery, TileGeometry, UpdateConfig, load_chip
 from .converters import ADC, DAC, quantise

@@ -1,4 +1,11 @@
-"""PCM device models: statistical (inference) and pulse-level (on-chip learning)."""
+"""The device floor: PCM models in JAX, vectorised over arrays of any shape.
+
+Two models share :class:`AbstractDevice`: the statistical model of programmed weights
+(programming noise, conductance-dependent drift, 1/f read noise; Nandakumar et al. 2019) and
+the pulse-level model for on-chip learning (cumulative SET with pulse memory, abrupt RESET,
+device variation, faults, wear; Nandakumar et al. 2018); energy per operation; the one
+random-number module (:mod:`.random`). It builds on hw_configs only.
+"""
 
 from .abstract import AbstractDevice
 from .presets import MODELS, Device, device_from_mapping, load_preset

@@ -108,9 +108,9 @@ class AbstractDevice(eqx.Module):
         nu = self.drift.nu(target, nu_z)
         written = state.healthy if mask is None else state.healthy & mask
         touched = jnp.ones(shape, bool) if mask is None else jnp.broadcast_to(mask, shape)
-        state = self._write(state, written, g_new, t, nu=nu, nu_z=nu_z, pulse_memory=0.0)
+        state = self.record_write(state, written, g_new, t, nu=nu, nu_z=nu_z, pulse_memory=0.0)
         state = eqx.tree_at(lambda s: s.cycles, state, state.cycles + touched.astype(jnp.int32))
-        return self._wear(state)
+        return self.worn(state)
 
     def drifted(self, state: DeviceState, t):
         """Noiseless conductance (S) at chip time ``t`` (s): programmed value times drift."""
@@ -154,7 +154,7 @@ class AbstractDevice(eqx.Module):
         """Energy (J) of one program-and-verify write to ``g_target_S`` (S), elementwise."""
         return self.energy.program_J(g_target_S)
 
-    def _wear(self, state: DeviceState) -> DeviceState:
+    def worn(self, state: DeviceState) -> DeviceState:
         """Devices past their endurance stick at the preset's worn-out level."""
         worn = state.healthy & (state.cycles >= self.faults.endurance_cycles)
         level = state.g_max_S if self.faults.worn_out_state == "stuck_set" else self.reset_level_S()
@@ -165,8 +165,9 @@ class AbstractDevice(eqx.Module):
         q = jnp.where(worn, self.read_noise.q_s(level), state.read_noise_q)
         return eqx.tree_at(lambda s: (s.g_prog_S, s.fault, s.read_noise_q), state, (g, fault, q))
 
-    def _write(self, state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory):
-        """Replace conductance, write time, drift and noise coefficients where ``written``."""
+    def record_write(self, state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory):
+        """The state after a write: conductance, write time, drift and noise coefficients
+        replaced where ``written`` (a helper of the concrete models' write methods)."""
         t_new = jnp.broadcast_to(jnp.asarray(t, jnp.float32), state.shape)
         return eqx.tree_at(
             lambda s: (s.g_prog_S, s.t_prog_s, s.nu, s.nu_z, s.read_noise_q, s.pulse_memory),

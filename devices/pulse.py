@@ -99,7 +99,7 @@ class PulsePCM(AbstractDevice):
         g, memory = jax.lax.fori_loop(0, n_max, one_pulse, (g0, state.pulse_memory))
         written = healthy & (n > 0)
         nu = self.drift.nu(g, state.nu_z)
-        state = self._write(state, written, g, t, nu=nu, nu_z=state.nu_z, pulse_memory=memory)
+        state = self.record_write(state, written, g, t, nu=nu, nu_z=state.nu_z, pulse_memory=memory)
         return eqx.tree_at(lambda s: s.set_pulses, state, state.set_pulses + n)
 
     def reset(self, state: DeviceState, mask, t, *, key) -> DeviceState:
@@ -115,8 +115,8 @@ class PulsePCM(AbstractDevice):
         g = self._reset_conductance(shape, k_g)
         nu_z = normal_elementwise(k_nu, shape)
         written = state.healthy & mask
-        state = self._write(
+        state = self.record_write(
             state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0
         )
         state = eqx.tree_at(lambda s: s.cycles, state, state.cycles + mask.astype(jnp.int32))
-        return self._wear(state)
+        return self.worn(state)

@@ -8,7 +8,16 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-__all__ = ["param", "section", "attached", "OneOf", "Pairs", "Scalar", "pairs_value_type", "one_of_in"]
+__all__ = [
+    "param",
+    "section",
+    "attached",
+    "OneOf",
+    "Pairs",
+    "Scalar",
+    "pairs_value_type",
+    "one_of_in",
+]
 
 _V = typing.TypeVar("_V")
 

@@ -41,7 +41,14 @@ def _epilog() -> str:
     )
 
 
-class _MainParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """A parser whose usage errors keep the CLI's contract: one line on stderr, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"memxbar: error: {self.prog}: {' '.join(message.split())} (see --help)\n")
+
+
+class _MainParser(_Parser):
     """The top-level parser; its epilog is built when help is printed, since the energy
     figures' definitions import the crossbar package (and JAX)."""
 
@@ -61,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"memxbar {__version__}")
     parser.set_defaults(func=lambda args: _print_help(parser))
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     add_devices_commands(commands)
     add_chips_commands(commands)
