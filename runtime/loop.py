@@ -62,23 +62,11 @@ def run_job(
         history: dict[str, np.ndarray] = {}
         if outputs.resume:
             state, _, history = load_checkpoint(outputs.checkpoint, state, fingerprint=fingerprint)
-        with Progress(
-            experiment.total_steps,
-            initial=experiment.steps_done(state),
-            name=job.name,
-            enabled=progress,
-        ) as bar:
-            state, history = _chunks(
-                experiment,
-                state,
-                history,
-                key,
-                outputs.checkpoint,
-                fingerprint,
-                bar,
-                stop_after_chunks,
-                saved=outputs.resume,
-            )
+        done = experiment.steps_done(state)
+        total = experiment.total_steps
+        with Progress(total, initial=done, name=job.name, enabled=progress) as bar:
+            run = _Chunks(experiment, key, outputs, fingerprint, bar, stop_after_chunks)
+            state, history = run(state, history)
         record = experiment.finish(state, history, key=key)
         stop_if_requested(_stopped(experiment.total_steps, experiment.total_steps, outputs))
         write_run_file(outputs.run_file, record)
@@ -86,27 +74,41 @@ def run_job(
     return record
 
 
-def _chunks(experiment, state, history, key, ckpt, fingerprint, bar, stop_after, *, saved):
-    """Run chunks to the end; save a checkpoint after each; stop between them on request."""
-    chunks = 0
-    while True:
-        step = experiment.steps_done(state)
-        if stop_requested() or (stop_after is not None and chunks >= stop_after):
-            if not saved:
-                save_checkpoint(ckpt, state, step=step, fingerprint=fingerprint, history=history)
-            raise RunInterrupted(_stopped(step, experiment.total_steps, ckpt))
-        if step >= experiment.total_steps:
-            return state, history
-        if chunks == 0:
-            bar.note("compiling the first chunk (XLA)")
-        state, records = experiment.chunk(state, experiment.next_stop(step) - step, key=key)
-        history = _appended(history, experiment.history_rows(records, state))
-        done = experiment.steps_done(state)
-        save_checkpoint(ckpt, state, step=done, fingerprint=fingerprint, history=history)
-        saved, chunks = True, chunks + 1
-        bar.advance(done - step, **experiment.progress(history))
-        if stop_after is not None and done >= experiment.total_steps:
-            stop_after = None  # the last chunk: nothing left to interrupt
+class _Chunks:
+    """The chunk loop of one run: checkpoint after every chunk, stop between them on request."""
+
+    def __init__(self, experiment, key, outputs, fingerprint, bar, stop_after):
+        self.experiment, self.key, self.outputs = experiment, key, outputs
+        self.fingerprint, self.bar, self.stop_after = fingerprint, bar, stop_after
+
+    def save(self, state, history) -> None:
+        step = self.experiment.steps_done(state)
+        save_checkpoint(
+            self.outputs.checkpoint, state, step=step, fingerprint=self.fingerprint, history=history
+        )
+
+    def __call__(self, state, history):
+        experiment, stop_after = self.experiment, self.stop_after
+        saved, chunks = self.outputs.resume, 0
+        while True:
+            step = experiment.steps_done(state)
+            if stop_requested() or (stop_after is not None and chunks >= stop_after):
+                if not saved:
+                    self.save(state, history)
+                raise RunInterrupted(_stopped(step, experiment.total_steps, self.outputs))
+            if step >= experiment.total_steps:
+                return state, history
+            if chunks == 0:
+                self.bar.note("compiling the first chunk (XLA)")
+            state, records = experiment.chunk(
+                state, experiment.next_stop(step) - step, key=self.key
+            )
+            history = _appended(history, experiment.history_rows(records, state))
+            self.save(state, history)
+            saved, chunks = True, chunks + 1
+            self.bar.advance(experiment.steps_done(state) - step, **experiment.progress(history))
+            if stop_after is not None and experiment.steps_done(state) >= experiment.total_steps:
+                stop_after = None  # the last chunk: nothing left to interrupt
 
 
 def _appended(history: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
@@ -117,9 +119,10 @@ def _appended(history: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
     return out
 
 
-def _stopped(step: int, total: int, where) -> str:
-    ckpt = getattr(where, "checkpoint", where)
-    return f"stopped at step {step} of {total}; {ckpt} keeps it: run again with --resume"
+def _stopped(step: int, total: int, outputs) -> str:
+    return (
+        f"stopped at step {step} of {total}; {outputs.checkpoint} keeps it: run again with --resume"
+    )
 
 
 def _fingerprint(job, seed: int, experiment) -> str:

@@ -21,7 +21,7 @@ from .data.datasets import Dataset
 from .experiment import AbstractExperiment
 from .rate_job import RateJob
 from .run_file import ENERGY_KEYS, RunRecord
-from .trainer import Schedule, batched_features, ledger_row, tiles_ledger, train_chunk
+from .trainer import Schedule, batched_features, ledger_row, map_tiles, tiles_ledger, train_chunk
 
 __all__ = ["RateState", "RateExperiment", "evaluate"]
 
@@ -139,40 +139,22 @@ class RateExperiment(AbstractExperiment):
 
 
 def evaluate(experiment, state, history, *, key) -> RunRecord:
-    """The run record of a finished rate run (see :mod:`.rate`).
+    """The run record of a finished rate run.
 
     The energy figures (:mod:`memxbar.crossbar.energy_figures`) and every ledger counter are
     those of training, the initial programming excluded.
     """
-    algorithm, data, schedule = experiment.algorithm, experiment.data, experiment.schedule
-    readout_config = experiment.job.readout
-    k_cal, k_train_f, k_test_f, k_drift = jax.random.split(key, 4)
+    algorithm, schedule = experiment.algorithm, experiment.schedule
+    k_cal, k_train, k_test, k_drift = jax.random.split(key, 4)
     t_end = schedule.time_of(schedule.total_steps - 1)
     learner = state.learner
     trained = _difference(tiles_ledger(algorithm, learner).values(), state.initial.values())
-    learner = _calibrated(algorithm, learner, t_end, key=k_cal)
-    t_eval = t_end + 1.0
-    u_train, learner = batched_features(algorithm, learner, data.x_train, t_eval, key=k_train_f)
-    before_test = tiles_ledger(algorithm, learner).values()
-    u_test, learner = batched_features(algorithm, learner, data.x_test, t_eval, key=k_test_f)
-    test = _difference(tiles_ledger(algorithm, learner).values(), before_test)
-
-    f_train = algorithm.readout_features(u_train, readout_config)
-    f_test = algorithm.readout_features(u_test, readout_config)
-    readout = train_readout(
-        f_train,
-        data.y_train,
-        data.n_classes,
-        steps=readout_config.epochs,
-        learning_rate=readout_config.learning_rate,
-    )
-    accuracy_vs_time = _drift_study(experiment, learner, t_end, readout, key=k_drift)
-    energy = history["energy"]
+    learner = map_tiles(algorithm, learner, lambda tile, k: tile.calibrate(t_end, key=k), k_cal)
+    learner, test, readout, accuracy = _readout(experiment, learner, t_end + 1.0, k_train, k_test)
     samples = schedule.total_steps * schedule.batch_size
-    test_samples = int(data.x_test.shape[0])
-    final = {
-        "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
-        "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
+    test_samples = int(experiment.data.x_test.shape[0])
+    energy = history["energy"]
+    final = accuracy | {
         "training_steps": schedule.total_steps,
         "training_samples": samples,
         **{name: trained[name] for name in COUNTERS},
@@ -181,22 +163,11 @@ def evaluate(experiment, state, history, *, key) -> RunRecord:
         "training_energy_J": float(energy[-1, -1]),
         "test_samples": test_samples,
         "chip_time_end_s": float(t_end),
+        **{n: float(history[f"metric_{n}"][-1]) for n in algorithm.metric_names},
     }
-    for name in algorithm.metric_names:
-        final[name] = float(history[f"metric_{name}"][-1])
     per = {"E_update": trained["update_events"], "E_inference": test_samples, "E_sample": samples}
-    energy_attrs = {
-        figure(name).run_attr: figure(name).value(test if name == "E_inference" else trained, n)
-        for name, n in per.items()
-    }
-    weights, weight_steps, conductances = {}, {}, {}
-    for name, tile in algorithm.tiles(learner).items():
-        # The snapshots live in the history, so a resumed run has the earlier ones too.
-        weights[name] = np.asarray(history[f"snapshot_{name}"], np.float32)
-        weight_steps[name] = history["snapshot_step"]
-        g = tile.programmed_conductances()
-        if g is not None:
-            conductances[name] = np.asarray(g)
+    tiles = algorithm.tiles(learner)
+    conductances = {n: tile.programmed_conductances() for n, tile in tiles.items()}
     return RunRecord(
         job_yaml=experiment.job.text,
         program_yaml=program_to_yaml(experiment.program),
@@ -204,25 +175,45 @@ def evaluate(experiment, state, history, *, key) -> RunRecord:
         metrics={n: history[f"metric_{n}"] for n in algorithm.metric_names},
         energy_steps=history["step"],
         energy={k: energy[:, i] for i, k in enumerate(ENERGY_KEYS)},
-        energy_attrs=energy_attrs,
+        energy_attrs={
+            figure(n).run_attr: figure(n).value(test if n == "E_inference" else trained, c)
+            for n, c in per.items()
+        },
         final=final,
-        weights=weights,
-        weight_steps=weight_steps,
-        conductances=conductances,
+        # The snapshots live in the history, so a resumed run has the earlier ones too.
+        weights={n: np.asarray(history[f"snapshot_{n}"], np.float32) for n in tiles},
+        weight_steps={n: history["snapshot_step"] for n in tiles},
+        conductances={n: np.asarray(g) for n, g in conductances.items() if g is not None},
         eval_times_s=np.asarray(experiment.eval_times_s, np.float64),
-        accuracy_vs_time=accuracy_vs_time,
+        accuracy_vs_time=_drift_study(experiment, learner, t_end, readout, key=k_drift),
         setup={"tiles": experiment.job.hardware.tiles},
     )
 
 
-def _calibrated(algorithm, learner, t, *, key):
-    """The tiles after the reference read of global drift compensation at chip time t (s)."""
-    tiles = algorithm.tiles(learner)
-    keys = jax.random.split(key, len(tiles))
-    return algorithm.with_tiles(
-        learner,
-        {n: tile.calibrate(t, key=k) for (n, tile), k in zip(tiles.items(), keys, strict=True)},
+def _readout(experiment, learner, t, k_train, k_test):
+    """Read the training and test sets at chip time t (s) and train the linear readout.
+
+    Returns (learner, what reading the test set cost, the readout, {train/test accuracy}).
+    """
+    algorithm, data, config = experiment.algorithm, experiment.data, experiment.job.readout
+    u_train, learner = batched_features(algorithm, learner, data.x_train, t, key=k_train)
+    before = tiles_ledger(algorithm, learner).values()
+    u_test, learner = batched_features(algorithm, learner, data.x_test, t, key=k_test)
+    test = _difference(tiles_ledger(algorithm, learner).values(), before)
+    f_train = algorithm.readout_features(u_train, config)
+    f_test = algorithm.readout_features(u_test, config)
+    readout = train_readout(
+        f_train,
+        data.y_train,
+        data.n_classes,
+        steps=config.epochs,
+        learning_rate=config.learning_rate,
     )
+    accuracy = {
+        "test_accuracy": float(readout.accuracy(f_test, data.y_test)),
+        "train_accuracy": float(readout.accuracy(f_train, data.y_train)),
+    }
+    return learner, test, readout, accuracy
 
 
 def _difference(end: dict[str, float], start: dict[str, float]) -> dict[str, float]:

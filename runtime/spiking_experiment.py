@@ -38,7 +38,7 @@ from ..hw_configs import format_joules
 from .chip import tile_factory
 from .data.weather import WeatherSpikes
 from .experiment import AbstractExperiment
-from .run_file import RunRecord
+from .run_file import ENERGY_KEYS, RunRecord
 from .scores import selectivity, spiking_scores
 from .spiking_job import LAYER, InputLayout, SpikingJob
 from .trainer import ledger_row
@@ -254,19 +254,46 @@ class SpikingExperiment(AbstractExperiment):
 
 
 def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunRecord:
-    job, tile, layout = experiment.job, state.tile, experiment.layout
-    sim = job.simulation
-    history = {
-        "raster_step": np.zeros(0, np.int64),
-        "raster_neuron": np.zeros(0, np.int32),
-        **history,
-    }
+    job, tile = experiment.job, state.tile
+    dt = job.simulation.dt_s
+    no_spikes = {"raster_step": np.zeros(0, np.int64), "raster_neuron": np.zeros(0, np.int32)}
+    history = no_spikes | history
     steps = history["record_step"]
-    weights = history["weights"]
-    time_s = steps * sim.dt_s
-    counts = history["post_counts"]
+    metrics = _metrics(experiment, history)
+    end, start = tile.ledger.values(), state.initial.values()
+    learned = {k: end[k] - start[k] for k in end}
+    final = _final(experiment, state, history, learned)
+    final |= {k: float(v[-1]) for k, v in metrics.items() if k in _SCORES}
+    per = {
+        "E_update": learned["update_events"],
+        "E_second": final["duration_s"],
+        "E_syn_event": final["synaptic_events"],
+    }
+    g = tile.programmed_conductances()
+    energy = history["energy"]
+    return RunRecord(
+        job_yaml=job.text,
+        program_yaml=program_to_yaml(experiment.program),
+        metric_steps=steps,
+        metrics=metrics,
+        energy_steps=steps,
+        energy={k: energy[:, i] for i, k in enumerate(ENERGY_KEYS)},
+        energy_attrs={figure(n).run_attr: figure(n).value(learned, c) for n, c in per.items()},
+        final=final,
+        weights={LAYER: history["weights"]},
+        weight_steps={LAYER: steps},
+        conductances={} if g is None else {LAYER: np.asarray(g)},
+        kind="spiking",
+        raster={"time_s": history["raster_step"] * dt, "neuron": history["raster_neuron"]},
+        setup=_setup(job, experiment.layout),
+    )
+
+
+def _metrics(experiment: SpikingExperiment, history) -> dict[str, np.ndarray]:
+    """Activity, mean weight per group, fatigue efficacies and the scores at every record."""
+    layout, weights, counts = experiment.layout, history["weights"], history["post_counts"]
     metrics: dict[str, np.ndarray] = {
-        "time_s": time_s,
+        "time_s": history["record_step"] * experiment.job.simulation.dt_s,
         "spike_counts": counts,
         "input_spikes": history["input_counts"].sum(1),
     }
@@ -274,7 +301,7 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
     means = np.stack([selectivity(W, layout.group, layout.n_groups) for W in weights])
     for g, name in enumerate(layout.names):
         metrics[f"mean_weight_{name}"] = means[:, :, g]
-    if job.rule.fatigue is not None:
+    if experiment.job.rule.fatigue is not None:
         for g, name in enumerate(layout.names):
             metrics[f"efficacy_{name}"] = history["efficacy"][:, g]
     fired = np.cumsum(counts, axis=0) > 0
@@ -283,16 +310,16 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
     ]
     for name in over_time[0] if over_time else ():
         metrics[name] = np.array([s[name] for s in over_time])
+    return metrics
 
-    duration = float(steps[-1] * sim.dt_s)
-    end, start = tile.ledger.values(), state.initial.values()
-    learned = {k: end[k] - start[k] for k in end}
-    energy = history["energy"]
-    total = float(energy[-1, -1])
+
+def _final(experiment: SpikingExperiment, state: SpikingState, history, learned) -> dict:
+    """Totals at the end: time, spikes, rates, every ledger counter of learning, energy."""
+    tile, steps = state.tile, history["record_step"]
+    duration = float(steps[-1] * experiment.job.simulation.dt_s)
     input_spikes = float(history["input_counts"].sum())
-    output_spikes = float(counts.sum())
-    synaptic_events = input_spikes * tile.cols
-    final = {
+    output_spikes = float(history["post_counts"].sum())
+    return {
         "duration_s": duration,
         "time_steps": int(steps[-1]),
         "n_inputs": int(tile.rows),
@@ -301,45 +328,12 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
         "output_spikes": output_spikes,
         "post_rate_Hz": output_spikes / (duration * tile.cols),
         "input_rate_Hz": input_spikes / (duration * tile.rows),
-        "synaptic_events": synaptic_events,
+        "synaptic_events": input_spikes * tile.cols,
         **{name: learned[name] for name in COUNTERS},
         "initial_programming_J": float(ledger_row(state.initial)[-1]),
-        "training_energy_J": total,
+        "training_energy_J": float(history["energy"][-1, -1]),
         "chip_time_end_s": duration,
-        **{k: float(v[-1]) for k, v in metrics.items() if k in _SCORES},
     }
-    per = {
-        "E_update": learned["update_events"],
-        "E_second": duration,
-        "E_syn_event": synaptic_events,
-    }
-    energy_attrs = {
-        figure(name).run_attr: figure(name).value(learned, n) for name, n in per.items()
-    }
-    conductances = {}
-    g = tile.programmed_conductances()
-    if g is not None:
-        conductances[LAYER] = np.asarray(g)
-    keys = (*ENERGY_CATEGORIES, "total")
-    return RunRecord(
-        job_yaml=job.text,
-        program_yaml=program_to_yaml(experiment.program),
-        metric_steps=steps,
-        metrics=metrics,
-        energy_steps=steps,
-        energy={k: energy[:, i] for i, k in enumerate(keys)},
-        energy_attrs=energy_attrs,
-        final=final,
-        weights={LAYER: weights},
-        weight_steps={LAYER: steps},
-        conductances=conductances,
-        kind="spiking",
-        raster={
-            "time_s": history["raster_step"] * sim.dt_s,
-            "neuron": history["raster_neuron"],
-        },
-        setup=_setup(job, layout),
-    )
 
 
 _SCORES = ("auc", "flatness", "nmi", "groups_learned")

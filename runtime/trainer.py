@@ -19,6 +19,7 @@ __all__ = [
     "Schedule",
     "train_chunk",
     "refresh_all",
+    "map_tiles",
     "tiles_ledger",
     "ledger_row",
     "batched_features",
@@ -54,14 +55,18 @@ class Schedule:
         return (step + 1) * self.step_time_s
 
 
-def refresh_all(algorithm, state, t, *, key):
-    """Refresh every tile of the state at chip time t (s)."""
+def map_tiles(algorithm, state, fn, key):
+    """The state with every tile replaced by ``fn(tile, key)``, one key of ``key`` per tile."""
     tiles = algorithm.tiles(state)
     keys = jax.random.split(key, len(tiles))
     return algorithm.with_tiles(
-        state,
-        {name: tile.refresh(t, key=k) for (name, tile), k in zip(tiles.items(), keys, strict=True)},
+        state, {name: fn(tile, k) for (name, tile), k in zip(tiles.items(), keys, strict=True)}
     )
+
+
+def refresh_all(algorithm, state, t, *, key):
+    """Refresh every tile of the state at chip time t (s)."""
+    return map_tiles(algorithm, state, lambda tile, k: tile.refresh(t, key=k), key)
 
 
 def tiles_ledger(algorithm, state):
