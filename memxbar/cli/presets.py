@@ -75,27 +75,27 @@ def _chips_show(args) -> int:
     return 0
 
 
+def _preset_commands(commands, category: str, list_, show):
+    """``memxbar CATEGORY list|show``; returns the subcommands, for more of them."""
+    what = category.removesuffix("s")
+    group = commands.add_parser(category, help=f"inspect {what} presets")
+    subcommands = group.add_subparsers(dest=f"{category}_command", required=True)
+    listing = subcommands.add_parser("list", help=f"list the shipped {what} presets")
+    listing.set_defaults(func=list_)
+    table = subcommands.add_parser("show", help=f"table of a {what} preset's parameters")
+    table.add_argument("preset", help=f"preset name (see 'memxbar {category} list') or YAML path")
+    table.set_defaults(func=show)
+    return subcommands
+
+
 def add_chips_commands(commands) -> None:
-    chips = commands.add_parser("chips", help="inspect chip presets")
-    chip_cmds = chips.add_subparsers(dest="chips_command", required=True)
-    chip_cmds.add_parser("list", help="list the shipped chip presets").set_defaults(
-        func=_chips_list
-    )
-    show = chip_cmds.add_parser("show", help="table of a chip preset's parameters with units")
-    show.add_argument("preset", help="preset name (see 'memxbar chips list') or YAML path")
-    show.set_defaults(func=_chips_show)
+    """``memxbar chips list|show``."""
+    _preset_commands(commands, "chips", _chips_list, _chips_show)
 
 
 def add_devices_commands(commands) -> None:
     """``memxbar devices list|show|plot``."""
-    devices = commands.add_parser("devices", help="inspect device presets")
-    dev_cmds = devices.add_subparsers(dest="devices_command", required=True)
-    dev_cmds.add_parser("list", help="list the shipped device presets").set_defaults(
-        func=_devices_list
-    )
-    show = dev_cmds.add_parser("show", help="table of a preset's parameters with units")
-    show.add_argument("preset", help="preset name (see 'memxbar devices list') or YAML path")
-    show.set_defaults(func=_devices_show)
+    dev_cmds = _preset_commands(commands, "devices", _devices_list, _devices_show)
     plot = dev_cmds.add_parser(
         "plot", help="PNG figures of a preset's device behaviour (PRESET_<figure>.png)"
     )
