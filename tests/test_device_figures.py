@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
-import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from support import approx, assert_png, run_notebook
+from support import REPO, approx, assert_png, run_notebook
 
 from memxbar.devices import device_from_mapping, load_preset
 from memxbar.hw_configs import preset_path, read_yaml
 from memxbar.runtime.report import device_figures as df
 
-REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "01_pcm_devices.py"
 uS = 1e-6
 YEAR_S = 365.25 * 86400.0
@@ -51,14 +47,6 @@ def test_notebook_runs_and_writes_figures(tmp_path):
         assert sorted(p.name for p in (tmp_path / preset).iterdir()) == sorted(files)
         for name in files:
             assert_png(tmp_path / preset / name)
-
-
-def test_notebook_is_a_jupytext_notebook():
-    notebook = jupytext.read(NOTEBOOK)
-    kinds = [cell.cell_type for cell in notebook.cells]
-    assert len(kinds) >= 3
-    assert kinds.count("markdown") >= 3 and kinds.count("code") >= 3
-    assert notebook.metadata["jupytext"]["formats"] == "py:percent"
 
 
 # --- SET pulses ------------------------------------------------------------------------------
