@@ -336,7 +336,7 @@ def device_init(model, shape, key):
 
 
 @_filter_jit
-def device_program(model, state, g_S, t_s, key, mask=True):
+def device_program(model, state, g_S, t_s, key, mask=None):
     return model.program(state, g_S, t_s, key=key, mask=mask)
 
 
