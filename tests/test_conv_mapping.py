@@ -130,11 +130,9 @@ def test_bad_geometry_is_rejected_at_construction(kwargs, match):
 
 def test_wrong_images_or_tile_raise_clear_errors():
     geometry = ConvGeometry(input_size=(6, 6), in_channels=2, kernel_size=(3, 3))
-    tile = IdealTile.create(geometry.rows, 3)
     with pytest.raises(ValueError, match=r"images must be \(batch, 6, 6, 2\) NHWC"):
         geometry.patches(jnp.zeros((1, 6, 6, 3)))
     with pytest.raises(ValueError, match="the tile has 17 rows, the kernel needs 18"):
         geometry.mvm(IdealTile.create(17, 3), jnp.zeros((1, 6, 6, 2)), 0.0, key=None)
     with pytest.raises(ValueError, match=r"W must be \(18, out_channels\)"):
         matrix_to_kernel(jnp.zeros((17, 3)), (3, 3), 2)
-    del tile

@@ -7,7 +7,6 @@ import re
 import jax
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 from support import PREFIXES, REPO, approx, assert_png, run_notebook
 
 from memxbar.algorithms import delta_rule
@@ -116,7 +115,6 @@ def test_drift_compensation_keeps_the_one_day_error_down(programmed):
     again = cf.mvm_error_vs_time(tile, x, times, weights=weights, key=jax.random.key(8))
     np.testing.assert_array_equal(again, on)
     figure = cf.plot_error_vs_time(times, curves)
-    assert isinstance(figure, Figure)
     assert [line.get_label() for line in figure.axes[0].get_lines()] == list(curves)
 
 

@@ -100,7 +100,7 @@ def test_pulses_to_reach_counts_the_first_crossing():
 def test_statistical_model_has_no_set_pulse_curves(pulse, statistical):
     assert df.supports_set_pulses(pulse)
     assert not df.supports_set_pulses(statistical)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match="no pulse-level SET response"):
         df.set_pulse_curves(statistical, 10, 5, key=jax.random.key(0))
 
 

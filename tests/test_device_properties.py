@@ -272,5 +272,5 @@ def test_every_operation_works_for_any_shape(name, shape):
     for energy in energies:
         assert energy.shape == shape and np.all(np.asarray(energy) >= 0.0)
     if not pulsed:
-        with pytest.raises(NotImplementedError):
+        with pytest.raises(NotImplementedError, match="no pulse-level SET response"):
             model.set_pulses(state, 1, 20.0, key=jax.random.key(1))

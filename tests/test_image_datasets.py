@@ -182,9 +182,11 @@ def test_every_cifar_byte_lands_on_its_pixel_and_channel(tmp_path):
     np.testing.assert_array_equal(got_labels, labels)
     assert got_labels.dtype == np.int32
 
-    # A named example: row 3, column 5, channel 2 (blue) → flat index (3*32 + 5)*3 + 2 = 305.
+    # A named example: byte 2*1024 + 3*32 + 5 is row 3, column 5, channel 2 (blue), which the
+    # loaders' flat HWC features hold at (3*32 + 5)*3 + 2 = 305.
     i = 2 * 1024 + 3 * 32 + 5
-    assert images[i, 3, 5, 2] == values[i] and (3 * 32 + 5) * 3 + 2 == 305
+    assert images[i, 3, 5, 2] == values[i]
+    assert images[i].reshape(-1)[305] == values[i] and np.count_nonzero(images[i]) == 1
 
 
 def test_cifar_loader_concatenates_batches_in_order_as_flat_hwc_floats(tmp_path, monkeypatch):

@@ -117,8 +117,11 @@ def test_mean_rate_mixes_background_and_events():
     n = 20_000
     counts = np.asarray(sample(source, 0, n, jax.random.key(4))).reshape(n, 200, 5)
     per_group = counts.mean(axis=(0, 2)) / DT
-    expected = source.mean_rate_Hz(DT)[0]
-    assert expected == approx(20.0 + float(source.event_probability(DT)[0]) * 140.0)
+    # An event is active when one began in the last 30 steps (onsets at 3 Hz): with that
+    # probability a station fires at 160 Hz, else at its 20 Hz background.
+    p_event = 1 - (1 - 3.0 * DT) ** 30
+    expected = 20.0 + p_event * 140.0
+    assert float(source.mean_rate_Hz(DT)[0]) == approx(expected)
     # Groups are independent: their spread gives the standard error.
     assert abs(per_group.mean() - expected) <= Z * per_group.std(ddof=1) / math.sqrt(200)
 
