@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
-from support import approx, sigma_prog_S
+from support import FAST_COMPILE, approx, sigma_prog_S
 
 from memxbar.algorithms.snn import (
     LIF,
@@ -41,7 +41,6 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 Z = 4.5
 DT = 1e-3
 # Compile-heavy PCM paths: XLA's backend optimisation is not worth its compile time here.
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
 reprogram = jax.jit(
     lambda tile, dW, W_read, t, key: tile.reset_and_reprogram(dW, W_read, t, key=key),
     compiler_options=FAST_COMPILE,

@@ -18,6 +18,7 @@ import pytest
 from support import (
     approx,
     clipped_normal_moments,
+    fast_jit,
     quiet,
     read_relative_sigma,
     sigma_prog_S,
@@ -104,15 +105,8 @@ def relative_error(y, reference) -> float:
 
 # Compiled once per tile structure and reused: jax.jit traces the float parameters of chip,
 # device and tile, so only static fields (sizes, bits, schemes) and shapes recompile. The
-# tiles are tiny, so compilation dominates: XLA's backend optimisations are skipped (3×
-# faster to compile, same results to float rounding).
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def jit(fn, **kwargs):
-    return jax.jit(fn, compiler_options=FAST_COMPILE, **kwargs)
-
-
+# tiles are tiny, so compilation dominates: XLA's backend optimisations are skipped.
+jit = fast_jit
 create = jit(PCMTile.create, static_argnames=("rows", "cols", "w_max"))
 mvm = jit(lambda tile, x, t, key: tile.mvm(x, t, key=key))
 mvm_t = jit(lambda tile, y, t, key: tile.mvm_t(y, t, key=key))
