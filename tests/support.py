@@ -81,6 +81,15 @@ def example(name: str) -> dict:
     return yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
 
 
+def example_job(path: Path, name: str, changes: dict | None = None) -> Path:
+    """``examples/<name>`` with the dotted keys of ``changes`` set (see :func:`set_dotted`),
+    written to ``path``; returns the path."""
+    mapping = example(name)
+    for dotted, value in (changes or {}).items():
+        set_dotted(mapping, dotted, value)
+    return write_yaml(path, mapping)
+
+
 def _parent(mapping, dotted: str):
     """(the container holding the last part of ``a.b.0.c``, that part as key or index)."""
     *parents, last = dotted.split(".")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support import EXAMPLES
 
 from memxbar.hw_configs import ConfigError, build
 from memxbar.runtime.data.datasets import load_dataset
@@ -29,7 +30,6 @@ from memxbar.runtime.data.images import (
 from memxbar.runtime.job import load_job
 from memxbar.runtime.rate_job import DataConfig
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
 CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 STL_IMAGE_BYTES = 3 * 96 * 96
 

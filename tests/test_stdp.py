@@ -6,18 +6,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
-from support import FAST_COMPILE, approx, sigma_prog_S
+from support import FAST_COMPILE, approx, example_job, sigma_prog_S
 
 from memxbar.algorithms.snn import (
     LIF,
@@ -35,8 +33,6 @@ from memxbar.crossbar import IdealTile, PCMTile, TiledMatrix, load_chip
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.scores import auc, rate_flatness
-
-EXAMPLES = Path(__file__).parents[1] / "examples"
 
 Z = 4.5
 DT = 1e-3
@@ -354,11 +350,8 @@ def test_pcm_runs_book_their_update_energy(depression):
 
 def run_example(name: str, folder, *, seed: int = 0, duration_s: float | None = None):
     """The run record of ``examples/<name>.yaml`` (optionally shortened to ``duration_s``)."""
-    job = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text(encoding="utf-8"))
-    if duration_s is not None:
-        job["simulation"]["duration_s"] = duration_s
-    path = folder / f"{name}_{seed}.yaml"
-    path.write_text(yaml.safe_dump(job), encoding="utf-8")
+    changes = {} if duration_s is None else {"simulation.duration_s": duration_s}
+    path = example_job(folder / f"{name}_{seed}.yaml", name, changes)
     return run_job(load_job(path), path.with_suffix(".h5"), seed=seed, progress=False)
 
 

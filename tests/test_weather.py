@@ -15,11 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import normalized_mutual_info_score
-from support import approx
+from support import EXAMPLES, approx, example_job
 
 from memxbar.runtime.data.weather import WeatherSpikes
 from memxbar.runtime.job import load_job
@@ -35,7 +34,6 @@ from memxbar.runtime.scores import (
 
 Z = 4.5
 DT = 1e-3
-EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 @eqx.filter_jit
@@ -215,11 +213,12 @@ def test_run_scores_use_only_the_neurons_that_fired():
 
 
 def _ideal(name: str, tmp_path: Path, duration_s: float):
-    job = yaml.safe_load((EXAMPLES / name).read_text())
-    job["hardware"]["tiles"] = "ideal"
-    job["simulation"].update(duration_s=duration_s, chunk_s=duration_s / 2)
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    changes = {
+        "hardware.tiles": "ideal",
+        "simulation.duration_s": duration_s,
+        "simulation.chunk_s": duration_s / 2,
+    }
+    path = example_job(tmp_path / name, name, changes)
     out = path.with_suffix(".h5")  # one run file per job: a finished one is never replaced
     return run_job(load_job(path), out, progress=False).final
 
