@@ -17,3 +17,10 @@ def _private_data_folders(tmp_path_factory):
         patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data_home")))
         patch.delenv("MEMXBAR_DATA_MIRROR", raising=False)
         yield
+
+
+@pytest.fixture
+def no_data_env(monkeypatch, tmp_path):
+    """No $MEMXBAR_DATA, and an empty per-user data folder of this test's own."""
+    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))

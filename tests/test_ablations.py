@@ -3,23 +3,25 @@
 from pathlib import Path
 
 import pytest
-import yaml
+from support import example_job
 
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 
-REPO = Path(__file__).parents[1]
+SMALL = {
+    "data.train_limit": 128,
+    "data.test_limit": 64,
+    "training.epochs": 1,
+    "training.chunk_steps": 4,
+    "training.refresh_every_steps": 2,
+    "training.snapshots": 1,
+    "readout.epochs": 20,
+}
 
 
 def job_file(tmp_path, **hardware) -> Path:
-    job = yaml.safe_load((REPO / "examples" / "softhebb_digits_pcm.yaml").read_text())
-    job["hardware"].update(hardware)
-    job["data"].update(train_limit=128, test_limit=64)
-    job["training"].update(epochs=1, chunk_steps=4, refresh_every_steps=2, snapshots=1)
-    job["readout"]["epochs"] = 20
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(job))
-    return path
+    changes = SMALL | {f"hardware.{key}": value for key, value in hardware.items()}
+    return example_job(tmp_path / "job.yaml", "softhebb_digits_pcm", changes)
 
 
 def test_overrides_reach_the_chip_and_the_device(tmp_path):

@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from support import REPO, approx, assert_one_line_error, idx_bytes, run_cli
+from support import (
+    EXAMPLES,
+    REPO,
+    approx,
+    assert_one_line_error,
+    example_job,
+    files_under,
+    idx_bytes,
+    run_cli,
+)
 
 from memxbar.algorithms import ConvSoftHebb, SoftHebbParams, algorithm_for
 from memxbar.compiler import (
@@ -47,7 +56,6 @@ from memxbar.runtime.data.datasets import check_network_input, load_dataset, loa
 from memxbar.runtime.data.mnist import read_csv_images, read_images, read_labels
 from memxbar.runtime.job import SEED_MAX, load_job
 
-EXAMPLES = REPO / "examples"
 PULSE_PRESET = REPO / "hw_configs" / "devices" / "pcm_gst_pulse.yaml"
 CHIP_PRESET = REPO / "hw_configs" / "chips" / "pcm_256.yaml"
 
@@ -55,23 +63,9 @@ CHIP_PRESET = REPO / "hw_configs" / "chips" / "pcm_256.yaml"
 # --- building bad files -----------------------------------------------------------------------
 
 
-def set_dotted(mapping: dict, dotted: str, value) -> None:
-    """Set ``a.b.0.c`` in nested mappings and lists (a number indexes a list)."""
-    *parents, last = dotted.split(".")
-    node = mapping
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    node[int(last) if isinstance(node, list) else last] = value
-
-
 def job(tmp: Path, example: str = "softhebb_digits_pcm", changes: dict | None = None) -> str:
     """``examples/<example>.yaml`` with dotted keys replaced, written as ``tmp/job.yaml``."""
-    mapping = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8"))
-    for dotted, value in (changes or {}).items():
-        set_dotted(mapping, dotted, value)
-    path = tmp / "job.yaml"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
-    return str(path)
+    return str(example_job(tmp / "job.yaml", example, changes))
 
 
 #: A tiny MNIST job: 10 neurons, one epoch of a 20-image training set.
@@ -347,10 +341,6 @@ BAD_INPUTS = {
         ["job.yaml", "alias *n refers to a value that contains it"],
     ),
 }
-
-
-def files_under(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))

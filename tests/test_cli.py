@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import PNG_MAGIC, assert_one_line_error, run_cli
+from support import REPO, assert_one_line_error, assert_png, run_cli
 
 from memxbar.cli import main
 
-REPO = Path(__file__).parents[1]
 SHIPPED_PULSE = REPO / "hw_configs" / "devices" / "pcm_gst_pulse.yaml"
 
 
@@ -54,9 +53,7 @@ def test_devices_plot_writes_the_pngs(tmp_path, capsys):
     names = ["set_pulses.png", "drift.png", "noise_vs_target.png"]
     assert out.splitlines() == [str(out_dir / f"pcm_gst_pulse_{name}") for name in names]
     for name in names:
-        data = (out_dir / f"pcm_gst_pulse_{name}").read_bytes()
-        assert data[:8] == PNG_MAGIC
-        assert len(data) > 10_000  # a figure with axes and curves, not an empty canvas
+        assert_png(out_dir / f"pcm_gst_pulse_{name}")
 
 
 def test_device_plots_of_two_presets_share_a_folder(tmp_path, capsys):
@@ -225,39 +222,19 @@ def test_help_defines_the_energy_figures_and_the_exit_codes(capsys):
 
 
 def test_version_and_python_dash_m():
-    import subprocess
-    import sys
     import tomllib
 
     from memxbar import __version__
 
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert __version__ == pyproject["project"]["version"]
-    result = subprocess.run(
-        [sys.executable, "-m", "memxbar", "--version"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("--version", module="memxbar")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"memxbar {__version__}\n"
-    listed = subprocess.run(
-        [sys.executable, "-m", "memxbar", "chips", "list"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = run_cli("chips", "list", module="memxbar")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("pcm_256 ")
-    failed = subprocess.run(
-        [sys.executable, "-m", "memxbar", "chips", "show", "nope"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    failed = run_cli("chips", "show", "nope", module="memxbar")
     assert_one_line_error(failed.returncode, failed.stderr, "nope")
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from support import approx, assert_one_line_error, run_cli
+from support import REPO, approx, assert_one_line_error, run_cli
 
 from memxbar.cli import main
 from memxbar.compiler import (
@@ -33,7 +32,6 @@ from memxbar.crossbar import ChipSpec, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import build, dump
 
-REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "softhebb_digits_pcm.yaml"
 DEVICE = load_preset("pcm_gst_pulse")
 CHIP = load_chip("pcm_256")

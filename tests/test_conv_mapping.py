@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import FAST_COMPILE
 
 from memxbar.compiler.network import Conv2d
 from memxbar.crossbar import IdealTile
 from memxbar.crossbar.conv import ConvGeometry, kernel_to_matrix, matrix_to_kernel
-
-FAST = {"xla_backend_optimization_level": 0}
 
 
 def _reference(x, kernel, stride, padding, mode="zeros"):
@@ -73,7 +72,7 @@ def test_ideal_tile_conv_equals_lax_conv(case):
         return y, ref, tile.ledger.count("mvm_vectors")
 
     # One compilation per example (every example has new shapes), without XLA's optimisations.
-    y, ref, vectors = jax.jit(both, compiler_options=FAST)(x, kernel)
+    y, ref, vectors = jax.jit(both, compiler_options=FAST_COMPILE)(x, kernel)
     assert y.shape == ref.shape == (case["batch"], *geometry.output_size, case["c_out"])
     # Sums of kh·kw·c_in products of unit normals: float32 rounding ~1e-7 · sqrt(terms) · |x|.
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.sqrt(geometry.rows))
@@ -88,7 +87,7 @@ def test_tile_rows_are_kernel_taps_row_major():
     x = np.random.default_rng(1).standard_normal((2, 6, 5, c), np.float32)
     conv = jax.jit(
         lambda W: geometry.mvm(IdealTile.create(geometry.rows, 1, weights=W), x, 0.0, key=None)[0],
-        compiler_options=FAST,
+        compiler_options=FAST_COMPILE,
     )
     for i, j, ch in [(0, 0, 0), (2, 1, 3), (1, 0, 2)]:
         W = np.zeros((geometry.rows, 1), np.float32)
@@ -130,11 +129,9 @@ def test_bad_geometry_is_rejected_at_construction(kwargs, match):
 
 def test_wrong_images_or_tile_raise_clear_errors():
     geometry = ConvGeometry(input_size=(6, 6), in_channels=2, kernel_size=(3, 3))
-    tile = IdealTile.create(geometry.rows, 3)
     with pytest.raises(ValueError, match=r"images must be \(batch, 6, 6, 2\) NHWC"):
         geometry.patches(jnp.zeros((1, 6, 6, 3)))
     with pytest.raises(ValueError, match="the tile has 17 rows, the kernel needs 18"):
         geometry.mvm(IdealTile.create(17, 3), jnp.zeros((1, 6, 6, 2)), 0.0, key=None)
     with pytest.raises(ValueError, match=r"W must be \(18, out_channels\)"):
         matrix_to_kernel(jnp.zeros((17, 3)), (3, 3), 2)
-    del tile

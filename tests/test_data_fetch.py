@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import MNIST_DIR, REPO, assert_one_line_error, run_cli
+from support import MNIST_DIR, REPO, assert_one_line_error, files_under, idx_bytes, run_cli
 
 from memxbar.runtime.data import fetch as fetch_module
 from memxbar.runtime.data.catalog import CATALOG, DataSource, RemoteFile
@@ -74,27 +74,11 @@ def server(tmp_path):
     thread.join()
 
 
-@pytest.fixture
-def no_data_env(monkeypatch, tmp_path):
-    """No $MEMXBAR_DATA, and a per-user data folder of this test's own."""
-    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))
-
-
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def files_under(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
 # -- fixture data sets ------------------------------------------------------------------------
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return bytes([0, 0, 8, array.ndim]) + dims + array.astype(np.uint8).tobytes()
 
 
 def write_mnist(folder: Path, rng) -> tuple[DataSource, dict[str, np.ndarray]]:
@@ -165,7 +149,7 @@ def test_mnist_lands_in_the_default_folder_where_the_loader_finds_it(server, no_
     folder = fetch("mnist", mirror=server.url, catalog=catalog, progress=False, log=lines.append)
 
     assert folder == default_data_dir() / "mnist"
-    assert files_under(default_data_dir()) == sorted(f"mnist/{n}.gz" for n in arrays)
+    assert sorted(files_under(default_data_dir())) == sorted(f"mnist/{n}.gz" for n in arrays)
     assert sorted(server.requests) == sorted(f"/{n}.gz" for n in arrays)
     assert sum("sha256 verified" in line for line in lines) == 4
     # The loaders find it with no folder given (neither the job, --data-dir nor MEMXBAR_DATA).
@@ -213,7 +197,7 @@ def test_archives_unpack_into_the_loaders_layout_and_are_not_fetched_twice(
 
     assert folder == root / source.folder
     expected = sorted(members) + [f"{source.folder}/{MANIFEST}"]
-    assert files_under(root) == sorted(expected)  # the archive itself was deleted
+    assert sorted(files_under(root)) == sorted(expected)  # the archive itself was deleted
     for member, content in members.items():
         assert (root / member).read_bytes() == content
     if name == "cifar10":
@@ -254,7 +238,7 @@ def test_a_file_that_is_not_the_published_one_is_refused_and_deleted(server, tmp
         f"expected {published.content_sha256}",
         "deleted",
     )
-    assert files_under(root) == []  # no partial or temporary file
+    assert files_under(root) == {}  # no partial or temporary file
 
 
 def test_an_unknown_mirror_scheme_and_a_bad_data_set_name_are_refused(tmp_path):
@@ -262,7 +246,7 @@ def test_an_unknown_mirror_scheme_and_a_bad_data_set_name_are_refused(tmp_path):
     assert_one_line_error(result.returncode, result.stderr, "--mirror", "ftp://x/")
     result = run_cli("data", "fetch", "mnist2", "--dir", str(tmp_path))
     assert result.returncode == 2 and "invalid choice: 'mnist2'" in result.stderr
-    assert files_under(tmp_path) == []
+    assert files_under(tmp_path) == {}
 
 
 def test_http_404_and_a_server_that_is_down_are_one_line_naming_the_url(server, tmp_path):
@@ -279,7 +263,7 @@ def test_http_404_and_a_server_that_is_down_are_one_line_naming_the_url(server, 
     assert_one_line_error(
         result.returncode, result.stderr, f"{down}t10k-images-idx3-ubyte.gz", "refused"
     )
-    assert files_under(root) == []
+    assert files_under(root) == {}
 
 
 def test_the_next_mirror_is_tried_when_one_fails(server, tmp_path):
@@ -287,7 +271,7 @@ def test_the_next_mirror_is_tried_when_one_fails(server, tmp_path):
     source = dataclasses.replace(source, mirrors=(server.url + "missing/", server.url))
     lines: list[str] = []
     fetch("mnist", tmp_path, catalog={"mnist": source}, progress=False, log=lines.append)
-    assert files_under(tmp_path / "mnist") == sorted(f.name for f in source.files)
+    assert sorted(files_under(tmp_path / "mnist")) == sorted(f.name for f in source.files)
     assert f"downloading {server.url}missing/t10k-images-idx3-ubyte.gz" in lines
     # Every mirror failing: one error naming every URL tried.
     source = dataclasses.replace(source, mirrors=(server.url + "a/", server.url + "b/"))
@@ -346,7 +330,7 @@ def test_an_archive_member_outside_the_folder_or_not_a_regular_file_is_refused(
 
     assert str(err.value).startswith(f"{root / 'cifar-10-python.tar.gz'}: refused member ")
     assert repr(shown) in str(err.value)
-    assert files_under(tmp_path / "deep") == []  # nothing unpacked, staging and archive removed
+    assert files_under(tmp_path / "deep") == {}  # nothing unpacked, staging and archive removed
     assert not Path("/tmp/escaped").exists()
 
 
@@ -385,7 +369,7 @@ def test_an_unwritable_folder_and_a_full_disk_name_the_path(server, tmp_path, mo
         fetch("mnist", root, mirror=server.url, catalog={"mnist": source}, progress=False)
     target = root / "mnist" / "t10k-images-idx3-ubyte.gz"
     assert str(err.value) == f"{target}: cannot write (No space left on device)"
-    assert files_under(root) == []
+    assert files_under(root) == {}
 
 
 def test_ctrl_c_during_a_download_leaves_no_partial_file_and_exits_130(tmp_path):
@@ -433,7 +417,7 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file_and_exits_130(tmp_path)
         thread.join()
     assert process.returncode == 130, err
     assert err.strip() == "memxbar: interrupted: no partial file was kept"
-    assert files_under(root) == []
+    assert files_under(root) == {}
 
 
 # -- checksums --------------------------------------------------------------------------------
@@ -476,7 +460,7 @@ def test_the_real_mnist_test_files_pass_the_published_checksums(server, tmp_path
     assert_one_line_error(
         result.returncode, result.stderr, f"{server.url}train-images-idx3-ubyte.gz: HTTP 404"
     )
-    assert files_under(root) == [
+    assert sorted(files_under(root)) == [
         f"mnist/t10k-{n}-idx{d}-ubyte.gz" for n, d in (("images", 3), ("labels", 1))
     ]
     assert result.stdout.count("sha256 verified") == 2

@@ -16,6 +16,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import (
+    device_drifted,
+    device_init,
+    device_program,
+    device_pulses,
+    device_read,
+    device_reset,
+    read_relative_sigma,
+    sigma_prog_S,
+    vary,
+)
 
 import memxbar.devices as mdev
 
@@ -36,56 +47,17 @@ def _faulty(preset):
 
     The numeric parameters are made jax arrays, so jit traces them instead of baking them in.
     """
-    model = eqx.tree_at(
-        lambda m: (m.faults.p_stuck_set, m.faults.p_stuck_reset, m.faults.endurance_cycles),
+    return vary(
         mdev.load_preset(preset),
+        lambda m: (m.faults.p_stuck_set, m.faults.p_stuck_reset, m.faults.endurance_cycles),
         (0.1, 0.1, 4.0),
-    )
-    return jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x) if isinstance(x, float | int) else x, model
     )
 
 
 MODELS = {name: _faulty(name) for name in ("pcm_gst_pulse", "pcm_nandakumar2019")}
 
 
-# Jitted once: the shapes and models below are few, so each compiles a handful of times.
-@eqx.filter_jit
-def j_init(model, shape, key):
-    return model.init(shape, key=key)
-
-
-@eqx.filter_jit
-def j_program(model, state, g, t, key):
-    return model.program(state, g, t, key=key)
-
-
-@eqx.filter_jit
-def j_pulses(model, state, n, t, key):
-    return model.set_pulses(state, n, t, key=key)
-
-
-@eqx.filter_jit
-def j_reset(model, state, mask, t, key):
-    return model.reset(state, mask, t, key=key)
-
-
-@eqx.filter_jit
-def j_read(model, state, t, key):
-    return model.read(state, t, key=key)
-
-
-@eqx.filter_jit
-def j_drifted(model, state, t):
-    return model.drifted(state, t)
-
-
-# --- independent bounds (DESIGN.md 4.1) ---------------------------------------------------
-
-
-def sigma_prog_S(g_S):
-    g = np.asarray(g_S, np.float64) / 25e-6
-    return (0.26348 + 1.9650 * g - 1.1731 * g * g) * UMHO
+# --- independent bounds (DESIGN.md 4.1, written out in support.py) -------------------------
 
 
 def write_cap_S(g_max_device_S):
@@ -95,12 +67,6 @@ def write_cap_S(g_max_device_S):
     largest value comes from the largest target. SET pulses clip at g_max itself.
     """
     return np.asarray(g_max_device_S, np.float64) + 6 * sigma_prog_S(g_max_device_S)
-
-
-def read_relative_sigma(g_prog_S, elapsed_s):
-    g = np.abs(np.asarray(g_prog_S, np.float64)) / 25e-6
-    q = np.minimum(0.0088 / np.maximum(g**0.65, 1e-3), 0.2)
-    return q * np.sqrt(np.log((np.asarray(elapsed_s, np.float64) + 20.0 + 250e-9) / 500e-9))
 
 
 # --- operation sequences ------------------------------------------------------------------
@@ -121,7 +87,7 @@ def run_ops(model, sequence, seed, shape=SHAPE):
     """Apply ``sequence`` to a fresh array; yield (op, state, read or None, t) after each."""
     key = jax.random.key(seed)
     key, k = jax.random.split(key)
-    state = j_init(model, shape, k)
+    state = device_init(model, shape, k)
     t = 0.0
     rng = np.random.default_rng(seed)
     yield "init", state, None, t
@@ -131,17 +97,17 @@ def run_ops(model, sequence, seed, shape=SHAPE):
         tj = jnp.float32(t)
         if op == "program":
             g = jnp.asarray(rng.uniform(0.0, arg, shape) * model.g_max_S, jnp.float32)
-            state = j_program(model, state, g, tj, k)
+            state = device_program(model, state, g, tj, k)
         elif op == "pulses":
             if not isinstance(model, mdev.PulsePCM):
                 continue
             n = jnp.asarray(rng.integers(0, arg + 1, shape), jnp.int32)
-            state = j_pulses(model, state, n, tj, k)
+            state = device_pulses(model, state, n, tj, k)
         elif op == "reset":
             mask = jnp.asarray(rng.uniform(size=shape) < arg)
-            state = j_reset(model, state, mask, tj, k)
+            state = device_reset(model, state, mask, tj, k)
         else:
-            yield op, state, j_read(model, state, tj, k), t
+            yield op, state, device_read(model, state, tj, k), t
             continue
         yield op, state, None, t
 
@@ -163,7 +129,7 @@ def test_conductance_stays_in_bounds(name, sequence, seed):
             pulsed = np.asarray(state.set_pulses) > np.asarray(previous.set_pulses)
             moved = pulsed & np.asarray(previous.healthy)
             assert np.all(g_prog[moved] <= g_max[moved])
-        drift = np.asarray(j_drifted(model, state, jnp.float32(t)), np.float64)
+        drift = np.asarray(device_drifted(model, state, jnp.float32(t)), np.float64)
         assert np.all((drift >= 0.0) & (drift <= g_prog * (1 + 1e-6))), op
         if g_read is not None:
             g_read = np.asarray(g_read, np.float64)
@@ -201,18 +167,18 @@ def test_conductance_stays_in_bounds(name, sequence, seed):
 def test_drift_never_increases_conductance(name, seed, t_prog, dt1, dt2):
     model = MODELS[name]
     k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
-    state = j_init(model, SHAPE, k1)
+    state = device_init(model, SHAPE, k1)
     targets = jax.random.uniform(k2, SHAPE, maxval=model.g_max_S)
-    state = j_program(model, state, targets, jnp.float32(t_prog), k3)
+    state = device_program(model, state, targets, jnp.float32(t_prog), k3)
     t1 = np.float32(t_prog) + np.float32(min(dt1, dt2))
     t2 = np.float32(t_prog) + np.float32(max(dt1, dt2))
     assert t2 >= t1 >= np.float32(t_prog)
     # at its own write time a device shows g_prog exactly (stuck devices were written at 0 s)
-    at_write = np.asarray(j_drifted(model, state, state.t_prog_s))
+    at_write = np.asarray(device_drifted(model, state, state.t_prog_s))
     np.testing.assert_array_equal(at_write, np.asarray(state.g_prog_S))
-    g0 = np.asarray(j_drifted(model, state, jnp.float32(t_prog)))
-    g1 = np.asarray(j_drifted(model, state, jnp.float32(t1)))
-    g2 = np.asarray(j_drifted(model, state, jnp.float32(t2)))
+    g0 = np.asarray(device_drifted(model, state, jnp.float32(t_prog)))
+    g1 = np.asarray(device_drifted(model, state, jnp.float32(t1)))
+    g2 = np.asarray(device_drifted(model, state, jnp.float32(t2)))
     assert np.all(g0 <= at_write)
     assert np.all(g1 <= g0)
     assert np.all(g2 <= g1)
@@ -306,5 +272,5 @@ def test_every_operation_works_for_any_shape(name, shape):
     for energy in energies:
         assert energy.shape == shape and np.all(np.asarray(energy) >= 0.0)
     if not pulsed:
-        with pytest.raises(NotImplementedError):
+        with pytest.raises(NotImplementedError, match="no pulse-level SET response"):
             model.set_pulses(state, 1, 20.0, key=jax.random.key(1))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import jupytext
 from support import REPO, assert_png, run_notebook
 
 from memxbar.runtime.run_file import read_run_file
@@ -59,10 +58,3 @@ def test_notebook_runs_the_fstdp_jobs_and_draws_the_figures(tmp_path):
     # One second of the benchmark's inputs: 100 inputs at a mean of 25 Hz.
     count = int(re.search(r"^input spikes in this second: (\d+)", out, re.M)[1])
     assert abs(count - 2500) < 4.5 * 2500**0.5
-
-
-def test_notebook_is_a_jupytext_notebook():
-    notebook = jupytext.read(NOTEBOOK)
-    kinds = [cell.cell_type for cell in notebook.cells]
-    assert kinds.count("markdown") >= 5 and kinds.count("code") >= 5
-    assert notebook.metadata["jupytext"]["formats"] == "py:percent"

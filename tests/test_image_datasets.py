@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support import EXAMPLES
 
 from memxbar.hw_configs import ConfigError, build
 from memxbar.runtime.data.datasets import load_dataset
@@ -29,7 +30,6 @@ from memxbar.runtime.data.images import (
 from memxbar.runtime.job import load_job
 from memxbar.runtime.rate_job import DataConfig
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
 CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 STL_IMAGE_BYTES = 3 * 96 * 96
 
@@ -161,13 +161,6 @@ def flat_hwc(images_hwc: np.ndarray) -> np.ndarray:
     return images_hwc.reshape(len(images_hwc), -1).astype(np.float32) / np.float32(255)
 
 
-@pytest.fixture
-def no_env(monkeypatch, tmp_path):
-    """No $MEMXBAR_DATA, and an empty per-user data folder of this test's own."""
-    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))
-
-
 # -- CIFAR-10 ---------------------------------------------------------------------------------
 
 
@@ -189,9 +182,11 @@ def test_every_cifar_byte_lands_on_its_pixel_and_channel(tmp_path):
     np.testing.assert_array_equal(got_labels, labels)
     assert got_labels.dtype == np.int32
 
-    # A named example: row 3, column 5, channel 2 (blue) → flat index (3*32 + 5)*3 + 2 = 305.
+    # A named example: byte 2*1024 + 3*32 + 5 is row 3, column 5, channel 2 (blue), which the
+    # loaders' flat HWC features hold at (3*32 + 5)*3 + 2 = 305.
     i = 2 * 1024 + 3 * 32 + 5
-    assert images[i, 3, 5, 2] == values[i] and (3 * 32 + 5) * 3 + 2 == 305
+    assert images[i, 3, 5, 2] == values[i]
+    assert images[i].reshape(-1)[305] == values[i] and np.count_nonzero(images[i]) == 1
 
 
 def test_cifar_loader_concatenates_batches_in_order_as_flat_hwc_floats(tmp_path, monkeypatch):
@@ -337,7 +332,7 @@ def test_stl_bytes_land_on_their_pixels_and_channels(tmp_path):
     assert got_labels.dtype == np.int32 and got_labels.min() == 0 and got_labels.max() == 9
 
 
-def test_stl_loader_returns_flat_hwc_floats(tmp_path, no_env):
+def test_stl_loader_returns_flat_hwc_floats(tmp_path, no_data_env):
     x_tr, y_tr, x_te, y_te = write_stl(tmp_path, rng=np.random.default_rng(3))
     got = load_stl10_arrays(str(tmp_path))
     np.testing.assert_array_equal(got[0], flat_hwc(x_tr))
@@ -388,7 +383,7 @@ def test_broken_stl_files_name_the_file_and_the_expectation(tmp_path):
     ],
 )
 def test_an_absent_folder_says_where_data_goes_and_how_to_fetch_it(
-    tmp_path, no_env, loader, what, name, layout
+    tmp_path, no_data_env, loader, what, name, layout
 ):
     with pytest.raises(ValueError, match=f"{what} needs a data folder") as err:
         loader(None)
@@ -427,7 +422,7 @@ def data_config(**data) -> DataConfig:
     return build(DataConfig, {**mapping, **data}, source="job.yaml", prefix="data.")
 
 
-def test_load_dataset_reads_both_from_the_jobs_folder_or_the_override(tmp_path, no_env):
+def test_load_dataset_reads_both_from_the_jobs_folder_or_the_override(tmp_path, no_data_env):
     rng = np.random.default_rng(5)
     x_tr, y_tr, _, y_te = write_cifar(tmp_path / "a", rng=rng)
     _, s_ytr, s_xte, _ = write_stl(tmp_path / "a", rng=rng)
@@ -455,7 +450,7 @@ def test_load_dataset_reads_both_from_the_jobs_folder_or_the_override(tmp_path, 
         load_dataset(config)
 
 
-def test_job_files_accept_the_new_data_sets_and_reject_others(tmp_path, no_env):
+def test_job_files_accept_the_new_data_sets_and_reject_others(tmp_path, no_data_env):
     job = yaml.safe_load((EXAMPLES / "softhebb_digits_ideal.yaml").read_text())
     write_cifar(tmp_path, rng=np.random.default_rng(6), n_train=1, n_test=2)
     job["data"].update(dataset="cifar10", data_dir=str(tmp_path), center=False)

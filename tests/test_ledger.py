@@ -58,10 +58,19 @@ def test_unknown_name_is_a_value_error_that_lists_the_known_names():
         EnergyLedger.zeros().add(sett=1e-12)
     for name in ("read", "set", "mvm_vectors", "refreshes"):
         assert name in str(info.value)
-    with pytest.raises(ValueError):
-        EnergyLedger.zeros().energy_J("heat")
-    with pytest.raises(ValueError):
-        EnergyLedger.zeros().count("pulses")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="package bug: EnergyLedger.energy_J / count of an unknown name raise ValueError "
+    "'tuple.index(x): x not in tuple', naming neither the entry nor the known ones",
+)
+def test_reading_an_unknown_entry_names_it_and_the_known_ones():
+    for read, name, known in (("energy_J", "heat", "refresh"), ("count", "pulses", "set_pulses")):
+        with pytest.raises(ValueError) as info:
+            getattr(EnergyLedger.zeros(), read)(name)
+        assert f"'{name}'" in str(info.value) and known in str(info.value), str(info.value)
 
 
 # eqx.error_if raises a RuntimeError subclass (EquinoxRuntimeError eagerly and under

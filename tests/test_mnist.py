@@ -9,6 +9,7 @@ import pytest
 from support import MNIST_DIR, assert_one_line_error, idx_bytes, needs_mnist, run_cli
 
 from memxbar.runtime.data.datasets import load_mnist
+from memxbar.runtime.data.home import default_data_dir
 from memxbar.runtime.data.mnist import load_mnist_arrays, read_csv_images, read_idx
 
 
@@ -59,16 +60,14 @@ def test_data_folder_from_environment(tmp_path, monkeypatch):
     assert data.image_shape == (28, 28, 1) and data.n_features == 784
 
 
-def test_the_mnist_subfolder_of_a_data_folder_is_read(tmp_path, monkeypatch):
+def test_the_mnist_subfolder_of_a_data_folder_is_read(tmp_path, no_data_env):
     # `memxbar data fetch mnist` puts the files in DATA/mnist/; DATA itself is the data folder.
     (tmp_path / "mnist").mkdir()
     _, labels = write_folder(tmp_path / "mnist")
     np.testing.assert_array_equal(load_mnist_arrays(str(tmp_path))[3], labels["t10k"])
     # With no folder given, the per-user folder's mnist/ (where the fetch puts it) is read.
-    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "xdg" / "memxbar" / "mnist").mkdir(parents=True)
-    _, labels = write_folder(tmp_path / "xdg" / "memxbar" / "mnist", n_test=3, seed=1)
+    default_data_dir().joinpath("mnist").mkdir(parents=True)
+    _, labels = write_folder(default_data_dir() / "mnist", n_test=3, seed=1)
     np.testing.assert_array_equal(load_mnist_arrays(None)[3], labels["t10k"])
 
 
@@ -91,9 +90,7 @@ def test_truncated_and_foreign_files_are_named(tmp_path):
         read_csv_images(tmp_path / "wide.csv")
 
 
-def test_missing_folder_and_files(tmp_path, monkeypatch):
-    monkeypatch.delenv("MEMXBAR_DATA", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg_data_home"))  # empty per-user folder
+def test_missing_folder_and_files(tmp_path, no_data_env):
     with pytest.raises(ValueError, match="MEMXBAR_DATA.*`memxbar data fetch mnist`"):
         load_mnist_arrays(None)
     with pytest.raises(ValueError, match="does not exist"):

@@ -466,10 +466,11 @@ def test_dump_is_the_inverse_of_build(obj):
 
 def test_dump_writes_si_keys_lists_and_sections():
     mapping = dump(DEVICE)
-    assert mapping["conductance"]["g_max_S"] == DEVICE.conductance.g_max_S
-    assert isinstance(mapping["programming_noise"]["coefficients_S"], list)
-    assert dump(CHIP)["periphery"]["adc"]["conversion_s"] == CHIP.periphery.adc.conversion_s
-    with pytest.raises(TypeError):
+    # The preset's g_max_uS: 25 and coefficients_uS, in SI under SI keys; tuples as lists.
+    assert mapping["conductance"]["g_max_S"] == 2.5e-05 and "g_max_uS" not in mapping
+    assert mapping["programming_noise"]["coefficients_S"] == [2.6348e-07, 1.965e-06, -1.1731e-06]
+    assert dump(CHIP)["periphery"]["adc"]["conversion_s"] == 1e-08  # conversion_ns: 10
+    with pytest.raises(TypeError, match="parameter class instance, got float"):
         dump(3.0)
 
 

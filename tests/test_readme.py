@@ -1,11 +1,11 @@
 """The README's Python examples run as written."""
 
 import re
-from pathlib import Path
 
 import pytest
+from support import REPO
 
-README = Path(__file__).parents[1] / "README.md"
+README = REPO / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from support import approx
+from support import EXAMPLES, FAST_COMPILE, MNIST_DIR, approx, needs_mnist
 
 from memxbar.algorithms import algorithm_for
 from memxbar.algorithms.conv_blocks import (
@@ -45,14 +45,10 @@ from memxbar.runtime.data.datasets import load_digits_split
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 
-REPO = Path(__file__).parents[1]
-EXAMPLES = REPO / "examples"
-MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
-FAST = {"xla_backend_optimization_level": 0}
 RULE = SoftHebbParams(inv_tau=1.0, eta0=0.08, power=0.5, init_radius=3.0)
 
 
-def fast_jit(fn):
+def fast_filter_jit(fn):
     """``fn`` jitted without XLA's backend optimisations (these tests are compile-bound).
 
     Array leaves of the arguments are traced; the other leaves of the arguments and of the
@@ -65,7 +61,7 @@ def fast_jit(fn):
         out_arrays, parts["out"] = eqx.partition(out, eqx.is_array)
         return out_arrays
 
-    compiled = jax.jit(traced, compiler_options=FAST)
+    compiled = jax.jit(traced, compiler_options=FAST_COMPILE)
 
     def call(*args):
         arrays, static = eqx.partition(args, eqx.is_array)
@@ -220,7 +216,7 @@ def test_conv_tile_step_on_ideal_tile_equals_the_float_reference(stride, padding
     W = rng.normal(size=(geometry.rows, 5)).astype(np.float32)
     W *= 3.0 / np.linalg.norm(W, axis=0)
 
-    @fast_jit
+    @fast_filter_jit
     def both(W):
         tile, u, _, W_read = conv_tile_step(
             IdealTile.create(geometry.rows, 5, weights=W),
@@ -252,7 +248,7 @@ def digits():
 def _steps(algorithm, make_tile, x, n_steps, batch, *, key):
     """``n_steps`` steps on batches of ``x`` (a scan); returns (initial, (state, metrics))."""
     k_init, k_run = jax.random.split(key)
-    state = fast_jit(lambda k: algorithm.init(make_tile, key=k))(k_init)
+    state = fast_filter_jit(lambda k: algorithm.init(make_tile, key=k))(k_init)
     order = np.random.default_rng(0).permutation(len(x))[: n_steps * batch]
     batches = jnp.asarray(x[order].reshape(n_steps, batch, -1))
 
@@ -263,7 +259,7 @@ def _steps(algorithm, make_tile, x, n_steps, batch, *, key):
 
         return jax.lax.scan(body, state, (jnp.arange(n_steps), batches))
 
-    return state, fast_jit(run)(state, batches)
+    return state, fast_filter_jit(run)(state, batches)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +294,9 @@ def test_features_are_the_flat_pooled_output_and_the_readout_sees_them_as_they_a
 ):
     algorithm, _, state, _ = small_run
     x = jnp.asarray(digits.x_test[:5])
-    f, after = fast_jit(lambda s, k: algorithm.features(s, x, 1.0, key=k))(state, jax.random.key(2))
+    f, after = fast_filter_jit(lambda s, k: algorithm.features(s, x, 1.0, key=k))(
+        state, jax.random.key(2)
+    )
     assert f.shape == (5, algorithm.n_features) == (5, 4 * 4 * 8)
     assert float(jnp.min(f)) >= 0.0 and float(jnp.max(f)) > 0.0  # Triangle outputs
     assert (
@@ -307,7 +305,7 @@ def test_features_are_the_flat_pooled_output_and_the_readout_sees_them_as_they_a
     vectors = algorithm.tiles(after)["c1"].ledger.count("mvm_vectors")
     assert vectors - algorithm.tiles(state)["c1"].ledger.count("mvm_vectors") == 5 * 8 * 8
     # Inference uses the running statistics, so a sample's features do not depend on the batch.
-    f_one, _ = fast_jit(lambda s, k: algorithm.features(s, x[:1], 1.0, key=k))(
+    f_one, _ = fast_filter_jit(lambda s, k: algorithm.features(s, x[:1], 1.0, key=k))(
         state, jax.random.key(2)
     )
     np.testing.assert_allclose(f_one[0], f[0], rtol=1e-5, atol=1e-6)
@@ -321,7 +319,7 @@ def test_pcm_steps_book_energy_keep_reads_honest_and_same_key_gives_same_result(
     layer = conv_layer(init_radius=1.2, pool="max", pool_size=2, pool_stride=2)
     algorithm = ConvSoftHebb.from_network(Network("one", (layer,)))
     make_tile = tile_factory(load_chip("pcm_256"), "pcm", 1.0)
-    state = fast_jit(lambda k: algorithm.init(make_tile, key=k))(jax.random.key(3))
+    state = fast_filter_jit(lambda k: algorithm.init(make_tile, key=k))(jax.random.key(3))
     batches = jnp.asarray(digits.x_train[:640].reshape(40, 16, 64))
 
     def steps(state, key):
@@ -331,7 +329,7 @@ def test_pcm_steps_book_energy_keep_reads_honest_and_same_key_gives_same_result(
 
         return jax.lax.scan(body, state, (jnp.arange(40), batches))
 
-    run = fast_jit(steps)
+    run = fast_filter_jit(steps)
     a, metrics_a = run(state, jax.random.key(4))
     b, metrics_b = run(state, jax.random.key(4))
     c, _ = run(state, jax.random.key(5))
@@ -429,9 +427,9 @@ def test_cifar_preset_has_the_papers_architecture_and_learns_one_step():
     assert algorithm.n_features == 24576  # the paper's classifier input (demo.py)
 
     make_tile = tile_factory(job.chip(), "ideal", job.hardware.w_max)
-    state = fast_jit(lambda k: algorithm.init(make_tile, key=k))(jax.random.key(0))
+    state = fast_filter_jit(lambda k: algorithm.init(make_tile, key=k))(jax.random.key(0))
     x = jax.random.uniform(jax.random.key(1), (2, 32 * 32 * 3))
-    step = fast_jit(lambda s, k: algorithm.train_step(s, x, 1e-3, key=k))
+    step = fast_filter_jit(lambda s, k: algorithm.train_step(s, x, 1e-3, key=k))
     new, metrics = step(state, jax.random.key(2))
     for name, tile in new["tiles"].items():
         assert (
@@ -455,11 +453,10 @@ def _mnist_job(tmp_path: Path, *, learning: bool) -> Path:
     return path
 
 
+@needs_mnist()
 @pytest.mark.slow
 def test_mnist_cnn_job_reaches_095_and_beats_untrained_kernels(tmp_path):
     """Issue 5: 2 Hebbian conv layers, 5k MNIST train, 10k test, ideal tiles: ≥ 0.95."""
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"MNIST data folder {MNIST_DIR} is missing")
     learned = run_job(
         load_job(_mnist_job(tmp_path, learning=True)),
         tmp_path / "learned.h5",

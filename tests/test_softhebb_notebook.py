@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import jupytext
 import numpy as np
 import pytest
-from support import approx, assert_png, run_notebook
+from support import REPO, approx, assert_png, run_notebook
 
 from memxbar.runtime.report.plots import receptive_fields_figure
 from memxbar.runtime.run_file import read_run_file
 
-REPO = Path(__file__).parents[1]
 NOTEBOOK = REPO / "notebooks" / "03_softhebb_on_chip.py"
 FIGURES = (
     "softhebb_pcm_metrics.png",
@@ -25,8 +22,7 @@ FIGURES = (
 
 
 def test_notebook_runs_the_pcm_job_and_writes_figures(tmp_path):
-    stdout = run_notebook(NOTEBOOK, tmp_path)
-    out = stdout
+    out = run_notebook(NOTEBOOK, tmp_path)
     # The mapping report of the compiled job: one tile of the 64-tile chip.
     assert "tiles used: 1 of 64" in out
     assert re.search(r"^hebbian +dense +weight 64x100", out, re.M)
@@ -47,13 +43,6 @@ def test_notebook_runs_the_pcm_job_and_writes_figures(tmp_path):
     assert record.final["test_samples"] == 100
     assert "train_limit: 256" in record.job_yaml  # the run file records what actually ran
     assert record.energy_attrs["per_synaptic_update_J"] > 0
-
-
-def test_notebook_is_a_jupytext_notebook():
-    notebook = jupytext.read(NOTEBOOK)
-    kinds = [cell.cell_type for cell in notebook.cells]
-    assert kinds.count("markdown") >= 4 and kinds.count("code") >= 4
-    assert notebook.metadata["jupytext"]["formats"] == "py:percent"
 
 
 def test_receptive_fields_figure_draws_one_image_per_neuron():

@@ -12,13 +12,12 @@ the slow PCM test asks the chip to beat it by 2).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 import yaml
-from support import approx
+from support import EXAMPLES, approx, joules
 
 from memxbar.algorithms import train_readout
 from memxbar.algorithms.softhebb import encode_inputs, init_weights
@@ -28,17 +27,10 @@ from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.run_file import read_run_file
 
-REPO = Path(__file__).parents[1]
-PCM_JOB = REPO / "examples" / "softhebb_digits_pcm.yaml"
-IDEAL_JOB = REPO / "examples" / "softhebb_digits_ideal.yaml"
+PCM_JOB = EXAMPLES / "softhebb_digits_pcm.yaml"
+IDEAL_JOB = EXAMPLES / "softhebb_digits_ideal.yaml"
 CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
-PREFIX = {"": 1.0, "m": 1e-3, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 SET_PULSE_J = 2e-12  # one partial-SET pulse of pcm_gst_pulse (the mapping report's 2 pJ)
-
-
-def joules(text: str) -> float:
-    value, prefix = re.fullmatch(r"([\d.e+-]+) ([mµnpf]?)J", text.strip()).groups()
-    return float(value) * PREFIX[prefix]
 
 
 def printed_energy(summary: str) -> tuple[float, dict[str, float]]:

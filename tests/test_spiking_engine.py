@@ -123,14 +123,14 @@ def _steps_to_threshold(lif: LIF, drive_V: float, dt_s: float) -> int:
         k += 1
 
 
-@pytest.mark.parametrize("refractory_s", [0.0, 0.002, 0.005])
-def test_reset_and_refractory_give_the_analytical_spike_times(refractory_s):
+@pytest.mark.parametrize(("refractory_s", "n_ref"), [(0.0, 0), (0.002, 2), (0.005, 5)])
+def test_reset_and_refractory_give_the_analytical_spike_times(refractory_s, n_ref):
     dt = 1e-3
     lif = neurons(v_reset_V=-0.065, refractory_s=refractory_s, resistance_Ohm=1e8)
     drive_V = 0.03
     v, z = drive(lif, drive_V / lif.resistance_Ohm, 400, dt)
     first = _steps_to_threshold(eqx.tree_at(lambda m: m.v_reset_V, lif, lif.v_rest_V), drive_V, dt)
-    n_ref = int(lif.refractory_steps(dt))
+    assert int(lif.refractory_steps(dt)) == n_ref  # refractory_s / dt steps held
     period = n_ref + _steps_to_threshold(lif, drive_V, dt)
     spikes = np.flatnonzero(z[:, 0])
     expected = np.arange(first - 1, 400, period)
@@ -232,7 +232,11 @@ def test_correlated_inputs_copy_the_mother_with_probability_c(rate, mother, c):
     )
     spikes, mothers = source.sample_with_mothers(0, n, dt, key=jax.random.key(2))
     spikes, m = np.asarray(spikes), np.asarray(mothers)[:, 0].astype(bool)
-    p_own = float(source.own_probability(dt)[0])
+    # An input fires in a step with p = r dt = c p_m + (1 − c) p_own: its own spikes make up
+    # what the copies of the mother (p_m = r_m dt) leave.
+    p_mother = (rate if mother is None else mother) * dt
+    p_own = (rate * dt - c * p_mother) / (1 - c)
+    assert float(source.own_probability(dt)[0]) == approx(p_own, rel=1e-5)
     # Given the mother, every input fires independently: in mother steps with probability
     # q1 = c + (1 − c) p_own, elsewhere with q0 = (1 − c) p_own. Counts are binomial.
     for steps, q in ((m, c + (1 - c) * p_own), (~m, (1 - c) * p_own)):
@@ -295,6 +299,14 @@ def test_sources_reject_bad_input():
 # --- fatigue -----------------------------------------------------------------------------------
 
 
+def discrete_mean_efficacy(use, rate_Hz, tau_s, dt_s) -> float:
+    """Stationary E[e] of the per-step fatigue recursion e ← 1 − (1 − e (1 − U s)) d with
+    d = exp(−dt/τ) and Bernoulli spikes s (p = r dt) independent of e: m = 1 − (1 − m (1 − U p)) d,
+    so m = (1 − d) / (1 − d (1 − U p))."""
+    one_minus_d, p = -math.expm1(-dt_s / tau_s), rate_Hz * dt_s
+    return one_minus_d / (one_minus_d + (1 - one_minus_d) * use * p)
+
+
 @pytest.mark.parametrize(("rate", "use", "tau_f"), [(20.0, 0.5, 0.5), (50.0, 0.2, 1.0)])
 def test_fatigue_steady_state_matches_the_exact_mean(rate, use, tau_f):
     fatigue = Fatigue(use, tau_f)
@@ -310,7 +322,8 @@ def test_fatigue_steady_state_matches_the_exact_mean(rate, use, tau_f):
 
     _, (efficacy, sent) = jax.lax.scan(body, PreState.rested(n_syn), spikes)
     efficacy, sent = np.asarray(efficacy)[burn:], np.asarray(sent)[burn:]
-    exact = float(fatigue.mean_efficacy(rate, dt))
+    exact = discrete_mean_efficacy(use, rate, tau_f, dt)
+    assert float(fatigue.mean_efficacy(rate, dt)) == approx(exact, rel=1e-5)
     # The transient from e = 1 decays per step by d (1 − pU): gone after the burn-in.
     assert (math.exp(-dt / tau_f) * (1 - use * rate * dt)) ** burn < 1e-6
     # Per-synapse time averages are independent across synapses: their spread gives the
@@ -319,9 +332,9 @@ def test_fatigue_steady_state_matches_the_exact_mean(rate, use, tau_f):
         se = per_synapse.std(ddof=1) / math.sqrt(n_syn)
         assert abs(per_synapse.mean() - exact) <= Z * se
     # The textbook 1 / (1 + U r τ_f) is within U r dt / 2 of the exact discrete mean.
-    approx = float(fatigue.mean_efficacy_continuous(rate))
-    assert abs(exact - approx) <= use * rate * dt / 2
-    assert abs(efficacy.mean() - approx) <= Z * se + use * rate * dt / 2
+    textbook = 1 / (1 + use * rate * tau_f)
+    assert abs(exact - textbook) <= use * rate * dt / 2
+    assert abs(efficacy.mean() - textbook) <= Z * se + use * rate * dt / 2
 
 
 @settings(max_examples=200, deadline=None)
@@ -331,13 +344,16 @@ def test_fatigue_steady_state_matches_the_exact_mean(rate, use, tau_f):
     tau_f=st.floats(0.05, 20.0),
     dt=st.floats(1e-5, 2e-3),
 )
-def test_continuous_fatigue_mean_approximates_the_discrete_one(use, rate, tau_f, dt):
+def test_fatigue_means_are_the_stationary_solutions(use, rate, tau_f, dt):
     fatigue = Fatigue(use, tau_f)
-    exact = float(fatigue.mean_efficacy(rate, dt))
-    approx = float(fatigue.mean_efficacy_continuous(rate))
-    assert 0 < exact <= 1 and 0 < approx <= 1
-    # Derived in Fatigue.mean_efficacy: |exact − approx| ≤ U r (τ − dt/(e^{dt/τ} − 1)) ≤ U r dt/2.
-    assert abs(exact - approx) <= use * rate * dt / 2 + 1e-6
+    exact = discrete_mean_efficacy(use, rate, tau_f, dt)
+    textbook = 1 / (1 + use * rate * tau_f)  # continuous-time Poisson input
+    assert float(fatigue.mean_efficacy(rate, dt)) == approx(exact, rel=1e-5)
+    assert float(fatigue.mean_efficacy_continuous(rate)) == approx(textbook, rel=1e-5)
+    assert 0 < exact <= 1 and 0 < textbook <= 1
+    # m = 1 / (1 + U p d/(1 − d)) and p d/(1 − d) = r τ q, q = x/(eˣ − 1) ∈ [1 − x/2, 1] for
+    # x = dt/τ: the two differ by U r τ (1 − q) over denominators ≥ 1, at most U r dt / 2.
+    assert abs(exact - textbook) <= use * rate * dt / 2 + 1e-6
 
 
 # --- the chunked runner ------------------------------------------------------------------------

@@ -15,8 +15,20 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import approx, assert_counted_energy, assert_one_line_error, assert_png
-from test_runtime import assert_identical_files, h5_contents
+from support import (
+    EXAMPLES,
+    approx,
+    assert_counted_energy,
+    assert_identical_files,
+    assert_one_line_error,
+    assert_png,
+    drop_dotted,
+    example,
+    files_under,
+    h5_contents,
+    set_dotted,
+    write_yaml,
+)
 
 from memxbar.algorithms.snn import (
     LIF,
@@ -30,7 +42,7 @@ from memxbar.algorithms.snn import (
 )
 from memxbar.cli import main
 from memxbar.compiler import compile_network, mapping_report
-from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, load_chip
+from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.data.weather import WeatherSpikes
 from memxbar.runtime.job import job_from_text, load_job
@@ -42,23 +54,12 @@ from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
 from memxbar.runtime.spiking_experiment import build_sources
 from memxbar.runtime.spiking_job import LAYER, SpikingJob
 
-REPO = Path(__file__).parents[1]
-EXAMPLES = REPO / "examples"
 SPIKING_JOBS = sorted(
     p.name for p in EXAMPLES.glob("*.yaml") if p.name.startswith(("fstdp_", "stdp_"))
 )
 TINY = {"duration_s": 1.0, "chunk_s": 0.5, "record_every_s": 0.25}
 RECORDS = 4  # 1 s / 0.25 s
 STEPS_PER_RECORD = 250
-
-
-def example(name: str) -> dict:
-    return yaml.safe_load((EXAMPLES / name).read_text())
-
-
-def write_yaml(path: Path, mapping: dict) -> Path:
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    return path
 
 
 def tiny(name: str = "fstdp_pcm.yaml", **simulation) -> dict:
@@ -139,28 +140,13 @@ def test_job_text_round_trips_through_a_run_file_config():
     assert again.inputs == job.inputs and again.rule == job.rule
 
 
-def _set(path: str, value):
-    """A change of the example job: set the dotted ``path`` (list indices as numbers)."""
-
-    def change(job):
-        *parents, last = path.split(".")
-        node = job
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node[part]
-        node[int(last) if last.isdigit() else last] = value
-
-    return change
+def _set(dotted: str, value):
+    """A change of the example job: set ``a.b.0.c`` (a number indexes a list)."""
+    return lambda job: set_dotted(job, dotted, value)
 
 
-def _drop(path: str):
-    def change(job):
-        *parents, last = path.split(".")
-        node = job
-        for part in parents:
-            node = node[part]
-        del node[last]
-
-    return change
+def _drop(dotted: str):
+    return lambda job: drop_dotted(job, dotted)
 
 
 # case → (change of fstdp_pcm.yaml, fragments the error names)
@@ -470,8 +456,10 @@ def test_conductances_give_the_last_snapshot(pcm_job, pcm_run):
     record = read_run_file(pcm_run)
     g = record.conductances[LAYER]
     assert g.shape == (2, 2, 100, 1)  # (G+/G−, devices per side, inputs, neurons)
-    chip = load_chip(pcm_job.hardware.chip, dict(pcm_job.hardware.chip_overrides))
-    w = (g[0] - g[1]).sum(axis=0) * (1.0 / (2 * chip.update.g_weight_max_S))
+    # w = w_max / (N g_weight_max) · Σ(G+ − G−): w_max 1, N = 2 devices per side (the job's
+    # chip override), g_weight_max 8 µS (pcm_256).
+    assert pcm_job.hardware.w_max == 1.0
+    w = (g[0] - g[1]).sum(axis=0) / (2 * 8e-6)
     np.testing.assert_allclose(record.weights[LAYER][-1], w, rtol=1e-5, atol=1e-6)
 
 
@@ -582,12 +570,12 @@ BAD_CALLS = {
 def test_cli_errors_are_one_line_exit_2_and_write_nothing(case, tmp_path, capsys):
     make_args, fragments = BAD_CALLS[case]
     args = make_args(tmp_path)
-    before = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    before = files_under(tmp_path)
     rc = main(args)
     out, err = capsys.readouterr()
     assert out == ""
     assert_one_line_error(rc, err, *fragments)
-    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert files_under(tmp_path) == before
 
 
 def test_cli_compiles_a_spiking_job(tmp_path, capsys):
@@ -620,9 +608,13 @@ def test_benchmark_jobs_meet_the_issue_6_criteria(seed, tmp_path):
     pcm = _shipped("fstdp_pcm.yaml", tmp_path, seed)
     assert pcm.final["auc"] >= 0.9
     assert _shipped("stdp_pcm.yaml", tmp_path, seed).final["auc"] <= 0.6
+    assert pcm.final["update_events"] > 0
     reset = _shipped("fstdp_pcm_reset.yaml", tmp_path, seed)
     assert reset.final["auc"] >= 0.85
     # RESET-and-reprogram pays two RESETs and a program-and-verify per depression.
     assert reset.final["reset_pulses"] > pcm.final["reset_pulses"]
     per_event = [r.energy_attrs["per_synaptic_update_J"] for r in (pcm, reset)]
     assert per_event[1] > per_event[0] > 0
+    for record in (pcm, reset):
+        parts = sum(float(record.energy[k][-1]) for k in ENERGY_CATEGORIES)
+        assert float(record.energy["total"][-1]) == approx(parts, rel=1e-4)

@@ -30,34 +30,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from support import traced, vary
+from support import (
+    clipped_normal_moments,
+    device_drifted,
+    device_read,
+    drift_mu_sigma,
+    mean_drift_factor,
+    read_relative_sigma,
+    sigma_prog_S,
+    traced,
+    vary,
+)
 
 import memxbar.devices as mdev
 
 UMHO = 1e-6  # one microsiemens in siemens
 N_SIGMA = 5.0
-T0_S = 20.0
-T_READ_S = 250e-9
-G_MAX_UMHO = 25.0
+T0_S = 20.0  # drift reference time (DESIGN.md 4.1)
 
 
-# --- the equations of DESIGN.md 4.1, written out independently of devices/ ------------------
+# --- the equations of DESIGN.md 4.1 (support.py writes them out independently of devices/) ---
 
 
 def sigma_prog_uS(g_target_uS):
-    g = np.asarray(g_target_uS, float) / G_MAX_UMHO
-    return 0.26348 + 1.9650 * g - 1.1731 * g**2
+    return sigma_prog_S(np.asarray(g_target_uS, float) * UMHO) / UMHO
 
 
 def nu_mu_sigma(g_uS):
-    g = max(g_uS / G_MAX_UMHO, 1e-7)
-    mu = min(max(-0.0155 * math.log(g) + 0.0244, 0.049), 0.1)
-    sigma = min(max(-0.0125 * math.log(g) - 0.0059, 0.008), 0.045)
-    return mu, sigma
-
-
-def _phi(x):
-    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    mu, sigma = drift_mu_sigma(g_uS * UMHO)
+    return float(mu), float(sigma)
 
 
 def _cdf(x):
@@ -71,36 +72,9 @@ def folded_normal_moments(mu, sigma):
     return mean, math.sqrt(mu * mu + sigma * sigma - mean * mean)
 
 
-def censored_normal_moments(mu, sigma):
-    """Mean and std of max(X, 0), X ~ N(mu, sigma^2) (programming noise clipped at 0 S)."""
-    a = mu / sigma
-    mean = mu * _cdf(a) + sigma * _phi(a)
-    second = (mu * mu + sigma * sigma) * _cdf(a) + mu * sigma * _phi(a)
-    return mean, math.sqrt(second - mean * mean)
-
-
-def mean_drift_factor(mu, sigma, t_s):
-    """E[((t + t0)/t0)^(-|X|)], X ~ N(mu, sigma^2), in closed form.
-
-    With L = ln((t + t0)/t0): E[e^(-L|X|)] = e^(-L mu + L^2 sigma^2/2) Phi(mu/sigma - L sigma)
-    + e^(L mu + L^2 sigma^2/2) Phi(-mu/sigma - L sigma) (complete the square on x > 0, x < 0).
-    """
-    L = math.log((t_s + T0_S) / T0_S)
-    a = mu / sigma
-    half = 0.5 * L * L * sigma * sigma
-    return math.exp(-L * mu + half) * _cdf(a - L * sigma) + math.exp(L * mu + half) * _cdf(
-        -a - L * sigma
-    )
-
-
-def q_s(g_prog_uS):
-    g = np.abs(np.asarray(g_prog_uS, float)) / G_MAX_UMHO
-    return np.minimum(0.0088 / np.maximum(g**0.65, 1e-3), 0.2)
-
-
-def read_time_factor(t_since_write_s):
-    """sqrt(ln((t + t0 + t_read)/(2 t_read))): t counted from the write, plus t0 as aihwkit."""
-    return math.sqrt(math.log((t_since_write_s + T0_S + T_READ_S) / (2 * T_READ_S)))
+def read_sigma_uS(g_uS, t_since_write_s):
+    """Read-noise std (µS) of devices programmed exactly to ``g_uS`` (no drift)."""
+    return g_uS * float(read_relative_sigma(g_uS * UMHO, t_since_write_s))
 
 
 # --- sampling-error tolerances -----------------------------------------------------------------
@@ -161,22 +135,8 @@ def programmed(model, targets_uS, n_devices, key):
     return _programmed(model, jnp.asarray(padded * UMHO, jnp.float32), n_devices, key)
 
 
-@eqx.filter_jit
-def _read(model, state, t_s, key):
-    return model.read(state, t_s, key=key)
-
-
-def read(model, state, t_s, key):
-    return _read(model, state, t_s, key)
-
-
-@eqx.filter_jit
-def _drifted(model, state, t_s):
-    return model.drifted(state, t_s)
-
-
-def drifted(model, state, t_s):
-    return _drifted(model, state, t_s)
+read = device_read
+drifted = device_drifted
 
 
 def to_uS(x):
@@ -213,7 +173,8 @@ def test_programming_noise_clipped_at_zero_for_small_targets(model):
     g = to_uS(state.g_prog_S)
     assert np.all(g >= 0.0)
     for row, target in enumerate(targets_uS):
-        mean, std = censored_normal_moments(target, float(sigma_prog_uS(target)))
+        mean, var = clipped_normal_moments(target, float(sigma_prog_uS(target)))
+        std = math.sqrt(var)
         p_zero = _cdf(-target / float(sigma_prog_uS(target)))
         assert_mean(g[row], mean, f"g_prog at {target} uS")
         assert_std(g[row], std, f"g_prog at {target} uS")
@@ -249,7 +210,7 @@ def test_mean_conductance_after_drift(model, t_s):
     g_clean = to_uS(drifted(quiet, state, t_s))
     g_read = to_uS(read(quiet, state, t_s, jax.random.key(5)))
     for row, target in enumerate(targets_uS):
-        expected = target * mean_drift_factor(*nu_mu_sigma(target), t_s)
+        expected = target * float(mean_drift_factor(target * UMHO, t_s))
         assert_mean(g_clean[row], expected, f"drifted at {target} uS, {t_s} s")
         # read noise is zero-mean (the clip at 0 is > 20 sigma away here)
         assert_mean(g_read[row], expected, f"read at {target} uS, {t_s} s")
@@ -281,17 +242,13 @@ def test_read_noise_grows_as_sqrt_log_time(model):
     for row, target in enumerate(targets_uS):
         for g, t in ((g1, t1), (g2, t2)):
             assert_mean(g[row], target, f"read at {target} uS, {t} s")
-            assert_std(
-                g[row],
-                target * float(q_s(target)) * read_time_factor(t),
-                f"read at {target} uS, {t} s",
-            )
+            assert_std(g[row], read_sigma_uS(target, t), f"read at {target} uS, {t} s")
         ratio = g2[row].std() / g1[row].std()
-        expected = read_time_factor(t2) / read_time_factor(t1)
+        expected = read_sigma_uS(target, t2) / read_sigma_uS(target, t1)
         tol = N_SIGMA * expected * math.sqrt(2) / math.sqrt(2 * g1[row].size)
         assert abs(ratio - expected) <= tol, (target, ratio, expected, tol)
     # the growth is real, not within noise: 1 s → 1 day raises the std by ~ 20 %
-    assert read_time_factor(t2) / read_time_factor(t1) > 1.2
+    assert read_sigma_uS(12.5, t2) / read_sigma_uS(12.5, t1) > 1.2
 
 
 def test_read_noise_is_fresh_each_read(model):

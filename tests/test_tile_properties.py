@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import approx
+from support import approx, fast_jit, sigma_prog_S
 
 from memxbar.crossbar import COUNTERS, ENERGY_CATEGORIES, PCMTile, load_chip
 from memxbar.crossbar.pulse_schemes import pulse_train_pulses, rounded_pulses
@@ -25,11 +25,7 @@ MAX_PULSES = CHIP.update.max_pulses
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
 # Tiny tiles: compilation dominates, so XLA's backend optimisations are skipped.
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def jit(fn, **kwargs):
-    return jax.jit(fn, compiler_options=FAST_COMPILE, **kwargs)
+jit = fast_jit
 
 
 create = jit(PCMTile.create, static_argnames=("rows", "cols"))
@@ -68,11 +64,10 @@ def ledger_values(tile):
 
 def g_max_bound(tile):
     """The highest conductance a device may show: its own g_max, plus 6 σ of programming
-    noise at that target, because program-and-verify clips its noise at 0 S only (as
-    aihwkit's PCM model does), so a write near g_max can land above it."""
+    noise at that target (DESIGN.md 4.1), because program-and-verify clips its noise at 0 S
+    only (as aihwkit's PCM model does), so a write near g_max can land above it."""
     g_max = np.asarray(tile.devices.g_max_S, np.float64)
-    sigma = np.asarray(tile.device.programming_noise.sigma_S(tile.devices.g_max_S), np.float64)
-    return g_max + 6.0 * sigma
+    return g_max + 6.0 * sigma_prog_S(g_max)
 
 
 @SETTINGS

@@ -15,7 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from support import approx
+from support import (
+    approx,
+    clipped_normal_moments,
+    fast_jit,
+    quiet,
+    read_relative_sigma,
+    sigma_prog_S,
+)
 
 from memxbar.crossbar import AbstractTile, IdealTile, PCMTile, TiledMatrix, load_chip
 from memxbar.devices import load_preset
@@ -25,26 +32,18 @@ CHIP = load_chip("pcm_256")
 MODEL = load_preset(CHIP.device_preset)  # pcm_gst_pulse
 DAY_S = 86400.0
 uS = 1e-6
+# Numbers of the presets, written out so that expectations do not come from the code under test.
+G_W = 8 * uS  # pcm_256: the conductance of |w| = w_max
+STEP_S = 0.6 * uS  # pcm_256: the nominal conductance step of one SET pulse
+THRESHOLD_S = 0.9 * G_W  # pcm_256: refresh a synapse when a device passes 90 % of G_W
+G_RESET_S, RESET_SPREAD = 0.1 * uS, 0.1  # pcm_gst_pulse (JAP 2018): RESET level and spread
+E_SET, E_RESET = 2e-12, 20e-12  # pcm_gst_pulse: J per SET and per RESET pulse
+V_READ, T_READ = 0.2, 250e-9  # pcm_256 read voltage (V) and pulse (s)
+E_DAC, E_ADC, T_ADC = 0.1e-12, 2.56e-12, 10e-9  # pcm_256: J per conversion, s per ADC conversion
+T_SET = 100e-9  # pcm_256: s per SET pulse slot
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def quiet(model=MODEL, *, programming: float = 0.0):
-    """``model`` without read noise, drift and device-to-device variation.
-
-    ``programming`` scales its programming noise (0: ideal program-and-verify)."""
-    return eqx.tree_at(
-        lambda m: (
-            m.programming_noise.scale,
-            m.read_noise.scale,
-            m.drift.scale,
-            m.variability.step_relative,
-            m.variability.g_max_relative,
-        ),
-        model,
-        (programming, 0.0, 0.0, 0.0, 0.0),
-    )
 
 
 def linearised(model=MODEL, *, step_std_S: float = 0.01 * uS):
@@ -61,7 +60,7 @@ def linearised(model=MODEL, *, step_std_S: float = 0.01 * uS):
             m.set_response.std_offset_S,
         ),
         quiet_model,
-        (0.0, 0.0, 0.0, 0.0, CHIP.update.pulse_step_S, step_std_S),
+        (0.0, 0.0, 0.0, 0.0, STEP_S, step_std_S),
     )
 
 
@@ -104,34 +103,10 @@ def relative_error(y, reference) -> float:
     return float(np.linalg.norm(y - reference) / np.linalg.norm(reference))
 
 
-def _phi(a):
-    return np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-
-
-def _Phi(a):
-    return 0.5 * (1.0 + np.vectorize(math.erf)(a / math.sqrt(2.0)))
-
-
-def clipped_normal_moments(mu, sigma):
-    """Mean and variance of max(N(mu, sigma), 0), elementwise (sigma > 0)."""
-    a = mu / sigma
-    cdf, pdf = _Phi(a), _phi(a)
-    m1 = mu * cdf + sigma * pdf
-    m2 = (mu * mu + sigma * sigma) * cdf + mu * sigma * pdf
-    return m1, m2 - m1 * m1
-
-
 # Compiled once per tile structure and reused: jax.jit traces the float parameters of chip,
 # device and tile, so only static fields (sizes, bits, schemes) and shapes recompile. The
-# tiles are tiny, so compilation dominates: XLA's backend optimisations are skipped (3×
-# faster to compile, same results to float rounding).
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def jit(fn, **kwargs):
-    return jax.jit(fn, compiler_options=FAST_COMPILE, **kwargs)
-
-
+# tiles are tiny, so compilation dominates: XLA's backend optimisations are skipped.
+jit = fast_jit
 create = jit(PCMTile.create, static_argnames=("rows", "cols", "w_max"))
 mvm = jit(lambda tile, x, t, key: tile.mvm(x, t, key=key))
 mvm_t = jit(lambda tile, y, t, key: tile.mvm_t(y, t, key=key))
@@ -223,14 +198,10 @@ def test_tiled_matrix_assembles_pulse_steps_and_conductances_of_its_blocks():
     blocks = [(slice(0, 4), slice(0, 3)), (slice(0, 4), slice(3, 5))]
     blocks += [(slice(4, 6), slice(0, 3)), (slice(4, 6), slice(3, 5))]
     for n, (block, (rows, cols)) in enumerate(zip(matrix.blocks, blocks, strict=True)):
-        # Each block has its own w_max, so its own pulse step (w_max / (N g_weight_max) · step).
+        # Each block has its own w_max, so its own pulse step w_max / (N g_w) · step
+        # = w_max · 0.6 µS / 8 µS with one device per side.
         np.testing.assert_array_equal(steps[rows, cols], np.float32(block.dw_pulse))
-        assert block.dw_pulse == approx(
-            (0.5 + n)
-            / CHIP.tile.devices_per_side
-            / CHIP.update.g_weight_max_S
-            * CHIP.update.pulse_step_S
-        )
+        assert block.dw_pulse == approx((0.5 + n) * 0.075)
         np.testing.assert_array_equal(g[:, :, rows, cols], np.asarray(block.devices.g_prog_S))
     ideal = _grid("ideal")
     assert ideal.dw_pulse is None and IdealTile.create(2, 2).dw_pulse is None
@@ -273,8 +244,8 @@ def test_mvm_error_at_programming_time_matches_the_noise_model(programmed):
     """E||y − xW||² = bias² + programming noise + read noise + DAC/ADC/output noise, derived
     from the device model; the measurement agrees within 5 sampling standard deviations."""
     chip, tile, W, x = programmed
-    model, dac, adc = tile.device, chip.periphery.dac, chip.periphery.adc
-    g_w = chip.update.g_weight_max_S
+    dac, adc = chip.periphery.dac, chip.periphery.adc
+    g_w = G_W
     w_scale = 1.0 / g_w  # w_max = 1, one device per side
     y, _ = mvm(tile, jnp.asarray(x, jnp.float32), T(0.0), K(3))
     y = np.asarray(y, np.float64)
@@ -284,9 +255,8 @@ def test_mvm_error_at_programming_time_matches_the_noise_model(programmed):
     # clipped-normal moments (for the 0 S side: mean σ/√(2π), variance σ²(1/2 − 1/(2π))).
     target_pos = np.where(W > 0, W, 0.0) * g_w
     target_neg = np.where(W < 0, -W, 0.0) * g_w
-    sigma = lambda g: np.asarray(model.programming_noise.sigma_S(g), np.float64)  # noqa: E731
-    mean_pos, var_pos = clipped_normal_moments(target_pos, sigma(target_pos))
-    mean_neg, var_neg = clipped_normal_moments(target_neg, sigma(target_neg))
+    mean_pos, var_pos = clipped_normal_moments(target_pos, sigma_prog_S(target_pos))
+    mean_neg, var_neg = clipped_normal_moments(target_neg, sigma_prog_S(target_neg))
     w_mean = w_scale * (mean_pos - mean_neg)
     w_var = w_scale**2 * (var_pos + var_neg)
     # The DAC output is deterministic: v = round(x·L)/L, L = 2^(bits−1) − 1 levels per side.
@@ -297,7 +267,7 @@ def test_mvm_error_at_programming_time_matches_the_noise_model(programmed):
     # 1/f read noise of each programmed device at t = 0 (time since write 0, plus t0):
     # σ = |g| Q_s(g) sqrt(ln((t0 + t_read)/(2 t_read))), fresh per read, summed over devices.
     g = np.asarray(tile.devices.g_prog_S, np.float64)
-    rel = np.asarray(model.read_noise.relative_sigma(g, model.drift.t0_s), np.float64)
+    rel = read_relative_sigma(g, 0.0)
     g_var = np.sum((g * rel) ** 2, axis=(0, 1))
     read = (v * v) @ g_var * w_scale**2
     # ADC rounding (LSB²/12, LSB = output_range/levels in units of input_range·w_max) and
@@ -338,14 +308,19 @@ def test_weight_read_noise_is_the_sum_of_the_device_read_noises(programmed):
     1/f read noise (DESIGN.md 10: fewer samples, same statistics); checked against the
     device model's per-device noise, with the ADC rounding (LSB²/12) added."""
     chip, tile, W, _ = programmed
-    model, adc = tile.device, chip.periphery.adc
+    adc = chip.periphery.adc
     tile = tile.with_drift_compensation(False)
     t = 3600.0
     keys = jax.random.split(K(11), 400)
     reads = jax.vmap(lambda k: read_weights(tile, T(t), k)[0])(keys)
     reads = np.asarray(reads, np.float64)
-    g_drift, rel = (np.asarray(a, np.float64) for a in model.read_statistics(tile.devices, t))
-    w_scale = 1.0 / chip.update.g_weight_max_S  # w_max = 1, one device per side
+    # DESIGN.md 4.1: g_drift = g_prog ((t − t_prog + t0)/t0)^−ν, read-noise std |g_drift| Q_s
+    # sqrt(ln((t − t_prog + t0 + t_read)/(2 t_read))).
+    g = np.asarray(tile.devices.g_prog_S, np.float64)
+    elapsed = t - np.asarray(tile.devices.t_prog_s, np.float64)
+    g_drift = g * ((elapsed + 20.0) / 20.0) ** -np.asarray(tile.devices.nu, np.float64)
+    rel = read_relative_sigma(g, elapsed)
+    w_scale = 1.0 / G_W  # w_max = 1, one device per side
     mean = w_scale * (g_drift[0, 0] - g_drift[1, 0])
     var_read = w_scale**2 * np.sum((g_drift * rel) ** 2, axis=(0, 1))
     lsb = 1.0 / (2 ** (adc.bits - 1) - 1)  # ±w_max over the ADC's levels
@@ -384,9 +359,11 @@ def test_drift_at_one_day_with_and_without_compensation(programmed):
     assert e_on < 0.7 * e_off
     assert e_on > e0  # ν varies between devices and read noise grows: not everything returns
     # The shrink itself, predicted from the devices' own drift exponents.
-    model, g_w = tile.device, chip.update.g_weight_max_S
+    # DESIGN.md 4.1: every device shrinks by ((t − t_prog + t0)/t0)^−ν, t0 = 20 s.
+    g_w = G_W
     g = np.asarray(tile.devices.g_prog_S, np.float64)
-    f = np.asarray(model.drift.factor(DAY_S - tile.devices.t_prog_s, tile.devices.nu), np.float64)
+    elapsed = DAY_S - np.asarray(tile.devices.t_prog_s, np.float64)
+    f = ((elapsed + 20.0) / 20.0) ** -np.asarray(tile.devices.nu, np.float64)
     drifted_W = (g * f)[0, 0] / g_w - (g * f)[1, 0] / g_w
     norm2 = np.sum(ideal**2)
     slope_predicted = np.sum((x @ drifted_W) * ideal) / norm2
@@ -409,7 +386,7 @@ def ideal_programmed():
     """Noiseless devices, ideal programming, no IR drop, no output noise: only the converters
     stand between x and xW. w_max = 2."""
     W = np.asarray(jax.random.uniform(K(11), (R, C), minval=-2.0, maxval=2.0), np.float32)
-    tile = create(CLEAN, key=K(12), rows=R, cols=C, w_max=2.0, device=quiet(), weights=W)
+    tile = create(CLEAN, key=K(12), rows=R, cols=C, w_max=2.0, device=quiet(MODEL), weights=W)
     return tile, W.astype(np.float64)
 
 
@@ -549,8 +526,8 @@ def test_real_pcm_response_is_biased_by_its_state():
     dw = float(fresh.dw_pulse)
     one_pulse = jnp.full((R, C), dw)  # q = 1 (to float32 rounding): one pulse
     keys = jax.random.split(K(25), n_seeds)
-    sr, step = MODEL.set_response, CHIP.update.pulse_step_S
-    for tile, memory in ((fresh, math.exp(-1.0 / sr.memory_pulses)), (full, 0.0)):
+    step = STEP_S
+    for tile, memory in ((fresh, math.exp(-1.0 / 2.6)), (full, 0.0)):
         got = np.asarray(achieved_over_seeds(tile, one_pulse, keys)) / dw
         # Per device (fixed step scale s and starting G0), the pulse gives
         # max(G0 + s·N(μ, σ), 0) − G0 with μ = 0.880 − 0.084 G0 + 1.40 P, σ = 0.260 + 0.091
@@ -558,8 +535,8 @@ def test_real_pcm_response_is_biased_by_its_state():
         # clipped-normal mean and variance, averaged over the devices.
         g0 = np.asarray(tile.devices.g_prog_S[0, 0], np.float64)
         s = np.asarray(tile.devices.step_scale[0, 0], np.float64)
-        mu = sr.mean_offset_S + sr.mean_slope * g0 + sr.mean_memory_S * memory
-        sd = sr.std_offset_S + sr.std_slope * g0 + sr.std_memory_S * memory
+        mu = 0.880 * uS - 0.084 * g0 + 1.40 * uS * memory
+        sd = 0.260 * uS + 0.091 * g0 + 2.15 * uS * memory
         m, v = clipped_normal_moments(g0 + s * mu, s * sd)
         expected = np.mean(m - g0) / step
         se = math.sqrt(np.sum(v) / n_seeds) / g0.size / step
@@ -576,10 +553,9 @@ def test_real_pcm_response_is_biased_by_its_state():
 
 
 def test_refresh_restores_weights_within_programming_noise():
-    model = quiet(programming=1.0)  # programming noise only: reads are exact
+    model = quiet(MODEL, programming=1.0)  # programming noise only: reads are exact
     tile = create(CLEAN, key=K(30), rows=R, cols=C, device=model)
-    g_w = CHIP.update.g_weight_max_S
-    threshold = CHIP.update.refresh_threshold * g_w
+    g_w, threshold = G_W, THRESHOLD_S
     rng = np.random.default_rng(31)
     g_pos = rng.uniform(1.0, 6.0, (R, C)) * uS
     g_neg = rng.uniform(1.0, 6.0, (R, C)) * uS
@@ -600,10 +576,9 @@ def test_refresh_restores_weights_within_programming_noise():
     # g_reset (1 ± 10 %) — the ~0.1 µS reset level stays on the unused side, as after
     # program_weights (where the 0 S side lands at the clipped-noise mean 0.1 µS).
     target = np.abs(W_before[hot]) * g_w
-    sigma_p = np.asarray(model.programming_noise.sigma_S(target), np.float64)
-    g_reset = model.reset_response.g_reset_S
-    spread = model.reset_response.relative_spread * g_reset
-    offset = -np.sign(W_before[hot]) * g_reset / g_w
+    sigma_p = sigma_prog_S(target)
+    spread = RESET_SPREAD * G_RESET_S
+    offset = -np.sign(W_before[hot]) * G_RESET_S / g_w
     error = W_after[hot] - (W_before[hot] + offset)
     assert np.all(np.abs(error) < 5 * np.sqrt(sigma_p**2 + spread**2) / g_w), error
     assert np.max(np.abs(W_after[hot] - W_before[hot])) > 0  # it was re-written
@@ -619,7 +594,7 @@ def test_refresh_restores_weights_within_programming_noise():
 
 
 def test_refresh_after_driving_devices_into_saturation_with_updates():
-    model = quiet(programming=1.0)
+    model = quiet(MODEL, programming=1.0)
     tile = create(CLEAN, key=K(33), rows=R, cols=C, device=model)
     dw = float(tile.dw_pulse)
     key = K(34)
@@ -629,8 +604,7 @@ def test_refresh_after_driving_devices_into_saturation_with_updates():
         key, k = jax.random.split(key)
         sign = 1.0 if step % 2 == 0 else -1.0
         tile = update(tile, jnp.full((R, C), sign * 6 * dw), T(0.0), k)
-    g_w = CHIP.update.g_weight_max_S
-    threshold = CHIP.update.refresh_threshold * g_w
+    g_w, threshold = G_W, THRESHOLD_S
     g = np.asarray(tile.devices.g_prog_S, np.float64)
     saturated = np.any(g > threshold, axis=(0, 1))
     assert saturated.sum() >= 6  # most synapses (12) have a device past 7.2 µS
@@ -643,9 +617,8 @@ def test_refresh_after_driving_devices_into_saturation_with_updates():
     np.testing.assert_array_equal(W_after[~saturated], W_before[~saturated])
     # Re-programmed to |W| g_w with σ_p, the unused side at the RESET level 0.1 µS ± 10 %.
     target = np.abs(W_before) * g_w
-    sigma_p = np.asarray(model.programming_noise.sigma_S(target), np.float64)
-    reset = model.reset_response
-    bound = 5 * np.hypot(sigma_p, reset.relative_spread * reset.g_reset_S) + reset.g_reset_S
+    sigma_p = sigma_prog_S(target)
+    bound = 5 * np.hypot(sigma_p, RESET_SPREAD * G_RESET_S) + G_RESET_S
     assert np.all(np.abs(W_after - W_before)[saturated] < bound[saturated] / g_w)
     # Synapses whose weight fits under the threshold (target + 5 σ_p) end below it; a
     # weight above 0.9 w_max cannot (its one device must sit above 7.2 µS).
@@ -677,7 +650,7 @@ def test_multi_device_synapses_rotate_the_arbiter_and_read_the_sum(tmp_path):
     )
     tile = create(chip, key=K(40), rows=3, cols=2, device=linearised())
     assert tile.devices.g_prog_S.shape == (2, 2, 3, 2)
-    assert float(tile.w_scale) == approx(1.0 / (2 * chip.update.g_weight_max_S))
+    assert float(tile.w_scale) == approx(1.0 / (2 * G_W))
     dW = np.array([[2, -1], [0, 3], [-2, 1]], np.float32) * float(tile.dw_pulse)
     n = np.round(np.abs(dW) / float(tile.dw_pulse)).astype(int)
     pos, neg = np.where(dW > 0, n, 0), np.where(dW < 0, n, 0)
@@ -708,7 +681,7 @@ def test_multi_device_synapses_rotate_the_arbiter_and_read_the_sum(tmp_path):
     g_prog = np.asarray(programmed.devices.g_prog_S)
     np.testing.assert_allclose(
         g_prog[0],
-        np.broadcast_to(np.maximum(W, 0) * chip.update.g_weight_max_S, (2, 3, 2)),
+        np.broadcast_to(np.maximum(W, 0) * G_W, (2, 3, 2)),
         rtol=1e-6,
         atol=1e-12,
     )
@@ -777,7 +750,7 @@ def test_update_with_pulse_train_scheme_is_refused(pulse_train_tile):
 def energy_tile():
     """A 4 × 3 tile with known conductances, noise and drift off, no drift compensation."""
     chip = PLAIN
-    tile = create(chip, key=K(60), rows=R, cols=C, device=quiet())
+    tile = create(chip, key=K(60), rows=R, cols=C, device=quiet(MODEL))
     g_pos = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.0, 9.0, 0.5], [2.5, 1.0, 8.0]]
     g_neg = [[0.5, 0.25, 0.0], [2.0, 1.5, 7.0], [3.0, 0.0, 0.1], [1.0, 4.0, 2.0]]
     g = np.array([g_pos, g_neg])[:, None] * uS
@@ -789,9 +762,8 @@ def zeroed(tile):
 
 
 def test_mvm_energy_matches_a_hand_computation(energy_tile):
-    chip, tile, g = energy_tile
-    p = chip.periphery
-    V, t_read = p.read_voltage_V, p.read_pulse_s
+    _, tile, g = energy_tile
+    V, t_read = V_READ, T_READ
     # Three input vectors; 2.0 and -1.5 clip to the input range ±1.
     x = np.array([[0.5, -1.0, 0.0, 0.3], [0.25, 0.75, -0.6, 1.0], [2.0, 0.0, -1.5, 0.1]])
     # DAC: v = round(clip(x) · 127)/127 (8 bits, input_range 1).
@@ -804,8 +776,8 @@ def test_mvm_energy_matches_a_hand_computation(energy_tile):
     # Only driven lines convert and read (event-driven): the two zero inputs cost nothing.
     driven = np.count_nonzero(v)
     assert driven == 10
-    assert float(L.energy_J("dac")) == approx(driven * p.dac.energy_J, rel=1e-6)
-    assert float(L.energy_J("adc")) == approx(3 * 3 * p.adc.energy_J, rel=1e-6)
+    assert float(L.energy_J("dac")) == approx(driven * E_DAC, rel=1e-6)
+    assert float(L.energy_J("adc")) == approx(3 * 3 * E_ADC, rel=1e-6)
     assert float(L.count("dac_conversions")) == driven
     assert float(L.count("adc_conversions")) == 9
     assert float(L.count("mvm_vectors")) == 3
@@ -813,7 +785,7 @@ def test_mvm_energy_matches_a_hand_computation(energy_tile):
     for category in ("set", "reset", "refresh"):
         assert float(L.energy_J(category)) == 0.0
     # 3 ADC conversions per vector on 32 ADCs: one conversion time per vector.
-    latency = 3 * (t_read + p.adc.conversion_s)
+    latency = 3 * (t_read + T_ADC)
     assert float(L.count("latency_s")) == approx(latency, rel=1e-6)
     # Transposed read: rows of v over the columns, Σ_i,side G per column.
     y = np.array([[1.0, 0.0, -0.5]])
@@ -822,17 +794,17 @@ def test_mvm_energy_matches_a_hand_computation(energy_tile):
     v = np.round(y * 127) / 127
     read_t = np.sum(v**2 @ col_total) * V**2 * t_read
     assert float(after_t.ledger.energy_J("read")) == approx(read_t, rel=1e-6)
-    assert float(after_t.ledger.energy_J("dac")) == approx(2 * p.dac.energy_J, rel=1e-6)
-    assert float(after_t.ledger.energy_J("adc")) == approx(4 * p.adc.energy_J, rel=1e-6)
+    assert float(after_t.ledger.energy_J("dac")) == approx(2 * E_DAC, rel=1e-6)
+    assert float(after_t.ledger.energy_J("adc")) == approx(4 * E_ADC, rel=1e-6)
 
 
 def test_update_energy_and_energy_per_update_event(energy_tile):
-    chip, tile, _ = energy_tile
+    _, tile, _ = energy_tile
     dw = float(tile.dw_pulse)
     n = np.array([[2, 0, -1], [0, 3, 1], [0, 0, 0], [-1, 0, 0]])
     new = update(tile, jnp.asarray(n * dw, jnp.float32), T(1.0), K(63))
     L = new.ledger
-    e_set = tile.device.energy.set_pulse_J
+    e_set = E_SET
     assert float(L.count("set_pulses")) == 8
     assert float(L.energy_J("set")) == approx(8 * e_set, rel=1e-6)
     assert float(L.count("update_events")) == 5
@@ -840,7 +812,7 @@ def test_update_energy_and_energy_per_update_event(energy_tile):
     # Programming energy per synaptic update event: 8 pulses over 5 synapses.
     assert float(L.per_update_event_J) == approx(8 * e_set / 5, rel=1e-6)
     # Rows are programmed one after another, each for the largest pulse count (3).
-    latency = R * 3 * chip.update.set_pulse_s
+    latency = R * 3 * T_SET
     assert float(L.count("latency_s")) == approx(latency, rel=1e-6)
     np.testing.assert_array_equal(
         np.asarray(new.devices.set_pulses)[:, 0], np.stack([np.maximum(n, 0), np.maximum(-n, 0)])
@@ -879,34 +851,25 @@ def test_every_counted_conversion_is_paid_for():
     for calibration, drift-compensated MVMs and weight reads (their reference and weight
     reads convert too); refresh books its ADC conversions under 'refresh' and counts them in
     'refresh_adc_conversions'."""
-    tile = create(CHIP, key=K(67), rows=R, cols=C, device=quiet(programming=1.0))
+    tile = create(CHIP, key=K(67), rows=R, cols=C, device=quiet(MODEL, programming=1.0))
     W = np.full((R, C), 0.5, np.float32)
     tile = program(tile, W, T(0.0), K(68))  # includes a calibration
     _, tile = mvm(tile, jnp.ones((2, R)), T(10.0), K(69))  # drift-compensated
     _, tile = read_weights(tile, T(20.0), K(70))
-    p = CHIP.periphery
     L = tile.ledger
-    assert float(L.energy_J("dac")) == approx(
-        float(L.count("dac_conversions")) * p.dac.energy_J, rel=1e-6
-    )
-    assert float(L.energy_J("adc")) == approx(
-        float(L.count("adc_conversions")) * p.adc.energy_J, rel=1e-6
-    )
+    assert float(L.energy_J("dac")) == approx(float(L.count("dac_conversions")) * E_DAC, rel=1e-6)
+    assert float(L.energy_J("adc")) == approx(float(L.count("adc_conversions")) * E_ADC, rel=1e-6)
     # A refresh converts every synapse once (rows·cols ADC conversions); their energy and
     # their count belong to the refresh.
     hot = with_conductances(tile, np.full((2, 1, R, C), 7.5 * uS))
     refreshed = refresh(hot, T(30.0), K(71))
     assert float(refreshed.ledger.count("adc_conversions")) == float(L.count("adc_conversions"))
     assert float(refreshed.ledger.count("refresh_adc_conversions")) == R * C
-    model = refreshed.device
     g_read = 7.5 * uS * 2 * R * C  # every device read once, exact (read noise off, drift 0)
-    # Both sides of every synapse are RESET; W = 0 ⇒ no side is re-programmed.
-    expected = (
-        model.energy.read_J(g_read)
-        + 2 * R * C * model.energy.reset_pulse_J
-        + R * C * p.adc.energy_J
-    )
-    assert float(refreshed.ledger.energy_J("refresh")) == approx(float(expected), rel=1e-6)
+    # Both sides of every synapse are RESET; W = 0 ⇒ no side is re-programmed. Reads cost
+    # V²·G·t each (DESIGN.md 4.3).
+    expected = V_READ**2 * g_read * T_READ + 2 * R * C * E_RESET + R * C * E_ADC
+    assert float(refreshed.ledger.energy_J("refresh")) == approx(expected, rel=1e-6)
 
 
 # --- JAX transformations ------------------------------------------------------------------------

@@ -15,11 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import normalized_mutual_info_score
-from support import approx
+from support import EXAMPLES, approx, example_job
 
 from memxbar.runtime.data.weather import WeatherSpikes
 from memxbar.runtime.job import load_job
@@ -35,7 +34,6 @@ from memxbar.runtime.scores import (
 
 Z = 4.5
 DT = 1e-3
-EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 @eqx.filter_jit
@@ -117,8 +115,11 @@ def test_mean_rate_mixes_background_and_events():
     n = 20_000
     counts = np.asarray(sample(source, 0, n, jax.random.key(4))).reshape(n, 200, 5)
     per_group = counts.mean(axis=(0, 2)) / DT
-    expected = source.mean_rate_Hz(DT)[0]
-    assert expected == approx(20.0 + float(source.event_probability(DT)[0]) * 140.0)
+    # An event is active when one began in the last 30 steps (onsets at 3 Hz): with that
+    # probability a station fires at 160 Hz, else at its 20 Hz background.
+    p_event = 1 - (1 - 3.0 * DT) ** 30
+    expected = 20.0 + p_event * 140.0
+    assert float(source.mean_rate_Hz(DT)[0]) == approx(expected)
     # Groups are independent: their spread gives the standard error.
     assert abs(per_group.mean() - expected) <= Z * per_group.std(ddof=1) / math.sqrt(200)
 
@@ -212,11 +213,12 @@ def test_run_scores_use_only_the_neurons_that_fired():
 
 
 def _ideal(name: str, tmp_path: Path, duration_s: float):
-    job = yaml.safe_load((EXAMPLES / name).read_text())
-    job["hardware"]["tiles"] = "ideal"
-    job["simulation"].update(duration_s=duration_s, chunk_s=duration_s / 2)
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    changes = {
+        "hardware.tiles": "ideal",
+        "simulation.duration_s": duration_s,
+        "simulation.chunk_s": duration_s / 2,
+    }
+    path = example_job(tmp_path / name, name, changes)
     out = path.with_suffix(".h5")  # one run file per job: a finished one is never replaced
     return run_job(load_job(path), out, progress=False).final
 
