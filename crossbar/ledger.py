@@ -131,7 +131,7 @@ class EnergyLedger(eqx.Module):
         """Energy (J) booked under ``category`` (one of ENERGY_CATEGORIES, or 'total')."""
         if category == "total":
             return self.total_J
-        i = ENERGY_CATEGORIES.index(category)
+        i = _index(ENERGY_CATEGORIES, category, "energy category")
         return self.joules[..., i] - self.joules_err[..., i]
 
     @property
@@ -141,7 +141,7 @@ class EnergyLedger(eqx.Module):
 
     def count(self, name: str):
         """Value of a counter."""
-        i = COUNTERS.index(name)
+        i = _index(COUNTERS, name, "counter")
         return self.counts[..., i] - self.counts_err[..., i]
 
     def _figure(self, name: str):
@@ -193,3 +193,9 @@ class EnergyLedger(eqx.Module):
 
 def _ratio(numerator, denominator):
     return jnp.where(denominator > 0, numerator / jnp.maximum(denominator, 1.0), 0.0)
+
+
+def _index(names: tuple[str, ...], name: str, what: str) -> int:
+    if name not in names:
+        raise ValueError(f"unknown ledger {what} {name!r}; known: {', '.join(names)}")
+    return names.index(name)

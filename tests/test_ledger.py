@@ -60,12 +60,6 @@ def test_unknown_name_is_a_value_error_that_lists_the_known_names():
         assert name in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="package bug: EnergyLedger.energy_J / count of an unknown name raise ValueError "
-    "'tuple.index(x): x not in tuple', naming neither the entry nor the known ones",
-)
 def test_reading_an_unknown_entry_names_it_and_the_known_ones():
     for read, name, known in (("energy_J", "heat", "refresh"), ("count", "pulses", "set_pulses")):
         with pytest.raises(ValueError) as info:
