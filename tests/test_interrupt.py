@@ -115,7 +115,14 @@ MOMENTS = {
 }
 
 
-@pytest.mark.parametrize("moment", list(MOMENTS))
+#: Moments of the default suite; the others run with -m slow.
+DEFAULT_MOMENTS = ("first_compile", "between_chunks")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [pytest.param(m, marks=() if m in DEFAULT_MOMENTS else pytest.mark.slow) for m in MOMENTS],
+)
 def test_a_signal_at_any_moment_stops_cleanly_and_the_run_resumes(
     moment, job_file, reference, tmp_path
 ):
