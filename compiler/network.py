@@ -128,7 +128,8 @@ class Conv2d(Layer):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Recurrent(Layer):
-    """A recurrent layer: input (in_features, hidden) and recurrent (hidden, hidden) matrices.
+    """A recurrent layer: input (in_features, gates·hidden) and recurrent (hidden, gates·hidden)
+    matrices (``gates`` = 4 for an LSTM's i, f, g, o; 1 for an RNN or an STPN).
 
     ``steps`` is the sequence length of one sample (MVMs of each matrix per inference).
     """
@@ -137,12 +138,14 @@ class Recurrent(Layer):
     in_features: int = _count("inputs")
     hidden_features: int = _count("hidden units")
     steps: int = _count("time steps of one sample", default=1)
+    gates: int = _count("gate pre-activations per hidden unit (LSTM: 4)", default=1)
     rule: PlasticityRule = _rule()
 
     def matrices(self):
+        width = self.gates * self.hidden_features
         return {
-            "input": (self.in_features, self.hidden_features),
-            "recurrent": (self.hidden_features, self.hidden_features),
+            "input": (self.in_features, width),
+            "recurrent": (self.hidden_features, width),
         }
 
     def mvms_per_inference(self):

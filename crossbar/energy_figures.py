@@ -81,7 +81,7 @@ ENERGY_FIGURES = (
         "update_events",
         "during learning; a refresh is paid by the events that made it necessary",
         "per_synaptic_update_J",
-        ("rate", "spiking", "tile"),
+        ("rate", "spiking", "recurrent", "tile"),
         estimated=True,
     ),
     EnergyFigure(
@@ -111,6 +111,24 @@ ENERGY_FIGURES = (
         "during training (reads, writes and refreshes)",
         "per_sample_J",
         ("rate",),
+    ),
+    EnergyFigure(
+        "E_step",
+        "inference energy per sequence step (long-term and fast weights, readout)",
+        ENERGY_CATEGORIES,
+        "(test sequences x steps)",
+        "booked while the test set is read once on the chip; fast-weight writes included",
+        "per_sequence_step_J",
+        ("recurrent",),
+    ),
+    EnergyFigure(
+        "E_sequence",
+        "inference energy per test sequence",
+        ENERGY_CATEGORIES,
+        "test sequences",
+        "booked while the test set is read once on the chip",
+        "per_sequence_J",
+        ("recurrent",),
     ),
     EnergyFigure(
         "E_second",

@@ -57,6 +57,15 @@ class ReadView(eqx.Module):
     ) -> ReadView:
         """The view of ``devices`` (2, N, rows, cols) of model ``device`` at chip time t (s)."""
         g_mean, relative_sigma = device.read_statistics(devices, t)
+        return cls.of_conductances(g_mean, relative_sigma, wire_resistance_Ohm)
+
+    @classmethod
+    def of_conductances(cls, g_mean, relative_sigma, wire_resistance_Ohm) -> ReadView:
+        """The view of mean conductances ``g_mean`` (2, N, rows, cols), S, whose reads have
+        the relative standard deviation ``relative_sigma`` (broadcastable), before IR drop.
+
+        Differentiable in ``g_mean`` (hardware-aware training reads through it).
+        """
         g_mean = g_mean * ir_drop_attenuation(g_mean, wire_resistance_Ohm)
         g_sigma = jnp.abs(g_mean) * relative_sigma
         g_pos, g_neg = side_sums(g_mean)

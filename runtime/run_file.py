@@ -46,6 +46,7 @@ _ENERGY_ATTRS = ("per_synaptic_update_J", "per_inference_J", "per_sample_J")
 _ENERGY_ATTRS_OF = {
     "rate": _ENERGY_ATTRS,
     "spiking": ("per_synaptic_update_J", "per_simulated_second_J", "per_synaptic_event_J"),
+    "recurrent": ("per_sequence_step_J", "per_sequence_J", "per_synaptic_update_J"),
 }
 #: /metrics entries of the spike raster (an axis of their own), RunRecord.raster keys.
 _RASTER = {"raster_time_s": "time_s", "raster_neuron": "neuron"}

@@ -117,6 +117,8 @@ def test_each_figure_is_defined_once_with_a_formula_over_ledger_categories():
         "per_sample_J",
         "per_simulated_second_J",
         "per_synaptic_event_J",
+        "per_sequence_step_J",
+        "per_sequence_J",
     }
     for f in ENERGY_FIGURES:
         assert set(f.categories) <= set(ENERGY_CATEGORIES)
@@ -126,6 +128,8 @@ def test_each_figure_is_defined_once_with_a_formula_over_ledger_categories():
     assert figure("E_sample").formula == "total / training samples"
     assert [f.name for f in figures_of_kind("rate")] == ["E_update", "E_inference", "E_sample"]
     assert [f.name for f in figures_of_kind("spiking")] == ["E_update", "E_second", "E_syn_event"]
+    assert [f.name for f in figures_of_kind("recurrent")] == ["E_update", "E_step", "E_sequence"]
+    assert figure("E_step").formula == "total / (test sequences x steps)"
     assert [f.name for f in ENERGY_FIGURES if f.estimated] == ["E_update", "E_inference"]
     with pytest.raises(ValueError, match="no energy figure 'E_heat'.*E_update"):
         figure("E_heat")

@@ -74,16 +74,20 @@ def _run(args) -> int:
 
 
 def _report(args) -> int:
+    from ..runtime.report.comparison import format_comparison
     from ..runtime.report.plots import write_run_plots
     from ..runtime.report.summary import format_summary
     from ..runtime.run_file import read_run_file
 
-    path = Path(args.run)
-    record = read_run_file(path)
-    print(format_summary(record, path.stem))
-    if not args.no_plots:
-        for plot in write_run_plots(record, path.parent, prefix=f"{path.stem}_"):
-            print(f"wrote {plot}")
+    paths = [Path(p) for p in args.runs]
+    records = [read_run_file(path) for path in paths]  # every file checked before printing
+    for i, (path, record) in enumerate(zip(paths, records, strict=True)):
+        print(("\n" if i else "") + format_summary(record, path.stem))
+        if not args.no_plots:
+            for plot in write_run_plots(record, path.parent, prefix=f"{path.stem}_"):
+                print(f"wrote {plot}")
+    if len(records) > 1:
+        print("\n" + format_comparison(records, [path.stem for path in paths]))
     return 0
 
 
@@ -128,7 +132,10 @@ def add_run_commands(commands) -> None:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
-    report = commands.add_parser("report", help="print a run file's summary and redraw its plots")
-    report.add_argument("run", help="run file (.h5) written by 'memxbar run'")
+    report = commands.add_parser(
+        "report",
+        help="print run files' summaries and redraw their plots; several: a comparison table",
+    )
+    report.add_argument("runs", nargs="+", metavar="RUN", help="run file (.h5) of 'memxbar run'")
     report.add_argument("--no-plots", action="store_true", help="only print the summary")
     report.set_defaults(func=_report)

@@ -12,7 +12,13 @@ from ...crossbar import CATEGORY_COUNTERS, figure, figures_of_kind
 from ...hw_configs import format_joules
 from ..run_file import ENERGY_KEYS, RunRecord
 
-__all__ = ["format_summary", "format_spiking_summary", "estimated_figures", "human_time"]
+__all__ = [
+    "format_summary",
+    "format_spiking_summary",
+    "format_recurrent_summary",
+    "estimated_figures",
+    "human_time",
+]
 
 
 #: Units of :func:`human_time`, largest first: (name, seconds).
@@ -36,9 +42,10 @@ def estimated_figures(record: RunRecord) -> dict[str, float]:
     return mapping_summary(program, record.setup["tiles"])["estimates"]
 
 
-def _figure_lines(record: RunRecord, kind: str) -> list[str]:
-    """The energy figures of ``kind``: measured, estimated and meaning; then E_update's parts."""
-    estimates = estimated_figures(record)
+def _figure_lines(record: RunRecord, kind: str, *, estimates: bool = True) -> list[str]:
+    """The energy figures of ``kind``: measured, estimated (unless ``estimates`` is False)
+    and meaning; then E_update's parts."""
+    estimates = estimated_figures(record) if estimates else {}
     figures = figures_of_kind(kind)
     width = max(len(f.name) for f in figures)
     lines = [
@@ -113,15 +120,17 @@ def _breakdown(record: RunRecord) -> list[str]:
     return lines
 
 
-def _drift_lines(record: RunRecord) -> list[str]:
-    """The drift study: test accuracy at each time after the last update, with and without
-    global drift compensation (the readout trained at 1 s)."""
+def _drift_lines(
+    record: RunRecord, title: str = "after the last update (drift; readout trained at 1 s)"
+) -> list[str]:
+    """The drift study: test accuracy at each time ``title`` names, with and without global
+    drift compensation."""
     if not len(record.eval_times_s):
         return []
     results = record.accuracy_vs_time
     lines = [
         "",
-        "test accuracy after the last update (drift; readout trained at 1 s):",
+        f"test accuracy {title}:",
         f"  {'time':>10s}  {'seconds':>10s}  {'compensated':>12s}  {'uncompensated':>14s}",
     ]
     for i, t in enumerate(record.eval_times_s):
@@ -141,6 +150,8 @@ def format_summary(record: RunRecord, name: str = "") -> str:
     """
     if record.kind == "spiking":
         return format_spiking_summary(record, name)
+    if record.kind == "recurrent":
+        return format_recurrent_summary(record, name)
     final = record.final
     lines = [f"run {name}".rstrip(), ""]
     for key in ("test_accuracy", "train_accuracy"):
@@ -195,3 +206,29 @@ def format_spiking_summary(record: RunRecord, name: str = "") -> str:
     lines += ["", *_figure_lines(record, "spiking")]
     lines += ["", "learning energy by category:", *_breakdown(record)]
     return "\n".join(lines)
+
+
+def format_recurrent_summary(record: RunRecord, name: str = "") -> str:
+    """A recurrent run: accuracy as trained and on the chip, the paper's energy measure, the
+    energy figures of the chip's test pass with their breakdown, and the drift study."""
+    final = record.final
+    lines = [f"run {name}".rstrip(), ""]
+    rows = [
+        ("cell", f"{record.setup.get('cell', '?')} on {record.setup['tiles']} tiles"),
+        ("best epoch", f"{final['best_epoch']} of {final['epochs']}"),
+        ("validation accuracy (best)", f"{final['validation_accuracy_best']:.4f}"),
+        ("test accuracy as trained", f"{final['test_accuracy_trained']:.4f}"),
+    ]
+    if "test_time_s" in final:
+        when = human_time(final["test_time_s"])
+        rows.append((f"test accuracy on chip ({when})", f"{final['test_accuracy']:.4f}"))
+    rows.append(("sum |G| z^2 per step", f"{final['energy_measure_per_step']:.4g}"))
+    for key in ("fast_weight_max", "fast_decay_at_limit_fraction"):
+        if key in final:
+            rows.append((key, f"{final[key]:.4g}"))
+    lines += [f"{key:32s} {value}" for key, value in rows]
+    # The compiler estimates PCM writes; a recurrent run's updates are volatile writes.
+    lines += ["", *_figure_lines(record, "recurrent", estimates=False)]
+    lines += ["", "chip energy of the test pass by category:", *_breakdown(record)]
+    title = "on the chip after programming (drift; compensation read at 1 s)"
+    return "\n".join(lines + _drift_lines(record, title))

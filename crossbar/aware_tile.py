@@ -1,0 +1,157 @@
+"""A float tile whose reads behave like a PCM tile's: the forward model of hardware-aware training.
+
+Training offline for a PCM chip (Joshi et al., Nat. Commun. 11, 2473, 2020; aihwkit's
+``InferenceRPUConfig``) keeps float weights but reads them as the chip would, so that what is
+learned survives the chip's non-idealities. :class:`AwareTile` reads like
+:meth:`PCMTile.mvm <memxbar.crossbar.PCMTile.mvm>` right after programming: DAC quantisation
+of the inputs, weights clipped to ±w_max and split over a differential pair of N devices per
+side, a fresh draw of the device model's programming noise and 1/f read noise on every read
+(at the drift reference time t0), IR drop, output noise and ADC quantisation with
+saturation. Gradients flow through it: the noise enters additively with the mean's
+gradient (its standard deviation is held constant), and the DAC/ADC rounding passes the
+gradient straight through (Bengio et al., 2013; the gradient in W is that of the quantised
+inputs). Drift is left to global drift compensation at inference, as in Joshi et al.
+
+The ledger counts reads (``mvm_vectors``) but books no joules: training happens off chip.
+After training, :meth:`true_weights` are what is programmed onto a :class:`PCMTile`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..devices import AbstractDevice
+from ..devices.random import normal_elementwise
+from .chip import ChipSpec
+from .ledger import EnergyLedger
+from .programming import pair_targets
+from .read_view import ReadView
+from .tile import AbstractTile, outer_product_update
+
+__all__ = ["AwareTile", "straight_through"]
+
+
+def straight_through(quantised, x):
+    """``quantised`` in the forward pass, the gradient of ``x`` in the backward pass."""
+    return x + jax.lax.stop_gradient(quantised - x)
+
+
+class AwareTile(AbstractTile):
+    """Float weights (rows, cols) read through the PCM read path of ``chip`` (see module doc)."""
+
+    weights: Float[Array, "rows cols"]
+    chip: ChipSpec
+    device: AbstractDevice
+    w_max: float
+    ledger: EnergyLedger
+    rows: int = eqx.field(static=True)
+    cols: int = eqx.field(static=True)
+
+    refreshes: ClassVar[bool] = False
+    dw_pulse: ClassVar[None] = None  # float weights take any change
+
+    @classmethod
+    def create(cls, chip: ChipSpec, device: AbstractDevice, *, weights, w_max: float = 1.0):
+        """A tile of ``weights`` (rows, cols) read as ``chip`` with ``device`` would read them."""
+        w = jnp.asarray(weights, jnp.float32)
+        if w.ndim != 2 or min(w.shape) < 1:
+            raise ValueError(f"AwareTile: weights must be a (rows, cols) matrix, got {w.shape}")
+        if not w_max > 0:
+            raise ValueError(f"AwareTile: w_max must be positive, got {w_max!r}")
+        chip.check_device(device)
+        return cls(
+            weights=w,
+            chip=chip,
+            device=chip.periphery.read_model(device),
+            w_max=float(w_max),
+            ledger=EnergyLedger.zeros(),
+            rows=w.shape[0],
+            cols=w.shape[1],
+        )
+
+    @property
+    def w_scale(self) -> float:
+        """Weight per siemens of conductance difference (as the PCM tile's)."""
+        return self.w_max / (self.chip.tile.devices_per_side * self.chip.update.g_weight_max_S)
+
+    def _book(self, **counts) -> AwareTile:
+        return eqx.tree_at(lambda s: s.ledger, self, self.ledger.add(**counts))
+
+    def _view(self, key) -> ReadView:
+        """The read view of one programming of the weights (fresh programming noise)."""
+        w = jnp.clip(self.weights, -self.w_max, self.w_max)
+        targets = pair_targets(w, self.w_scale, self.chip.tile.devices_per_side)
+        sigma = jax.lax.stop_gradient(self.device.programming_noise.sigma_S(targets))
+        g = jnp.maximum(targets + sigma * normal_elementwise(key, targets.shape), 0.0)
+        noise = self.device.read_noise
+        relative = noise.relative_sigma(jax.lax.stop_gradient(g), self.device.drift.t0_s)
+        view = ReadView.of_conductances(g, relative, self.chip.periphery.wire_resistance_Ohm)
+        return eqx.tree_at(lambda v: v.g_var_S2, view, jax.lax.stop_gradient(view.g_var_S2))
+
+    def _mvm(self, x, key, transpose: bool):
+        n_in = self.cols if transpose else self.rows
+        self.check_input(x, n_in, "y" if transpose else "x")
+        k_prog, k_read = jax.random.split(key)
+        periphery = self.chip.periphery
+        dac, adc = periphery.dac, periphery.adc
+        v = straight_through(dac.convert(x), x) / dac.input_range
+        per_unit = 1.0 / (self.chip.tile.devices_per_side * self.chip.update.g_weight_max_S)
+        view = self._view(k_prog)
+        out_sigma = jax.lax.stop_gradient(periphery.output_noise * adc.output_range)
+        sensed = view.sense(v, per_unit, out_sigma, transpose=transpose, key=k_read)
+        y = straight_through(adc.convert(sensed), sensed) * dac.input_range * self.w_max
+        return y, self._book(mvm_vectors=jnp.size(x) // n_in)
+
+    def mvm(self, x, t, *, key):
+        del t  # read as at the drift reference time: drift is compensated at inference
+        return self._mvm(x, key, transpose=False)
+
+    def mvm_t(self, y, t, *, key):
+        del t
+        return self._mvm(y, key, transpose=True)
+
+    def update(self, dW, t, *, key):
+        del t, key
+        dW = jnp.asarray(dW)
+        self.check_matrix(dW, "update: dW")
+        tile = eqx.tree_at(lambda s: s.weights, self, self.weights + dW)
+        return tile._book(update_events=jnp.sum(dW != 0), update_calls=1)
+
+    def update_outer(self, x, d, t, *, key, scale=1.0):
+        return outer_product_update(self, x, d, t, key=key, scale=scale)
+
+    def reset_and_reprogram(self, dW, W_read, t, *, key):
+        self.check_matrix(W_read, "reset_and_reprogram: W_read")
+        return self.update(dW, t, key=key)
+
+    def read_weights(self, t, *, key):
+        del t, key
+        return self.weights, self._book(weight_reads=1)
+
+    def program_weights(self, W, t, *, key):
+        del t, key
+        self.check_matrix(W, "program_weights: W")
+        return eqx.tree_at(lambda s: s.weights, self, jnp.asarray(W, jnp.float32))
+
+    def refresh(self, t, *, key):
+        del t, key
+        return self
+
+    def with_drift_compensation(self, enabled: bool):
+        del enabled
+        return self
+
+    def calibrate(self, t, *, key):
+        del t, key
+        return self
+
+    def true_weights(self):
+        return self.weights
+
+    def programmed_conductances(self):
+        return None
