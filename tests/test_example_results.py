@@ -71,10 +71,21 @@ def test_example_gives_the_recorded_result_bit_for_bit(name, tmp_path):
     assert not different, {k: (expected[k], got[k]) for k in different[:5]}
 
 
+#: Examples the reference does not hold: those that need downloaded data, and the recurrent
+#: (associative retrieval) jobs, which are newer than the redesign this file guards and train
+#: for tens of minutes; tests/test_recurrent_jobs.py checks their runs resume bit-identically.
+NOT_IN_REFERENCE = ("softhebb_mnist_", "softhebb_cnn_")
+NOT_IN_REFERENCE_SUFFIX = ("_assoc.yaml", "_assoc_pcm.yaml", "_assoc_ideal.yaml")
+
+
 def test_the_reference_covers_every_example_without_downloaded_data():
-    needs_data = ("softhebb_mnist_", "softhebb_cnn_")
     examples = {p.name for p in (REPO / "examples").glob("*.yaml")}
-    assert set(reference()) == {n for n in examples if not n.startswith(needs_data)}
+    expected = {
+        n
+        for n in examples
+        if not n.startswith(NOT_IN_REFERENCE) and not n.endswith(NOT_IN_REFERENCE_SUFFIX)
+    }
+    assert set(reference()) == expected
 
 
 if __name__ == "__main__":  # regenerate the reference (see the module docstring)

@@ -95,7 +95,7 @@ def test_kind_rate_names_a_rate_based_job(tmp_path):
     # An unknown kind is refused at its key, naming the kinds there are.
     path = write_yaml(tmp_path / "sparking.yaml", {"kind": "sparking", **mapping})
     with pytest.raises(
-        ConfigError, match=r"sparking\.yaml: key 'kind': .*'sparking'.*rate, spiking"
+        ConfigError, match=r"sparking\.yaml: key 'kind': .*'sparking'.*rate, recurrent, spiking"
     ):
         load_job(path)
     # A rate job's sections under kind: spiking are the spiking schema's unknown keys.
