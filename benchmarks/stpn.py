@@ -10,6 +10,9 @@ better), each a jitted ``lax.scan`` of ``--batches`` Adam steps:
   AwareTile         the same through the PCM read path of ``pcm_256`` (programming and
                     1/f read noise, 8-bit DAC/ADC with straight-through gradients; the
                     ``tiles: pcm`` jobs)
+  AwareTile 1 day   the same read as one day after programming (``training.aware_drift_s:
+                    86400``: each device's drift exponent drawn per read, global
+                    compensation), as the PCM examples train
 
 Times are medians over ``--repeats`` rounds after compilation, the rows timed round-robin so
 background load hits them alike; the ratios to the float reference are what to compare.
@@ -78,13 +81,15 @@ def main() -> None:
     def model_of(make):
         return init_classifier("stpn", N_SYMBOLS, HIDDEN, N_SYMBOLS, make, key=key)
 
+    def aware(drift_s):
+        return lambda name, w: AwareTile.create(
+            chip, device, weights=w, w_max=4.0 if name == "readout" else 0.5, drift_s=drift_s
+        )
+
     models = {
         "IdealTile": model_of(lambda name, w: IdealTile.create(*w.shape, weights=w)),
-        "AwareTile": model_of(
-            lambda name, w: AwareTile.create(
-                chip, device, weights=w, w_max=4.0 if name == "readout" else 0.5
-            )
-        ),
+        "AwareTile": model_of(aware(0.0)),
+        "AwareTile 1 day": model_of(aware(86400.0)),
     }
     ideal = models["IdealTile"]
     params = {

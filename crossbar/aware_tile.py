@@ -7,10 +7,15 @@ learned survives the chip's non-idealities. :class:`AwareTile` reads like
 of the inputs, weights clipped to ±w_max and split over a differential pair of N devices per
 side, a fresh draw of the device model's programming noise and 1/f read noise on every read
 (at the drift reference time t0), IR drop, output noise and ADC quantisation with
-saturation. Gradients flow through it: the noise enters additively with the mean's
-gradient (its standard deviation is held constant), and the DAC/ADC rounding passes the
-gradient straight through (Bengio et al., 2013; the gradient in W is that of the quantised
-inputs). Drift is left to global drift compensation at inference, as in Joshi et al.
+saturation. With ``drift_s`` > 0 the read is the one ``drift_s`` after programming instead:
+each device drifts with its own exponent (the device model's ν distribution, a fresh draw per
+read) and global drift compensation rescales the outputs by the ratio of the undrifted to the
+drifted total conductance, so what remains is the device-to-device spread of drift that
+compensation cannot undo, and the 1/f noise at that time. Gradients flow through it: the
+noise enters additively with the mean's gradient (its standard deviation is held constant),
+and the DAC/ADC rounding passes the gradient straight through (Bengio et al., 2013; the
+gradient in W is that of the quantised inputs). With ``drift_s`` = 0, drift is left to global
+drift compensation at inference, as in Joshi et al.
 
 The ledger counts reads (``mvm_vectors``) but books no joules: training happens off chip.
 After training, :meth:`true_weights` are what is programmed onto a :class:`PCMTile`.
@@ -51,18 +56,30 @@ class AwareTile(AbstractTile):
     ledger: EnergyLedger
     rows: int = eqx.field(static=True)
     cols: int = eqx.field(static=True)
+    drift_s: float = eqx.field(static=True, default=0.0)
 
     refreshes: ClassVar[bool] = False
     dw_pulse: ClassVar[None] = None  # float weights take any change
 
     @classmethod
-    def create(cls, chip: ChipSpec, device: AbstractDevice, *, weights, w_max: float = 1.0):
-        """A tile of ``weights`` (rows, cols) read as ``chip`` with ``device`` would read them."""
+    def create(
+        cls,
+        chip: ChipSpec,
+        device: AbstractDevice,
+        *,
+        weights,
+        w_max: float = 1.0,
+        drift_s: float = 0.0,
+    ):
+        """A tile of ``weights`` (rows, cols) read as ``chip`` with ``device`` would read them
+        ``drift_s`` seconds after programming (0: at the drift reference time t0)."""
         w = jnp.asarray(weights, jnp.float32)
         if w.ndim != 2 or min(w.shape) < 1:
             raise ValueError(f"AwareTile: weights must be a (rows, cols) matrix, got {w.shape}")
         if not w_max > 0:
             raise ValueError(f"AwareTile: w_max must be positive, got {w_max!r}")
+        if not drift_s >= 0:
+            raise ValueError(f"AwareTile: drift_s must be ≥ 0 s, got {drift_s!r}")
         chip.check_device(device)
         return cls(
             weights=w,
@@ -72,6 +89,7 @@ class AwareTile(AbstractTile):
             ledger=EnergyLedger.zeros(),
             rows=w.shape[0],
             cols=w.shape[1],
+            drift_s=float(drift_s),
         )
 
     @property
@@ -87,9 +105,20 @@ class AwareTile(AbstractTile):
         w = jnp.clip(self.weights, -self.w_max, self.w_max)
         targets = pair_targets(w, self.w_scale, self.chip.tile.devices_per_side)
         sigma = jax.lax.stop_gradient(self.device.programming_noise.sigma_S(targets))
-        g = jnp.maximum(targets + sigma * normal_elementwise(key, targets.shape), 0.0)
+        drift = self.device.drift
+        if self.drift_s > 0:
+            key, k_nu = jax.random.split(key)
+        g = g_programmed = jnp.maximum(
+            targets + sigma * normal_elementwise(key, targets.shape), 0.0
+        )
+        g_programmed = jax.lax.stop_gradient(g_programmed)
+        if self.drift_s > 0:
+            nu = drift.nu(g_programmed, normal_elementwise(k_nu, targets.shape))
+            drifted = g * jax.lax.stop_gradient(drift.factor(self.drift_s, nu))
+            total = jnp.maximum(jnp.sum(drifted), 1e-30)
+            g = drifted * jax.lax.stop_gradient(jnp.sum(g) / total)
         noise = self.device.read_noise
-        relative = noise.relative_sigma(jax.lax.stop_gradient(g), self.device.drift.t0_s)
+        relative = noise.relative_sigma(g_programmed, self.drift_s + drift.t0_s)
         view = ReadView.of_conductances(g, relative, self.chip.periphery.wire_resistance_Ohm)
         return eqx.tree_at(lambda v: v.g_var_S2, view, jax.lax.stop_gradient(view.g_var_S2))
 

@@ -22,7 +22,7 @@ from .chip import tile_factory
 from .data.assoc_retrieval import N_SYMBOLS, SEQUENCE_LENGTH
 from .run_file import ENERGY_KEYS, RunRecord
 
-__all__ = ["run_record", "program_chip", "fast_extent"]
+__all__ = ["run_record", "program_chip", "program_fast_tile", "fast_extent"]
 
 #: Chip time (s) of the drift-compensation reference read after programming at 0 s.
 CALIBRATION_S = 1.0
@@ -40,20 +40,49 @@ def _ledger(model: SequenceClassifier) -> EnergyLedger:
 
 @eqx.filter_jit
 def fast_extent(model: SequenceClassifier, tokens, *, key):
-    """The largest |F̃| (the stored fast weights) the STPN reaches on ``tokens`` (B, T)."""
+    """(largest |F̃|, largest |z·F̃|) the STPN reaches on ``tokens`` (B, T): the stored fast
+    weights and the fast tile's MVM outputs, in weight units."""
     x = jax.nn.one_hot(tokens, N_SYMBOLS)
     cell, state = model.cell.initial(x.shape[0])
-    extent = jnp.zeros(())
+    stored = jnp.zeros(())
+    product = jnp.zeros(())
     for step in range(x.shape[1]):
+        z = jnp.concatenate([x[:, step], state], axis=-1)
+        product = jnp.maximum(
+            product, jnp.max(jnp.abs(jnp.einsum("br,brc->bc", z, cell.fast.stored)))
+        )
         cell, state, _, _ = cell.step(state, x[:, step], 0.0, key=jax.random.fold_in(key, step))
-        extent = jnp.maximum(extent, jnp.max(jnp.abs(cell.fast.stored)))
-    return extent
+        stored = jnp.maximum(stored, jnp.max(jnp.abs(cell.fast.stored)))
+    return stored, product
+
+
+def program_fast_tile(experiment, model: SequenceClassifier, *, key) -> VolatileTile:
+    """The STPN's fast weights on the job's volatile tile: its λ and γ programmed, the weight
+    at g_max (``f_max``) and the ADC range of its MVM fitted to the largest |F̃| and |z·F̃|
+    ``model`` reaches on (at most 1000) validation sequences, +10 %, unless the job sets them."""
+    k_extent, k_fast = jax.random.split(key)
+    config = experiment.job.fast_weights
+    tokens = experiment.data.x_validation[: min(1000, len(experiment.data.x_validation))]
+    stored, product = (float(v) for v in fast_extent(model, tokens, key=k_extent))
+    f_max = config.f_max or max(1.1 * stored, 1e-12)
+    adc_range = config.adc_output_range or max(1.1 * product / f_max, 1e-6)
+    periphery = eqx.tree_at(lambda p: p.adc.output_range, experiment.chip.periphery, adc_range)
+    fast = model.cell.fast
+    return VolatileTile.create(
+        config.device,
+        periphery,
+        decay=fast.decay,
+        gain=fast.gain,
+        f_max=f_max,
+        step_s=config.step_s,
+        key=k_fast,
+    )
 
 
 def program_chip(experiment, model: SequenceClassifier, *, key) -> SequenceClassifier:
     """``model``'s weights programmed onto the job's PCM chip (see the module docstring)."""
     job, chip = experiment.job, experiment.chip
-    k_tiles, k_cal, k_read, k_fast, k_extent = jax.random.split(key, 5)
+    k_tiles, k_cal, k_read, k_fast = jax.random.split(key, 4)
     tiles = {"input": model.cell.w_in, "recurrent": model.cell.w_rec, "readout": model.readout}
     programmed = {}
     for i, (name, tile) in enumerate(tiles.items()):
@@ -73,21 +102,7 @@ def program_chip(experiment, model: SequenceClassifier, *, key) -> SequenceClass
     w_rec, t_rec = programmed["recurrent"].read_weights(
         CALIBRATION_S, key=jax.random.fold_in(k_read, 1)
     )
-    config = job.fast_weights
-    f_max = config.f_max
-    if f_max == 0:
-        tokens = experiment.data.x_validation[: min(1000, len(experiment.data.x_validation))]
-        f_max = 1.1 * float(fast_extent(model, tokens, key=k_extent))
-    fast = model.cell.fast
-    volatile = VolatileTile.create(
-        config.device,
-        chip.periphery,
-        decay=fast.decay,
-        gain=fast.gain,
-        f_max=max(f_max, 1e-12),
-        step_s=config.step_s,
-        key=k_fast,
-    )
+    volatile = program_fast_tile(experiment, model, key=jax.random.fold_in(k_fast, 0))
     return eqx.tree_at(
         lambda m: (m.cell.w_in, m.cell.w_rec, m.cell.fast, m.cell.w_reference),
         chip_model,
@@ -111,6 +126,8 @@ def _with_compensation(model: SequenceClassifier, enabled: bool) -> SequenceClas
 
 def _test(experiment, model, t, key):
     data, batch = experiment.data, experiment.job.training.eval_batch_size
+    # t as an array: one compiled evaluation serves every drift time.
+    t = jnp.asarray(t, jnp.float32)
     return evaluate(model, data.x_test, data.y_test, t, batch, N_SYMBOLS, key=key)
 
 
@@ -141,6 +158,7 @@ def run_record(experiment, state, history, *, key) -> RunRecord:
         final |= {"test_accuracy": float(accuracy), "test_time_s": float(reference)}
         if hasattr(chip.cell, "fast"):
             final["fast_weight_max"] = float(chip.cell.fast.f_max)
+            final["fast_adc_output_range"] = float(chip.cell.fast.periphery.adc.output_range)
             final["fast_decay_at_limit_fraction"] = _at_limit_fraction(chip.cell.fast, best.cell)
         conductances = {
             name: np.asarray(tile.programmed_conductances())

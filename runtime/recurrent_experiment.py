@@ -71,7 +71,10 @@ class RecurrentExperiment(AbstractExperiment):
         if self.job.hardware.tiles == "ideal":
             return IdealTile.create(*weights.shape, weights=weights)
         w_max = self.job.w_max(matrix)
-        return AwareTile.create(self.chip, self.device, weights=weights, w_max=w_max)
+        drift_s = self.job.training.aware_drift_s
+        return AwareTile.create(
+            self.chip, self.device, weights=weights, w_max=w_max, drift_s=drift_s
+        )
 
     def init(self, *, key) -> RecurrentState:
         k_init, _, _, _ = _keys(key)

@@ -58,6 +58,13 @@ class BPTTConfig(eqx.Module):
         "epochs per jitted chunk (progress and checkpoint granularity)", ge=1, default=1
     )
     eval_batch_size: int = param("sequences per evaluation batch", ge=1, static=True, default=1000)
+    aware_drift_s: float = param(
+        "PCM jobs: chip time after programming (s) the hardware-aware forward pass reads at "
+        "(each device's drift spread left after global compensation, and the 1/f noise "
+        "then); 0: right after programming",
+        ge=0.0,
+        default=0.0,
+    )
 
 
 class FastWeightsConfig(eqx.Module):
@@ -67,6 +74,14 @@ class FastWeightsConfig(eqx.Module):
     f_max: float = param(
         "fast weight of a device at g_max (weight units); 0: the largest |F̃| the trained "
         "model reaches on validation sequences, plus 10 %",
+        ge=0.0,
+        default=0.0,
+    )
+    adc_output_range: float = param(
+        "ADC full scale of the fast tile's MVM, in units of (input_range · f_max): the fast "
+        "weights' currents are far below the long-term tiles' (the chip's ADC range would "
+        "round them to 0); 0: the largest |z·F̃| / f_max the trained model reaches on "
+        "validation sequences, plus 10 %",
         ge=0.0,
         default=0.0,
     )

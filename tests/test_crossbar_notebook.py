@@ -24,6 +24,7 @@ create = jax.jit(PCMTile.create, static_argnames=("rows", "cols"))
 # --- the notebook ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole notebook run (12 s on 2 cores): -m slow
 def test_notebook_runs_and_writes_figures(tmp_path):
     out = run_notebook(NOTEBOOK, tmp_path)
     assert "tile 64 x 16" in out  # the small configuration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from support import REPO, assert_png, run_notebook
 
 from memxbar.runtime.run_file import read_run_file
@@ -18,6 +19,7 @@ FIGURES = (
 RUNS = ("fstdp_pcm", "stdp_pcm", "fstdp_weather_pcm", "stdp_weather_pcm")
 
 
+@pytest.mark.slow  # a whole notebook run (20–35 s on 2 cores): -m slow
 def test_notebook_runs_the_fstdp_jobs_and_draws_the_figures(tmp_path):
     out = run_notebook(NOTEBOOK, tmp_path)
     names = {p.name for p in tmp_path.iterdir()}

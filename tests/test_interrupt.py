@@ -116,7 +116,7 @@ MOMENTS = {
 
 
 #: Moments of the default suite; the others run with -m slow.
-DEFAULT_MOMENTS = ("first_compile", "between_chunks")
+DEFAULT_MOMENTS = ("between_chunks",)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from support import MNIST_DIR, REPO, assert_png, needs_mnist, run_notebook
 
 from memxbar.runtime.run_file import read_run_file
@@ -14,6 +15,7 @@ from memxbar.runtime.run_file import read_run_file
 NOTEBOOK = REPO / "notebooks" / "04_softhebb_mnist.py"
 
 
+@pytest.mark.slow  # a whole notebook run (20–35 s on 2 cores): -m slow
 @needs_mnist()
 def test_notebook_trains_on_mnist_and_draws_drift_fields_and_energy(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMXBAR_DATA", str(MNIST_DIR))

@@ -3,13 +3,19 @@ the summary and the comparison table, bad input."""
 
 from __future__ import annotations
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import pytest
 from support import assert_identical_files, assert_one_line_error, example_job, run_cli
 
+from memxbar.algorithms.recurrent import init_classifier
+from memxbar.crossbar import IdealTile
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.interrupt import RunInterrupted
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
+from memxbar.runtime.recurrent_chip import program_fast_tile
 from memxbar.runtime.report.comparison import format_comparison
 from memxbar.runtime.report.summary import format_summary
 from memxbar.runtime.run_file import read_run_file
@@ -71,12 +77,47 @@ def test_pcm_stpn_run_file_holds_the_chip_test_and_drift_study(pcm_stpn):
     assert final["set_pulses"] == final["update_events"] > 0
     assert float(record.energy["set"][-1]) == pytest.approx(final["set_pulses"] * 1e-12, rel=1e-5)
     assert 0 < final["fast_weight_max"] and 0 <= final["fast_decay_at_limit_fraction"] <= 1
+    assert 0 < final["fast_adc_output_range"] < 16.0  # below the chip ADC's range
     # Trained λ stays where the element can follow it (clipped in training).
     decay = record.weights["fast_decay"][-1]
     assert decay.shape == (48, 11)
     assert set(record.conductances) == {"cell_input", "cell_recurrent", "readout"}
     text = format_summary(record, "run")
     assert "test accuracy on chip (1 d)" in text and "E_step" in text and "30 d" in text
+
+
+def test_the_chip_fast_tile_computes_what_the_trained_fast_weights_compute(tmp_path):
+    """On a quiet volatile element, the programmed fast tile's MVM differs from the digital
+    fast weights only by conversion (DAC and ADC rounding, a few per cent): its ADC range
+    is fitted to the fast weights' small currents (at the chip's own range every output
+    rounds to 0 and the chip STPN tests at chance)."""
+    quiet = {f"fast_weights.device.{k}": 0.0 for k in ("tau_spread", "decay_noise")}
+    quiet |= {f"fast_weights.device.{k}": 0.0 for k in ("write_noise", "read_noise")}
+    job = load_job(example_job(tmp_path / "job.yaml", "stpn_assoc_pcm", SMALL | quiet))
+    experiment = job.experiment(seed=0, epochs=1)
+
+    def float_tile(name, weights):
+        return IdealTile.create(*weights.shape, weights=weights)
+
+    model = init_classifier("stpn", 37, 11, 37, float_tile, key=jax.random.key(0))
+    # Trained gains are ~100× the initial ±0.001/√H; with them F matters as it does on chip.
+    model = eqx.tree_at(lambda m: m.cell.fast.gain, model, model.cell.fast.gain * 300)
+    volatile = program_fast_tile(experiment, model, key=jax.random.key(1)).fresh(100)
+    cell, h = model.cell.initial(100)
+    x = jax.nn.one_hot(experiment.data.x_validation[:100], 37)
+    errors, sizes = [], []
+    for step in range(x.shape[1]):
+        z = jnp.concatenate([x[:, step], h], axis=-1)
+        wanted, _ = cell.fast.mvm(z, key=None)
+        got, volatile = volatile.mvm(z, key=jax.random.key(step))
+        errors.append(float(jnp.mean(jnp.abs(got - wanted))))
+        sizes.append(float(jnp.mean(jnp.abs(wanted))))
+        # The step's norm, as the cell takes it (W + F before the step).
+        n = jnp.sqrt(jnp.sum((cell.weights() + cell.fast.true_weights()) ** 2, axis=1))
+        cell, h, _, _ = cell.step(h, x[:, step], 0.0, key=jax.random.key(step))
+        volatile = volatile.advance(n, z, h, key=jax.random.key(100 + step))
+    assert sizes[-1] > 0
+    assert sum(errors) < 0.05 * sum(sizes), (errors, sizes)
 
 
 def test_recurrent_run_resumes_bit_identically(pcm_stpn, tmp_path):

@@ -21,6 +21,7 @@ FIGURES = (
 )
 
 
+@pytest.mark.slow  # a whole notebook run (20–35 s on 2 cores): -m slow
 def test_notebook_runs_the_pcm_job_and_writes_figures(tmp_path):
     out = run_notebook(NOTEBOOK, tmp_path)
     # The mapping report of the compiled job: one tile of the 64-tile chip.

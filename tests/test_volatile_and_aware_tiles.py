@@ -190,28 +190,37 @@ def test_aware_tile_gradient_passes_straight_through_the_converters():
     np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-6)
 
 
-def test_aware_tile_reads_like_a_freshly_programmed_pcm_tile():
+@pytest.mark.parametrize("drift_s", [0.0, 86400.0])
+def test_aware_tile_reads_like_a_freshly_programmed_pcm_tile(drift_s):
     """The distribution of one AwareTile read equals that of programming a fresh PCM tile
-    and reading it at once (programming and read noise, converters): means within 4.5
-    standard errors, standard deviations within 4.5/sqrt(2n) relative."""
+    and reading it at once (programming and read noise, converters) or, with ``drift_s``,
+    one day later with global drift compensation calibrated right after programming (the
+    devices' spread of drift exponents): means within 4.5 standard errors, standard
+    deviations within 4.5/sqrt(2n) relative."""
     chip = _chip()
+    assert chip.periphery.drift_compensation
     dev = load_preset(chip.device_preset, {"variability.g_max_relative": 0.0})
     W = jnp.array([[0.4, -0.6], [0.8, 0.05], [-0.3, 0.7], [0.2, -0.9]])
     x = jnp.array([[1.0, -0.5, 0.75, 0.25]])
-    n = 4000
+    n = 2000
     keys = jax.random.split(jax.random.key(0), n)
-    aware = AwareTile.create(chip, dev, weights=W, w_max=1.0)
+    aware = AwareTile.create(chip, dev, weights=W, w_max=1.0, drift_s=drift_s)
 
     def aware_read(k):
         return aware.mvm(x, 0.0, key=k)[0][0]
 
     def pcm_read(k):
-        k_make, k_read = jax.random.split(k)
+        k_make, k_cal, k_read = jax.random.split(k, 3)
         tile = PCMTile.create(chip, key=k_make, w_max=1.0, device=dev, weights=W, rows=4, cols=2)
-        return tile.mvm(x, 0.0, key=k_read)[0][0]
+        tile = tile.calibrate(0.0, key=k_cal)
+        return tile.mvm(x, drift_s, key=k_read)[0][0]
 
     a = np.asarray(jax.vmap(aware_read)(keys), np.float64)
     p = np.asarray(jax.vmap(pcm_read)(keys), np.float64)
     sem = np.sqrt(a.var(axis=0) / n + p.var(axis=0) / n)
     assert np.all(np.abs(a.mean(axis=0) - p.mean(axis=0)) < 4.5 * sem)
     np.testing.assert_allclose(a.std(axis=0), p.std(axis=0), rtol=4.5 * math.sqrt(2 / (2 * n)))
+    if drift_s:  # the drifted read is noisier than the fresh one: the test can tell them apart
+        fresh = AwareTile.create(chip, dev, weights=W, w_max=1.0)
+        f = np.asarray(jax.vmap(lambda k: fresh.mvm(x, 0.0, key=k)[0][0])(keys), np.float64)
+        assert np.all(a.std(axis=0) > f.std(axis=0) * (1 + 4.5 * math.sqrt(2 / (2 * n))))

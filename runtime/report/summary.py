@@ -223,7 +223,7 @@ def format_recurrent_summary(record: RunRecord, name: str = "") -> str:
         when = human_time(final["test_time_s"])
         rows.append((f"test accuracy on chip ({when})", f"{final['test_accuracy']:.4f}"))
     rows.append(("sum |G| z^2 per step", f"{final['energy_measure_per_step']:.4g}"))
-    for key in ("fast_weight_max", "fast_decay_at_limit_fraction"):
+    for key in ("fast_weight_max", "fast_adc_output_range", "fast_decay_at_limit_fraction"):
         if key in final:
             rows.append((key, f"{final[key]:.4g}"))
     lines += [f"{key:32s} {value}" for key, value in rows]
