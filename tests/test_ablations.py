@@ -24,6 +24,7 @@ def job_file(tmp_path, **hardware) -> Path:
     return example_job(tmp_path / "job.yaml", "softhebb_digits_pcm", changes)
 
 
+@pytest.mark.slow  # a PCM training run per override (20 s on 2 cores): -m slow
 def test_overrides_reach_the_chip_and_the_device(tmp_path):
     path = job_file(
         tmp_path,

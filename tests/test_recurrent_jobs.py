@@ -26,7 +26,16 @@ SMALL = {
     "task.n_test": 200,
     "training.epochs": 2,
     "training.eval_batch_size": 100,
+    # One device per side and reads at t0 keep the fixture quick; the drift-aware read has its
+    # own test (test_volatile_and_aware_tiles.py).
+    "training.aware_drift_s": 0.0,
+    "hardware.chip_overrides": {"tile.devices_per_side": 1},
 }
+
+
+#: The tests on a whole PCM STPN run: training, programming, the chip test and the drift study
+#: compile ~10 programs (~65 s on 2 cores), so they run with -m slow.
+PCM_RUN = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +63,7 @@ def test_every_assoc_example_loads_with_the_papers_sizes():
     assert lstm.matrices() == {"input": (37, 36), "recurrent": (9, 36)}
 
 
+@PCM_RUN
 def test_pcm_stpn_run_file_holds_the_chip_test_and_drift_study(pcm_stpn):
     job, out = pcm_stpn
     record = read_run_file(out)
@@ -120,6 +130,7 @@ def test_the_chip_fast_tile_computes_what_the_trained_fast_weights_compute(tmp_p
     assert sum(errors) < 0.05 * sum(sizes), (errors, sizes)
 
 
+@PCM_RUN
 def test_recurrent_run_resumes_bit_identically(pcm_stpn, tmp_path):
     job, reference = pcm_stpn
     out = tmp_path / "resumed.h5"
@@ -129,6 +140,7 @@ def test_recurrent_run_resumes_bit_identically(pcm_stpn, tmp_path):
     assert_identical_files(out, reference)
 
 
+@PCM_RUN
 def test_ideal_runs_cost_nothing_and_compare_in_one_table(pcm_stpn, tmp_path):
     _, pcm_out = pcm_stpn
     job = load_job(example_job(tmp_path / "rnn.yaml", "rnn_assoc", SMALL | {"training.epochs": 1}))
@@ -144,6 +156,7 @@ def test_ideal_runs_cost_nothing_and_compare_in_one_table(pcm_stpn, tmp_path):
     assert lines[2].rstrip().endswith("0 J")
 
 
+@PCM_RUN
 def test_report_of_several_runs_prints_the_comparison(pcm_stpn):
     _, out = pcm_stpn
     proc = run_cli("report", str(out), str(out), "--no-plots", timeout=300)

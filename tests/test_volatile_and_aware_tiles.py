@@ -202,7 +202,7 @@ def test_aware_tile_reads_like_a_freshly_programmed_pcm_tile(drift_s):
     dev = load_preset(chip.device_preset, {"variability.g_max_relative": 0.0})
     W = jnp.array([[0.4, -0.6], [0.8, 0.05], [-0.3, 0.7], [0.2, -0.9]])
     x = jnp.array([[1.0, -0.5, 0.75, 0.25]])
-    n = 2000
+    n = 1000
     keys = jax.random.split(jax.random.key(0), n)
     aware = AwareTile.create(chip, dev, weights=W, w_max=1.0, drift_s=drift_s)
 
