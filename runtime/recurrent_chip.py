@@ -102,7 +102,7 @@ def program_chip(experiment, model: SequenceClassifier, *, key) -> SequenceClass
     w_rec, t_rec = programmed["recurrent"].read_weights(
         CALIBRATION_S, key=jax.random.fold_in(k_read, 1)
     )
-    volatile = program_fast_tile(experiment, model, key=jax.random.fold_in(k_fast, 0))
+    volatile = program_fast_tile(experiment, model, key=k_fast)
     return eqx.tree_at(
         lambda m: (m.cell.w_in, m.cell.w_rec, m.cell.fast, m.cell.w_reference),
         chip_model,
