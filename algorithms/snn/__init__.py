@@ -12,6 +12,7 @@ from .engine import SpikingState, init_state, run_chunk, run_windows, simulate
 from .network import SpikingNetwork
 from .neurons import LIF, LIFState
 from .rules import STDP, AbstractSpikingRule, Fatigue, PreState
+from .short_term import ShortTermState, ShortTermSTDP
 from .sources import AbstractSpikeSource, PoissonSpikes, RateCodedImages
 from .writes import DEPRESSIONS, Depression, PulseSchedule, apply_delta
 
@@ -28,6 +29,8 @@ __all__ = [
     "PulseSchedule",
     "RateCodedImages",
     "STDP",
+    "ShortTermSTDP",
+    "ShortTermState",
     "SpikingNetwork",
     "SpikingState",
     "apply_delta",

@@ -12,6 +12,12 @@ count). Per time step of ``dt_s``:
    winner-take-all choose who may fire (:meth:`LIF.step`);
 4. the rule pairs pre and post spikes through its traces.
 
+With short-term STDP (``net.short_term``, :mod:`.short_term`) the synapses carry a fast term
+F on a fast-weight tile besides the tile's W: every step the spikes also read F (its share of
+the current, G = W + F), and after the neurons step F decays and grows by the pairings. F
+changes every step, so it is read and written per step, not per window. ``rest_every_steps``
+returns the neurons (not the synapses) to rest at fixed steps, e.g. at each new image.
+
 Why windows: presynaptic spikes never depend on the neurons, so the engine takes
 ``window_steps`` (K) steps at a time: the inputs of a window are drawn and transmitted as one
 (K, n_inputs) batch, one MVM reads them all (a matmul, not K matrix-vector products), the
@@ -34,6 +40,7 @@ Settings: :class:`~.network.SpikingNetwork`. A run: :func:`init_state`, then :fu
 a whole run. Traces (per window unless said): ``post_counts`` (n_neurons,) spikes;
 ``pre_counts`` (n_inputs,) spikes and ``efficacy`` (n_inputs,) at the window's end
 (``record_inputs``); ``raster`` (steps, n_neurons) bool per step (``record_raster``);
+``fast`` (n_inputs, n_neurons) F at the window's end (``record_fast``);
 ``weights`` (n_inputs, n_neurons) the tile's true weights every ``weights_every_windows``
 windows (introspection, nothing booked).
 """
@@ -49,6 +56,7 @@ from ...crossbar import AbstractTile
 from .network import SpikingNetwork
 from .neurons import LIFState
 from .rules import PreState
+from .short_term import ShortTermState
 from .sources import AbstractSpikeSource
 from .writes import apply_delta
 
@@ -67,6 +75,7 @@ class SpikingState(eqx.Module):
         weights: the controller's estimate of the weights, the last read plus the changes
             written since, (n_inputs, n_neurons).
         window: windows run so far (the next window's index; it picks the keys).
+        short_term: the fast term of short-term STDP (``net.short_term``), else None.
     """
 
     neurons: LIFState
@@ -75,11 +84,26 @@ class SpikingState(eqx.Module):
     pending: Float[Array, "n_inputs n_neurons"]
     weights: Float[Array, "n_inputs n_neurons"]
     window: Int[Array, ""]
+    short_term: ShortTermState | None = None
 
 
-def init_state(net: SpikingNetwork, n_inputs: int) -> SpikingState:
-    """The state at the start of a run: neurons at rest, rested synapses, empty traces."""
+def init_state(net: SpikingNetwork, n_inputs: int, fast=None) -> SpikingState:
+    """The state at the start of a run: neurons at rest, rested synapses, empty traces.
+
+    ``fast``: the fast-weight tile (:class:`~memxbar.crossbar.AbstractFastTile`, n_inputs ×
+    neurons) that holds F when the network has short-term STDP; it starts at F = 0.
+    """
     n_neurons = net.lif.count
+    if (net.short_term is None) != (fast is None):
+        raise ValueError(
+            "init_state: a network with short_term needs a fast-weight tile (fast=...), and "
+            "one without takes none"
+        )
+    if fast is not None and (fast.rows, fast.cols) != (n_inputs, n_neurons):
+        raise ValueError(
+            f"init_state: the fast-weight tile is {fast.rows} × {fast.cols}, the network needs "
+            f"{n_inputs} × {n_neurons}"
+        )
     return SpikingState(
         neurons=net.lif.init(),
         pre=PreState.rested(n_inputs),
@@ -87,12 +111,18 @@ def init_state(net: SpikingNetwork, n_inputs: int) -> SpikingState:
         pending=jnp.zeros((n_inputs, n_neurons), jnp.float32),
         weights=jnp.zeros((n_inputs, n_neurons), jnp.float32),
         window=jnp.zeros((), jnp.int32),
+        short_term=None if fast is None else ShortTermState.rested(fast),
     )
 
 
 def _keys(key, w):
     """The keys of window ``w``: (source, MVM, read, update, refresh)."""
     return jax.random.split(jax.random.fold_in(key, w), 5)
+
+
+#: Folded into a window's key for the fast term's reads and writes (kept apart from
+#: :func:`_keys`, so adding short-term STDP changes no other draw).
+_FAST_STREAM = 0x5717
 
 
 def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
@@ -115,23 +145,43 @@ def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
     y, tile = tile.mvm(sent, t_read, key=k_mvm)
     current = net.lif.synaptic_current_A(y, dt)
 
-    def post_step(c, i):
-        neurons, trace = c
-        neurons, z = net.lif.step(neurons, i, dt)
-        if rule is None:
-            return (neurons, trace), (z, trace)
-        trace, before = rule.postsynaptic(trace, z, dt)
-        return (neurons, trace), (z, before)
+    st_rule, rest = net.short_term, net.rest_every_steps
+    k_fast = jax.random.fold_in(jax.random.fold_in(key, w), _FAST_STREAM)
 
-    (neurons, post_trace), (post, post_before) = jax.lax.scan(
-        post_step, (state.neurons, state.post_trace), current
+    def post_step(c, inputs):
+        neurons, trace, fast = c
+        i, s, x, n = inputs
+        if rest:
+            neurons = jax.tree.map(
+                lambda now, rested: jnp.where((w * K + n) % rest == 0, rested, now),
+                neurons,
+                net.lif.init(),
+            )
+        if fast is not None:
+            k_read, k_write = jax.random.split(jax.random.fold_in(k_fast, n))
+            y_fast, fast = fast.read(s, key=k_read)
+            i = i + net.lif.synaptic_current_A(y_fast, dt)
+        neurons, z = net.lif.step(neurons, i, dt)
+        if fast is not None:
+            fast = fast.advance(st_rule, x, z, dt, key=k_write)
+        if rule is None:
+            return (neurons, trace, fast), (z, trace)
+        trace, before = rule.postsynaptic(trace, z, dt)
+        return (neurons, trace, fast), (z, before)
+
+    (neurons, post_trace, short_term), (post, post_before) = jax.lax.scan(
+        post_step,
+        (state.neurons, state.post_trace, state.short_term),
+        (current, sent, spikes, jnp.arange(K)),
     )
     if rule is None:
         dW = jnp.zeros_like(state.pending)
     else:
         dW = rule.delta(W, sent, pre_trace, post, post_before)
-    state = SpikingState(neurons, pre, post_trace, state.pending, state.weights, w + 1)
+    state = SpikingState(neurons, pre, post_trace, state.pending, state.weights, w + 1, short_term)
     traces = {"post_counts": jnp.sum(post, axis=0)}
+    if net.record_fast:
+        traces["fast"] = short_term.fast.true_weights()[0]
     if net.record_inputs:
         traces["pre_counts"] = jnp.sum(spikes, axis=0)
         traces["efficacy"] = pre.efficacy
@@ -205,7 +255,7 @@ def _period(net: SpikingNetwork, sources, key, t0_s, carry):
             lambda tl: tl,
             tile,
         )
-    state = SpikingState(state.neurons, state.pre, state.post_trace, pending, W, state.window)
+    state = eqx.tree_at(lambda s: (s.pending, s.weights), state, (pending, W))
     return (tile, state), traces
 
 

@@ -12,6 +12,7 @@ from ...hw_configs import InvalidParameter, param, section
 from .bounds import check_bounds
 from .neurons import LIF
 from .rules import AbstractSpikingRule
+from .short_term import ShortTermSTDP
 from .writes import DEPRESSIONS, Depression, PulseSchedule
 
 __all__ = ["SpikingNetwork"]
@@ -23,6 +24,18 @@ class SpikingNetwork(eqx.Module):
     lif: LIF = section("the neurons")
     rule: AbstractSpikingRule | None = param(
         "the plasticity rule (STDP, FSTDP with fatigue), or None: static weights, no fatigue"
+    )
+    short_term: ShortTermSTDP | None = param(
+        "short-term STDP: a fast term F on a fast-weight tile added to the weights (G = W + F), "
+        "or None",
+        default=None,
+    )
+    rest_every_steps: int = param(
+        "the neurons return to rest every this many steps, e.g. when a new image is shown "
+        "after a blank longer than the membrane time constant (0: never)",
+        ge=0,
+        default=0,
+        static=True,
     )
     dt_s: float = param("time step, s", gt=0.0, default=1e-3, static=True)
     window_steps: int = param(
@@ -68,6 +81,11 @@ class SpikingNetwork(eqx.Module):
     record_inputs: bool = param(
         "return input spike counts and efficacies per window", default=False, static=True
     )
+    record_fast: bool = param(
+        "return the fast term F (n_inputs, n_neurons) at the end of every window",
+        default=False,
+        static=True,
+    )
     weights_every_windows: int = param(
         "return the true weights every this many windows (0: never)",
         ge=0,
@@ -81,6 +99,8 @@ class SpikingNetwork(eqx.Module):
             raise InvalidParameter(
                 "depression", f"expected 'pair' or 'reset', got {self.depression!r}"
             )
+        if self.record_fast and self.short_term is None:
+            raise InvalidParameter("record_fast", "needs short_term (there is no fast term)")
         # Reads open, refreshes and snapshots close a write period.
         M = self.write_every_windows
         for name in ("read_every_windows", "refresh_every_windows", "weights_every_windows"):
