@@ -24,6 +24,12 @@ A spiking run (``kind`` 'spiking', :mod:`.spiking_run`) has the same groups and 
                                                 neuron, an axis of their own
 and its /energy attributes are per_synaptic_update_J, per_simulated_second_J and
 per_synaptic_event_J.
+
+A short-term STDP run (``kind`` 'ststdp', :mod:`.ststdp_experiment`) is a rate run (its
+training) with /config/kind 'ststdp' and
+    /curves/speed, /curves/<name>                accuracy per transformation speed (an axis
+                                                of its own): accuracy_w[_shuffled],
+                                                accuracy_wf[_shuffled], accuracy_mlp[_shuffled]
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ _ENERGY_ATTRS_OF = {
     "rate": _ENERGY_ATTRS,
     "spiking": ("per_synaptic_update_J", "per_simulated_second_J", "per_synaptic_event_J"),
     "recurrent": ("per_sequence_step_J", "per_sequence_J", "per_synaptic_update_J"),
+    "ststdp": _ENERGY_ATTRS,
 }
 #: /metrics entries of the spike raster (an axis of their own), RunRecord.raster keys.
 _RASTER = {"raster_time_s": "time_s", "raster_neuron": "neuron"}
@@ -82,6 +89,9 @@ class RunRecord:
     #: ('pcm' or 'ideal'); a spiking run's input layout (``input_group``, ``group_names``,
     #: ``group_rates_Hz``, ``target_group``, -1 for none).
     setup: dict = dataclasses.field(default_factory=dict)
+    #: Curves over an axis of their own (/curves): a short-term STDP run's accuracies per
+    #: transformation ``speed``.
+    curves: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def write_run_file(path: str | Path, record: RunRecord) -> None:
@@ -127,6 +137,10 @@ def write_run_file(path: str | Path, record: RunRecord) -> None:
         for name, values in record.conductances.items():
             conductances[name] = values
             conductances[name].attrs["unit"] = "S"
+        if record.curves:
+            curves = f.create_group("curves")
+            for name, values in record.curves.items():
+                curves[name] = values
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
@@ -175,6 +189,7 @@ def read_run_file(path: str | Path) -> RunRecord:
                 kind=kind,
                 raster={key: metrics[name][()] for name, key in _RASTER.items() if name in metrics},
                 setup=_read_setup(f),
+                curves={k: v[()] for k, v in f["curves"].items()} if "curves" in f else {},
             )
     except (OSError, KeyError) as err:
         raise ValueError(f"{path}: not a complete memxbar run file ({err})") from None

@@ -169,7 +169,40 @@ def format_summary(record: RunRecord, name: str = "") -> str:
             lines.append(f"{key:28s} {final[key]:.6g}")
     lines += ["", *_figure_lines(record, "rate")]
     lines += ["", "training energy by category:", *_breakdown(record)]
+    if record.kind == "ststdp":
+        lines += ["", *_ststdp_lines(record)]
     return "\n".join(lines + _drift_lines(record))
+
+
+def _ststdp_lines(record: RunRecord) -> list[str]:
+    """The sequence study of a short-term STDP run: accuracy per speed, W alone, W + F, MLP,
+    on ordered and shuffled frames; the static accuracies and the energy per frame."""
+    final, curves = record.final, record.curves
+    where = record.setup.get("fast_weights", "?")
+    lines = [f"transformed sequences, accuracy per frame (F: {where}):"]
+    lines.append(
+        f"  {'speed':>6s}  {'W':>6s}  {'W+F':>6s}  {'MLP':>6s}   shuffled: "
+        f"{'W':>6s}  {'W+F':>6s}  {'MLP':>6s}"
+    )
+    for i, speed in enumerate(curves["speed"]):
+        a = [curves[n][i] for n in ("accuracy_w", "accuracy_wf", "accuracy_mlp")]
+        b = [curves[f"{n}_shuffled"][i] for n in ("accuracy_w", "accuracy_wf", "accuracy_mlp")]
+        lines.append(
+            f"  {speed:>6.3g}  {a[0]:>6.3f}  {a[1]:>6.3f}  {a[2]:>6.3f}             "
+            f"{b[0]:>6.3f}  {b[1]:>6.3f}  {b[2]:>6.3f}"
+        )
+    rows = [
+        ("W+F advantage (mean, ordered)", f"{final['mean_advantage_wf']:+.4f}"),
+        ("W+F advantage (mean, shuffled)", f"{final['mean_advantage_wf_shuffled']:+.4f}"),
+        ("static test, spiking W", f"{final['spiking_static_accuracy']:.4f}"),
+        ("static test, MLP", f"{final['mlp_static_accuracy']:.4f}"),
+        ("labelled neurons", f"{final['labelled_neurons']}"),
+        ("energy per frame (W+F)", format_joules(final["energy_per_frame_J"])),
+        ("energy per static image (W)", format_joules(final["energy_per_static_image_J"])),
+    ]
+    if final.get("fast_update_events"):
+        rows.append(("energy per F update", format_joules(final["energy_per_fast_update_J"])))
+    return lines + [f"{key:32s} {value}" for key, value in rows]
 
 
 def format_spiking_summary(record: RunRecord, name: str = "") -> str:
