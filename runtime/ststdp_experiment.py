@@ -21,7 +21,6 @@ import dataclasses
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..algorithms.snn import SpikingNetwork
@@ -132,23 +131,29 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
     data, coding, config = rate.data, job.coding, job.sequences
     algorithm = rate.algorithm
     t_end = rate.schedule.time_of(rate.schedule.total_steps - 1)
-    (name, tile), = algorithm.tiles(state.learner).items()
+    ((name, tile),) = algorithm.tiles(state.learner).items()
     tile = tile.calibrate(t_end, key=k_cal)
     t0 = float(t_end) + coding.test_delay_s
     n_classes = data.n_classes
     w_only, with_fast = experiment.network(fast=False), experiment.network(fast=True)
     fast = experiment.fast_tile(key=k_fast)
-    keys = iter(jax.random.split(k_eval, 4 + 4 * len(config.speeds)))
+    keys = iter(jax.random.split(k_eval, 2 + 2 * len(config.speeds)))
 
-    def counts(net, frames, fast_tile=None):
+    def counts(net, frames, key, fast_tile=None):
         return frame_counts(
-            net, tile, frames, max_rate_Hz=coding.max_rate_Hz, key=next(keys), fast=fast_tile,
-            t0_s=t0, batch=coding.eval_batch,
+            net,
+            tile,
+            frames,
+            max_rate_Hz=coding.max_rate_Hz,
+            key=key,
+            fast=fast_tile,
+            t0_s=t0,
+            batch=coding.eval_batch,
         )
 
-    train_counts, _ = counts(w_only, data.x_train[:, None, :])
+    train_counts, _ = counts(w_only, data.x_train[:, None, :], next(keys))
     labels = assign_labels(train_counts[:, 0], data.y_train, n_classes)
-    test_counts, static_ledgers = counts(w_only, data.x_test[:, None, :])
+    test_counts, static_ledgers = counts(w_only, data.x_test[:, None, :], next(keys))
     static = _accuracy(frame_predictions(test_counts[:, 0], labels, n_classes), data.y_test)
     mlp = _mlp(job, data, experiment.seed)
 
@@ -176,8 +181,11 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
             )
             frames = seqs.frames.reshape(config.n_sequences, config.frames, -1)
             suffix = "_shuffled" if shuffled else ""
-            w_counts, _ = counts(w_only, frames)
-            wf_counts, spent = counts(with_fast, frames, fast)
+            # The same key: the same input spikes and read noise, so W + F differs from W
+            # alone by F only.
+            key = next(keys)
+            w_counts, _ = counts(w_only, frames, key)
+            wf_counts, spent = counts(with_fast, frames, key, fast)
             for key, c in (("w", w_counts), ("wf", wf_counts)):
                 predicted = frame_predictions(c, labels, n_classes)
                 curves[f"accuracy_{key}{suffix}"].append(_accuracy(predicted, seqs.labels))

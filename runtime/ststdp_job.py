@@ -36,7 +36,8 @@ class CodingConfig(eqx.Module):
     dt_s: float = param("time step, s", gt=0.0, default=1e-3, static=True)
     eval_batch: int = param("sequences per compiled batch", ge=1, default=100, static=True)
     test_delay_s: float = param(
-        "chip time between the end of training and the sequences, s (PCM drift)", ge=0.0,
+        "chip time between the end of training and the sequences, s (PCM drift)",
+        ge=0.0,
         default=1.0,
     )
 

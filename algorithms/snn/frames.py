@@ -91,15 +91,18 @@ def frame_counts(
     for start in range(0, n + pad, batch):
         real = min(batch, n - start)
         c, read, written = _batch(
-            net, tile, fast, jnp.asarray(padded[start : start + batch]),
-            keys[start : start + batch], float(max_rate_Hz), t0,
+            net,
+            tile,
+            fast,
+            jnp.asarray(padded[start : start + batch]),
+            keys[start : start + batch],
+            float(max_rate_Hz),
+            t0,
         )
         counts.append(np.asarray(c[:real]))
         for name, ledger in (("weights", read), ("fast", written)):
-            ledgers[name].append(jax.tree.map(lambda a: jnp.sum(a[:real], axis=0), ledger))
-    total = {
-        name: jax.tree.map(lambda *a: sum(a), *parts) for name, parts in ledgers.items()
-    }
+            ledgers[name].append(jax.tree.map(lambda a, r=real: jnp.sum(a[:r], axis=0), ledger))
+    total = {name: jax.tree.map(lambda *a: sum(a), *parts) for name, parts in ledgers.items()}
     return np.concatenate(counts).astype(np.int64), total
 
 
