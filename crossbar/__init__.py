@@ -10,7 +10,7 @@ for hardware-aware training) and fast weights (:class:`DigitalFastTile`, and
 :class:`VolatileTile` on volatile devices). Builds on devices.
 """
 
-from .aware_tile import AwareTile
+from .aware_tile import AwareTile, with_device_draw
 from .chip import ChipSpec, Periphery, TileGeometry, UpdateConfig, load_chip
 from .converters import ADC, DAC, quantise
 from .energy_figures import ENERGY_FIGURES, EnergyFigure, figure, figures_of_kind, figures_table
@@ -44,6 +44,7 @@ __all__ = [
     "TiledMatrix",
     "UpdateConfig",
     "VolatileTile",
+    "with_device_draw",
     "block_edges",
     "figure",
     "figures_of_kind",

@@ -17,6 +17,12 @@ and the DAC/ADC rounding passes the gradient straight through (Bengio et al., 20
 gradient in W is that of the quantised inputs). With ``drift_s`` = 0, drift is left to global
 drift compensation at inference, as in Joshi et al.
 
+A chip is programmed once: every read of a sequence sees the same programming errors and
+drift exponents. :func:`with_device_draw` gives the tiles of a model a ``device_key`` from
+which each read draws those (the same for every read until the next call; the 1/f read noise
+stays fresh per read), so that training can see one chip per batch instead of a new chip at
+every read.
+
 The ledger counts reads (``mvm_vectors``) but books no joules: training happens off chip.
 After training, :meth:`true_weights` are what is programmed onto a :class:`PCMTile`.
 """
@@ -38,7 +44,7 @@ from .programming import pair_targets
 from .read_view import ReadView
 from .tile import AbstractTile, exact_program, exact_update, outer_product_update
 
-__all__ = ["AwareTile", "straight_through"]
+__all__ = ["AwareTile", "straight_through", "with_device_draw"]
 
 
 def straight_through(quantised, x):
@@ -57,6 +63,9 @@ class AwareTile(AbstractTile):
     rows: int = eqx.field(static=True)
     cols: int = eqx.field(static=True)
     drift_s: float = eqx.field(static=True, default=0.0)
+    #: Key of the programming errors and drift exponents of every read (None: a fresh draw
+    #: per read); see :func:`with_device_draw`.
+    device_key: jax.Array | None = None
 
     refreshes: ClassVar[bool] = False
     dw_pulse: ClassVar[None] = None  # float weights take any change
@@ -126,6 +135,8 @@ class AwareTile(AbstractTile):
         n_in = self.cols if transpose else self.rows
         self.check_input(x, n_in, "y" if transpose else "x")
         k_prog, k_read = jax.random.split(key)
+        if self.device_key is not None:
+            k_prog = self.device_key
         periphery = self.chip.periphery
         dac, adc = periphery.dac, periphery.adc
         v = straight_through(dac.convert(x), x) / dac.input_range
@@ -180,3 +191,26 @@ class AwareTile(AbstractTile):
 
     def programmed_conductances(self):
         return None
+
+
+def _is_aware(node) -> bool:
+    return isinstance(node, AwareTile)
+
+
+def with_device_draw(tree, key):
+    """``tree`` with every :class:`AwareTile` in it reading one chip: tile i gets the device
+    key ``fold_in(key, i)`` (programming errors and drift exponents fixed until the next call).
+    A tree without AwareTiles is returned unchanged."""
+    tiles = [leaf for leaf in jax.tree.leaves(tree, is_leaf=_is_aware) if _is_aware(leaf)]
+    if not tiles:
+        return tree
+    keys = [jax.random.fold_in(key, i) for i in range(len(tiles))]
+
+    def where(t):
+        return [leaf for leaf in jax.tree.leaves(t, is_leaf=_is_aware) if _is_aware(leaf)]
+
+    replaced = [
+        eqx.tree_at(lambda s: s.device_key, tile, k, is_leaf=lambda x: x is None)
+        for tile, k in zip(tiles, keys, strict=True)
+    ]
+    return eqx.tree_at(where, tree, replaced)

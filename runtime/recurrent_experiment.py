@@ -120,6 +120,7 @@ class RecurrentExperiment(AbstractExperiment):
                 training.batch_size,
                 N_SYMBOLS,
                 key=jax.random.fold_in(k_train, epoch),
+                chip_per_batch=training.chip_per_batch,
             )
             validation, measure = self.validate(model, jax.random.fold_in(k_val, epoch))
             better = validation > state.best_validation

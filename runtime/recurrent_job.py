@@ -65,6 +65,13 @@ class BPTTConfig(eqx.Module):
         ge=0.0,
         default=0.0,
     )
+    chip_per_batch: bool = param(
+        "PCM jobs: the hardware-aware forward pass reads one chip per batch (programming "
+        "errors and drift exponents drawn once per batch, as a programmed chip holds them for "
+        "every step of every sequence) instead of a fresh draw at every read",
+        default=False,
+        static=True,
+    )
 
 
 class FastWeightsConfig(eqx.Module):

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ...crossbar import with_device_draw
 from .classifier import SequenceClassifier, trainable_spec
 
 __all__ = ["train_epoch", "evaluate"]
@@ -35,8 +36,13 @@ def train_epoch(
     n_symbols: int,
     *,
     key,
+    chip_per_batch: bool = False,
 ):
     """One pass over a shuffled training set (the last partial batch is dropped).
+
+    ``chip_per_batch``: the AwareTiles of the model read one chip per batch (programming
+    errors and drift exponents drawn once per batch, :func:`~memxbar.crossbar.with_device_draw`)
+    instead of a fresh draw per read.
 
     Returns:
         (model, opt_state, mean loss, mean accuracy) over the epoch's batches.
@@ -47,7 +53,11 @@ def train_epoch(
     params, static = eqx.partition(model, trainable_spec(model))
 
     def loss_of(params, x, y, k):
-        return eqx.combine(params, static).loss(x, y, 0.0, key=k)
+        model = eqx.combine(params, static)
+        if chip_per_batch:
+            k, k_chip = jax.random.split(k)
+            model = with_device_draw(model, k_chip)
+        return model.loss(x, y, 0.0, key=k)
 
     grad_of = jax.value_and_grad(loss_of, has_aux=True)
 

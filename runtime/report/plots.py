@@ -22,6 +22,7 @@ __all__ = [
     "group_colours",
     "weight_trajectories_axes",
     "raster_axes",
+    "accuracy_vs_speed_axes",
 ]
 
 
@@ -63,8 +64,37 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.legend()
         ax.grid(alpha=0.3, which="both")
         paths.append(_save(fig, out / f"{prefix}accuracy_vs_time.png"))
+    if record.curves:
+        fig = Figure(figsize=(6, 4))
+        accuracy_vs_speed_axes(fig.add_subplot(), record)
+        paths.append(_save(fig, out / f"{prefix}accuracy_vs_speed.png"))
 
     return paths + _conductance_plots(record, out, prefix)
+
+
+def accuracy_vs_speed_axes(ax, record: RunRecord):
+    """A short-term STDP run's per-frame accuracy against the transformation speed: W alone,
+    W + F and the MLP, on ordered frames (solid) and the shuffled control (dashed)."""
+    curves = record.curves
+    speed = curves["speed"]
+    styles = (("accuracy_wf", "W + F", "C0"), ("accuracy_w", "W alone", "C1"))
+    for name, label, colour in (*styles, ("accuracy_mlp", "MLP (backprop)", "C2")):
+        ax.plot(speed, curves[name], marker="o", color=colour, label=label)
+    for name, label, colour in styles:
+        ax.plot(
+            speed,
+            curves[f"{name}_shuffled"],
+            marker="x",
+            ls="--",
+            color=colour,
+            label=f"{label}, shuffled frames",
+        )
+    ax.set_xlabel("transformation speed (× the base rates per frame)")
+    ax.set_ylabel("accuracy per frame")
+    ax.set_title("transformed sequences: short-term STDP")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
 
 
 def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> list[Path]:
