@@ -81,6 +81,24 @@ def example(name: str) -> dict:
     return yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
 
 
+#: The digits SoftHebb job cut to a tiny run: 192 training samples, batch 32, 2 epochs = 12
+#: steps in chunks of 4, a refresh every 4 steps, 100 test samples.
+TINY = {
+    "data": {"train_limit": 192, "test_limit": 100},
+    "training": {"epochs": 2, "chunk_steps": 4, "refresh_every_steps": 4, "snapshots": 2},
+    "readout": {"epochs": 100},
+}
+
+
+def job_mapping(tiles: str, **training) -> dict:
+    """The example job for ``tiles`` with the tiny settings (and ``training`` overrides)."""
+    job = example(f"softhebb_digits_{tiles}")
+    for section, values in TINY.items():
+        job[section].update(values)
+    job["training"].update(training)
+    return job
+
+
 def example_job(path: Path, name: str, changes: dict | None = None) -> Path:
     """``examples/<name>`` with the dotted keys of ``changes`` set (see :func:`set_dotted`),
     written to ``path``; returns the path."""
@@ -294,6 +312,32 @@ def fast_jit(fn, **kwargs):
     import jax
 
     return jax.jit(fn, compiler_options=FAST_COMPILE, **kwargs)
+
+
+def fast_filter_jit(fn):
+    """``fn`` jitted without XLA's backend optimisations (for compile-bound tests).
+
+    Array leaves of the arguments are traced; the other leaves of the arguments and of the
+    result are those of the first call (later calls must share them).
+    """
+    import equinox as eqx
+    import jax
+
+    parts = {}
+
+    def traced(arrays):
+        out = fn(*eqx.combine(arrays, parts["static"]))
+        out_arrays, parts["out"] = eqx.partition(out, eqx.is_array)
+        return out_arrays
+
+    compiled = jax.jit(traced, compiler_options=FAST_COMPILE)
+
+    def call(*args):
+        arrays, static = eqx.partition(args, eqx.is_array)
+        parts.setdefault("static", static)
+        return eqx.combine(compiled(arrays), parts["out"])
+
+    return call
 
 
 def traced(model):

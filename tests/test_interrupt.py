@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from support import REPO, assert_one_line_error
+from support import assert_one_line_error
 
 from memxbar.cli import main
 from memxbar.hw_configs import files
@@ -33,29 +33,15 @@ EXIT_INTERRUPTED = 130
 
 
 @pytest.fixture(scope="module")
-def job_file(tmp_path_factory) -> Path:
-    """The digits PCM job, cut to 44 steps in 11 chunks and a short readout."""
-    text = (REPO / "examples" / "softhebb_digits_pcm.yaml").read_text(encoding="utf-8")
-    for old, new in (
-        ("epochs: 40", "epochs: 1"),
-        ("chunk_steps: 45", "chunk_steps: 4"),
-        ("refresh_every_steps: 45", "refresh_every_steps: 8"),
-        ("epochs: 300", "epochs: 20"),
-        ("snapshots: 5", "snapshots: 2"),
-    ):
-        assert old in text
-        text = text.replace(old, new)
-    path = tmp_path_factory.mktemp("job") / "small.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def job_file(tiny_pcm_run) -> Path:
+    """The tiny digits PCM job (tests/support.py): 12 steps in 3 chunks, 2 epochs."""
+    return tiny_pcm_run[0]
 
 
 @pytest.fixture(scope="module")
-def reference(job_file, tmp_path_factory):
-    """The uninterrupted run (in this process)."""
-    out = tmp_path_factory.mktemp("reference") / "reference.h5"
-    run_job(load_job(job_file), out, progress=False)
-    return _result(out)
+def reference(tiny_pcm_run):
+    """The uninterrupted run (in this process; shared with tests/test_runtime.py)."""
+    return _result(tiny_pcm_run[1])
 
 
 def _result(path: Path) -> dict[str, np.ndarray]:
@@ -110,7 +96,7 @@ class _Run:
 MOMENTS = {
     "starting": (None, 1.0, signal.SIGINT),
     "first_compile": ("compiling the first chunk", 0.3, signal.SIGINT),
-    "between_chunks": ("(9%)", 0.0, signal.SIGTERM),
+    "between_chunks": ("(33%)", 0.0, signal.SIGTERM),  # after the first of 3 chunks
     "evaluation": ("(100%)", 0.2, signal.SIGINT),
 }
 

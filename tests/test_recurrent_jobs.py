@@ -7,7 +7,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from support import assert_identical_files, assert_one_line_error, example_job, run_cli
+from support import (
+    assert_identical_files,
+    assert_one_line_error,
+    example_job,
+    fast_filter_jit,
+    run_cli,
+)
 
 from memxbar.algorithms.recurrent import init_classifier
 from memxbar.crossbar import IdealTile
@@ -109,23 +115,35 @@ def test_the_chip_fast_tile_computes_what_the_trained_fast_weights_compute(tmp_p
     def float_tile(name, weights):
         return IdealTile.create(*weights.shape, weights=weights)
 
-    model = init_classifier("stpn", 37, 11, 37, float_tile, key=jax.random.key(0))
-    # Trained gains are ~100× the initial ±0.001/√H; with them F matters as it does on chip.
-    model = eqx.tree_at(lambda m: m.cell.fast.gain, model, model.cell.fast.gain * 300)
+    def trained_model(key):
+        model = init_classifier("stpn", 37, 11, 37, float_tile, key=key)
+        # Trained gains are ~100× the initial ±0.001/√H; with them F matters as on chip.
+        return eqx.tree_at(lambda m: m.cell.fast.gain, model, model.cell.fast.gain * 300)
+
+    # Compile-bound: the model's creation and one step are jitted (one program each, reused
+    # by every step) instead of run op by op.
+    model = fast_filter_jit(trained_model)(jax.random.key(0))
     volatile = program_fast_tile(experiment, model, key=jax.random.key(1)).fresh(100)
     cell, h = model.cell.initial(100)
     x = jax.nn.one_hot(experiment.data.x_validation[:100], 37)
-    errors, sizes = [], []
-    for step in range(x.shape[1]):
-        z = jnp.concatenate([x[:, step], h], axis=-1)
+
+    def one_step(cell, h, volatile, x_step, step):
+        z = jnp.concatenate([x_step, h], axis=-1)
         wanted, _ = cell.fast.mvm(z, key=None)
         got, volatile = volatile.mvm(z, key=jax.random.key(step))
-        errors.append(float(jnp.mean(jnp.abs(got - wanted))))
-        sizes.append(float(jnp.mean(jnp.abs(wanted))))
+        error, size = jnp.mean(jnp.abs(got - wanted)), jnp.mean(jnp.abs(wanted))
         # The step's norm, as the cell takes it (W + F before the step).
         n = jnp.sqrt(jnp.sum((cell.weights() + cell.fast.true_weights()) ** 2, axis=1))
-        cell, h, _, _ = cell.step(h, x[:, step], 0.0, key=jax.random.key(step))
+        cell, h, _, _ = cell.step(h, x_step, 0.0, key=jax.random.key(step))
         volatile = volatile.advance(n, z, h, key=jax.random.key(100 + step))
+        return cell, h, volatile, error, size
+
+    one_step = fast_filter_jit(one_step)
+    errors, sizes = [], []
+    for step in range(x.shape[1]):
+        cell, h, volatile, error, size = one_step(cell, h, volatile, x[:, step], jnp.int32(step))
+        errors.append(float(error))
+        sizes.append(float(size))
     assert sizes[-1] > 0
     assert sum(errors) < 0.05 * sum(sizes), (errors, sizes)
 

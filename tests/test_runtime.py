@@ -24,9 +24,9 @@ from support import (
     assert_identical_files,
     assert_one_line_error,
     assert_png,
-    example,
     files_under,
     h5_contents,
+    job_mapping,
     joules,
     run_cli,
     write_yaml,
@@ -43,11 +43,6 @@ from memxbar.runtime.run_file import ENERGY_KEYS, read_run_file
 
 LAYER = "hebbian"
 CATEGORIES = ("read", "set", "reset", "dac", "adc", "refresh")
-TINY = {
-    "data": {"train_limit": 192, "test_limit": 100},
-    "training": {"epochs": 2, "chunk_steps": 4, "refresh_every_steps": 4, "snapshots": 2},
-    "readout": {"epochs": 100},
-}
 STEPS = 12  # 192 // 32 steps per epoch, 2 epochs
 FINAL_KEYS = {
     "test_accuracy",
@@ -64,15 +59,6 @@ FINAL_KEYS = {
 }
 
 
-def job_mapping(tiles: str, **training) -> dict:
-    """The example job for ``tiles`` with the tiny settings (and ``training`` overrides)."""
-    job = example(f"softhebb_digits_{tiles}")
-    for section, values in TINY.items():
-        job[section].update(values)
-    job["training"].update(training)
-    return job
-
-
 # --- shared runs -----------------------------------------------------------------------------
 
 
@@ -82,8 +68,8 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pcm_job(folder):
-    return load_job(write_yaml(folder / "pcm_job.yaml", job_mapping("pcm")))
+def pcm_job(tiny_pcm_run):
+    return load_job(tiny_pcm_run[0])
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +78,9 @@ def ideal_job(folder):
 
 
 @pytest.fixture(scope="module")
-def pcm_run(folder, pcm_job) -> Path:
-    """The reference PCM run (seed 0, uninterrupted)."""
-    out = folder / "pcm_reference.h5"
-    run_job(pcm_job, out, seed=0, progress=False)
-    return out
+def pcm_run(tiny_pcm_run) -> Path:
+    """The reference PCM run (seed 0, uninterrupted; shared with tests/test_interrupt.py)."""
+    return tiny_pcm_run[1]
 
 
 @pytest.fixture(scope="module")

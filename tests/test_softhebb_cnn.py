@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from support import EXAMPLES, FAST_COMPILE, MNIST_DIR, approx, needs_mnist
+from support import EXAMPLES, MNIST_DIR, approx, fast_filter_jit, needs_mnist
 
 from memxbar.algorithms import algorithm_for
 from memxbar.algorithms.conv_blocks import (
@@ -46,29 +45,6 @@ from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 
 RULE = SoftHebbParams(inv_tau=1.0, eta0=0.08, power=0.5, init_radius=3.0)
-
-
-def fast_filter_jit(fn):
-    """``fn`` jitted without XLA's backend optimisations (these tests are compile-bound).
-
-    Array leaves of the arguments are traced; the other leaves of the arguments and of the
-    result are those of the first call (later calls must share them).
-    """
-    parts = {}
-
-    def traced(arrays):
-        out = fn(*eqx.combine(arrays, parts["static"]))
-        out_arrays, parts["out"] = eqx.partition(out, eqx.is_array)
-        return out_arrays
-
-    compiled = jax.jit(traced, compiler_options=FAST_COMPILE)
-
-    def call(*args):
-        arrays, static = eqx.partition(args, eqx.is_array)
-        parts.setdefault("static", static)
-        return eqx.combine(compiled(arrays), parts["out"])
-
-    return call
 
 
 @jax.jit

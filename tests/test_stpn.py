@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import fast_filter_jit
 
 from memxbar.algorithms.recurrent import evaluate, init_classifier, trainable_spec
 from memxbar.crossbar import IdealTile
@@ -143,17 +144,20 @@ def test_paper_parameter_counts_are_matched():
 def test_bptt_gradient_matches_finite_differences_through_ideal_tiles():
     """jax.grad of the loss through the tiles and the fast-weight recursion equals central
     differences in every kind of parameter (float32: steps of 1e-2, agreement to 2 %)."""
-    model = _random_model("stpn", gain_scale=100.0)
+    # Compile-bound: the model's creation, the gradient and the loss are jitted (the 12
+    # shifted losses share one program) instead of run op by op.
+    model = fast_filter_jit(lambda: _random_model("stpn", gain_scale=100.0))()
     x = jax.nn.one_hot(jax.random.randint(jax.random.key(5), (4, 6), 0, 5), 5)
     y = jnp.array([0, 1, 2, 1])
     key = jax.random.key(0)
     spec = trainable_spec(model)
     params, static = eqx.partition(model, spec)
 
-    def loss(params):
+    def loss_of(params):
         return eqx.combine(params, static).loss(x, y, 0.0, key=key)[0]
 
-    grads = jax.grad(loss)(params)
+    grads = fast_filter_jit(jax.grad(loss_of))(params)
+    loss = fast_filter_jit(loss_of)
     picks = (
         (lambda m: m.cell.w_in.weights, (1, 2)),
         (lambda m: m.cell.w_rec.weights, (3, 0)),

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import fast_filter_jit, fast_jit
 
 from memxbar.crossbar import AwareTile, DigitalFastTile, PCMTile, VolatileTile, load_chip
 from memxbar.devices import VolatileDevice, load_preset
@@ -91,22 +92,34 @@ def test_noiseless_volatile_tile_computes_what_the_digital_fast_weights_compute(
     decay = jax.random.uniform(keys[0], (rows, cols), minval=0.2, maxval=0.95)
     gain = jax.random.uniform(keys[1], (rows, cols), minval=-0.3, maxval=0.3)
     quiet = device(decay_noise=0.0, write_noise=0.0, tau_min_s=1e-4, tau_max_s=10.0)
-    volatile = VolatileTile.create(
-        quiet, _exact_periphery(), decay=decay, gain=gain, f_max=2.0, step_s=dt, key=keys[2]
-    ).fresh(batch)
-    digital = DigitalFastTile.create(decay, gain).fresh(batch)
-    for step in range(4):
-        k = jax.random.fold_in(keys[3], step)
+    periphery = _exact_periphery()
+
+    # Compile-bound: the tiles' creation and one step are jitted (one program each, reused by
+    # every step) instead of run op by op.
+    def create(key):
+        volatile = VolatileTile.create(
+            quiet, periphery, decay=decay, gain=gain, f_max=2.0, step_s=dt, key=key
+        )
+        return volatile.fresh(batch), DigitalFastTile.create(decay, gain).fresh(batch)
+
+    def step_both(volatile, digital, k):
         x = jax.random.uniform(jax.random.fold_in(k, 0), (batch, rows), minval=-1, maxval=1)
         d = jax.random.uniform(jax.random.fold_in(k, 1), (batch, cols), minval=-1, maxval=1)
         n = jax.random.uniform(jax.random.fold_in(k, 2), (batch, cols), minval=0.8, maxval=1.5)
         y_v, volatile = volatile.mvm(x, key=k)
         y_d, digital = digital.mvm(x, key=k)
+        volatile = volatile.advance(n, x, d, key=k)
+        digital = digital.advance(n, x, d, key=k)
+        return y_v, y_d, volatile, digital
+
+    volatile, digital = fast_filter_jit(create)(keys[2])
+    step_both = fast_filter_jit(step_both)
+    for step in range(4):
+        k = jax.random.fold_in(keys[3], step)
+        y_v, y_d, volatile, digital = step_both(volatile, digital, k)
         # One ADC step of the 24-bit, ±64 converter, in weight units (f_max = 2).
         adc_step = 64.0 / (2**23 - 1) * 2.0
         np.testing.assert_allclose(np.asarray(y_v), np.asarray(y_d), rtol=1e-4, atol=adc_step)
-        volatile = volatile.advance(n, x, d, key=k)
-        digital = digital.advance(n, x, d, key=k)
     np.testing.assert_allclose(
         np.asarray(volatile.true_weights()),
         np.asarray(digital.true_weights()),
@@ -183,7 +196,7 @@ def test_aware_tile_gradient_passes_straight_through_the_converters():
         tile = AwareTile.create(chip, dev, weights=w, w_max=1.0)
         return jnp.sum(tile.mvm(x, 0.0, key=jax.random.key(3))[0])
 
-    grad = np.asarray(jax.grad(total)(W))
+    grad = np.asarray(fast_jit(jax.grad(total))(W))  # jitted: compile-bound op by op
     v = np.asarray(chip.periphery.dac.convert(x))  # the inputs as the DAC delivers them
     want = np.repeat(v.sum(axis=0)[:, None], 2, axis=1)
     want[1, 1] = 0.0  # 1.7 is beyond w_max: clipped
@@ -215,12 +228,14 @@ def test_aware_tile_reads_like_a_freshly_programmed_pcm_tile(drift_s):
         tile = tile.calibrate(0.0, key=k_cal)
         return tile.mvm(x, drift_s, key=k_read)[0][0]
 
-    a = np.asarray(jax.vmap(aware_read)(keys), np.float64)
-    p = np.asarray(jax.vmap(pcm_read)(keys), np.float64)
+    # Jitted: the vmapped reads are compile-bound op by op.
+    a = np.asarray(fast_jit(jax.vmap(aware_read))(keys), np.float64)
+    p = np.asarray(fast_jit(jax.vmap(pcm_read))(keys), np.float64)
     sem = np.sqrt(a.var(axis=0) / n + p.var(axis=0) / n)
     assert np.all(np.abs(a.mean(axis=0) - p.mean(axis=0)) < 4.5 * sem)
     np.testing.assert_allclose(a.std(axis=0), p.std(axis=0), rtol=4.5 * math.sqrt(2 / (2 * n)))
     if drift_s:  # the drifted read is noisier than the fresh one: the test can tell them apart
         fresh = AwareTile.create(chip, dev, weights=W, w_max=1.0)
-        f = np.asarray(jax.vmap(lambda k: fresh.mvm(x, 0.0, key=k)[0][0])(keys), np.float64)
+        f = fast_jit(jax.vmap(lambda k: fresh.mvm(x, 0.0, key=k)[0][0]))(keys)
+        f = np.asarray(f, np.float64)
         assert np.all(a.std(axis=0) > f.std(axis=0) * (1 + 4.5 * math.sqrt(2 / (2 * n))))
