@@ -102,3 +102,47 @@ def test_bad_job_file_one_line_exit_2(tmp_path, changes, fragments):
     done = run_cli("run", str(path), "-o", str(out))
     assert_one_line_error(done.returncode, done.stderr, str(path), *fragments)
     assert not out.exists()
+
+
+def test_frame_counts_books_only_the_sequences_reads():
+    """A tile that has already booked energy (its programming) is charged only for the reads
+    of the frames: the same joules as the same tile with an empty ledger, in proportion to
+    the number of sequences, one read per step."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from memxbar.algorithms.snn import LIF, SpikingNetwork
+    from memxbar.algorithms.snn.frames import frame_counts
+    from memxbar.crossbar import EnergyLedger, load_chip
+    from memxbar.devices import load_preset
+    from memxbar.runtime.chip import tile_factory
+
+    chip = load_chip("pcm_256")
+    make = tile_factory(chip, "pcm", 0.5, device=load_preset(chip.device_preset))
+    tile = make("layer", "w", 16, 4, key=jax.random.key(0))
+    tile = tile.program_weights(jnp.full((16, 4), 0.2), 0.0, key=jax.random.key(1))
+    assert float(tile.ledger.total_J) > 0
+    empty = eqx.tree_at(lambda t: t.ledger, tile, EnergyLedger.zeros())
+    net = SpikingNetwork(
+        lif=LIF(count=4, tau_m_s=0.02, psp_V=0.003),
+        rule=None,
+        window_steps=5,
+        rest_every_steps=5,
+    )
+    # Every pixel spikes every step (p = 1): the same reads in every sequence.
+    frames = np.ones((6, 3, 16), np.float32)
+
+    def read_energy(t, n):
+        _, ledgers = frame_counts(
+            net, t, frames[:n], max_rate_Hz=1000.0, key=jax.random.key(2), batch=3
+        )
+        return float(ledgers["weights"].total_J), float(ledgers["weights"].count("mvm_vectors"))
+
+    booked, vectors = read_energy(tile, 6)
+    assert read_energy(empty, 6) == (booked, vectors)
+    assert vectors == 6 * 3 * 5
+    half, half_vectors = read_energy(tile, 3)
+    assert half_vectors == vectors / 2
+    assert half == pytest.approx(booked / 2, rel=1e-5)
+    assert 0 < booked < float(tile.ledger.total_J)  # 90 reads cost less than programming

@@ -82,6 +82,11 @@ def frame_counts(
             f"to window_steps (one frame per window), got rule={type(net.rule).__name__}, "
             f"rest_every_steps={net.rest_every_steps}, window_steps={net.window_steps}"
         )
+    # Empty ledgers: each sequence books only what it costs (summed below), not what the tiles
+    # did before.
+    tile = eqx.tree_at(lambda t: t.ledger, tile, EnergyLedger.zeros())
+    if fast is not None:
+        fast = eqx.tree_at(lambda t: t.ledger, fast, EnergyLedger.zeros())
     n = frames.shape[0]
     pad = (-n) % batch
     padded = np.concatenate([frames, np.zeros((pad, *frames.shape[1:]), np.float32)])
