@@ -28,6 +28,7 @@ from ..algorithms.snn.frames import assign_labels, frame_counts, frame_predictio
 from ..crossbar import ENERGY_CATEGORIES, DigitalFastTile, VolatileTile
 from .data.transformed_digits import transformed_sequences
 from .experiment import AbstractExperiment
+from .progress import Progress
 from .rate_experiment import RateExperiment, evaluate
 
 __all__ = ["STSTDPExperiment", "CURVES"]
@@ -151,10 +152,15 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
             batch=coding.eval_batch,
         )
 
+    tests = 2 + 2 * len(config.speeds)
+    bar = Progress(tests, name=f"{job.name} test", unit="set")
+    bar.note("labelling the neurons (training images)")
     train_counts, _ = counts(w_only, data.x_train[:, None, :], next(keys))
+    bar.advance(1)
     labels = assign_labels(train_counts[:, 0], data.y_train, n_classes)
     test_counts, static_ledgers = counts(w_only, data.x_test[:, None, :], next(keys))
     static = _accuracy(frame_predictions(test_counts[:, 0], labels, n_classes), data.y_test)
+    bar.advance(1, static=f"{static:.3f}")
     mlp = _mlp(job, data, experiment.seed)
 
     side = int(round(np.sqrt(data.n_features)))
@@ -196,6 +202,8 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
             for part in ledgers:
                 ledgers[part].append(spent[part])
             frames_run += config.n_sequences * config.frames
+            bar.advance(1, speed=f"{speed:g}{' shuffled' if shuffled else ''}")
+    bar.close()
     total = {part: jax.tree.map(lambda *a: sum(a), *parts) for part, parts in ledgers.items()}
     fast_updates = float(total["fast"].count("update_events"))
     energy_frame = (_energy(total["weights"]) + _energy(total["fast"])) / frames_run
