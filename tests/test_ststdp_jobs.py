@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from support import assert_one_line_error, example_job, run_cli
 
+from memxbar.hw_configs import ConfigError
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.report.summary import format_summary
@@ -41,12 +42,15 @@ def small_run(tmp_path, name: str, changes: dict | None = None):
 
 
 @pytest.fixture(scope="module")
-def digital_run(tmp_path_factory):
-    return small_run(tmp_path_factory.mktemp("ststdp"), "digital")
+def volatile_run(tmp_path_factory):
+    """F on a volatile tile (the digital F: tests/test_short_term_stdp.py, and below at τ_F = 0)."""
+    return small_run(
+        tmp_path_factory.mktemp("ststdp"), "volatile", {"fast_weights.where": "volatile"}
+    )
 
 
-def test_run_file_has_the_curves_and_the_summary_shows_them(digital_run):
-    record, read = digital_run
+def test_run_file_has_the_curves_and_the_summary_shows_them(volatile_run):
+    record, read = volatile_run
     assert read.kind == "ststdp"
     np.testing.assert_array_equal(read.curves["speed"], [0.0, 4.0])
     for name in CURVES:
@@ -59,27 +63,25 @@ def test_run_file_has_the_curves_and_the_summary_shows_them(digital_run):
     assert 0 < final["labelled_neurons"] <= 20
     # Above chance (0.1) by 4.5 standard errors of a binomial proportion over 60 test images.
     assert final["spiking_static_accuracy"] > 0.1 + 4.5 * np.sqrt(0.1 * 0.9 / 60)
-    summary = format_summary(read, "digital")
+    summary = format_summary(read, "volatile")
     assert "W+F advantage (mean, ordered)" in summary and "shuffled" in summary
 
 
-def test_no_fast_term_gives_exactly_the_w_only_accuracies(tmp_path, digital_run):
+def test_no_fast_term_gives_exactly_the_w_only_accuracies(tmp_path, volatile_run):
     _, read = small_run(tmp_path, "tau0", {"short_term.tau_fast_s": 0.0})
     for suffix in ("", "_shuffled"):
         np.testing.assert_array_equal(
             read.curves[f"accuracy_wf{suffix}"], read.curves[f"accuracy_w{suffix}"]
         )
     # The same seed: W alone does not depend on the fast term; with τ_F > 0 W + F differs.
-    np.testing.assert_array_equal(read.curves["accuracy_w"], digital_run[1].curves["accuracy_w"])
-    assert not np.array_equal(
-        digital_run[1].curves["accuracy_wf"], digital_run[1].curves["accuracy_w"]
-    )
+    other = volatile_run[1].curves
+    np.testing.assert_array_equal(read.curves["accuracy_w"], other["accuracy_w"])
+    assert not np.array_equal(other["accuracy_wf"], other["accuracy_w"])
 
 
-def test_volatile_fast_term_books_its_writes(tmp_path):
-    _, read = small_run(tmp_path, "volatile", {"fast_weights.where": "volatile"})
-    final = read.final
-    assert read.setup["fast_weights"] == "volatile"
+def test_volatile_fast_term_books_its_writes(volatile_run):
+    final = volatile_run[1].final
+    assert volatile_run[1].setup["fast_weights"] == "volatile"
     assert final["fast_update_events"] > 0
     # The default element: 1 pJ per write pulse (VolatileDevice.default).
     assert final["energy_per_fast_update_J"] == pytest.approx(1e-12, rel=1e-5)
@@ -96,11 +98,19 @@ def test_volatile_fast_term_books_its_writes(tmp_path):
         ({"fast_weights.where": "analog"}, ("fast_weights.where",)),
     ],
 )
-def test_bad_job_file_one_line_exit_2(tmp_path, changes, fragments):
+def test_bad_job_file_names_the_file_and_key(tmp_path, changes, fragments):
     path = example_job(tmp_path / "bad.yaml", "ststdp_digits_ideal", changes)
+    with pytest.raises(ConfigError) as error:
+        load_job(path)
+    for fragment in (str(path), *fragments):
+        assert fragment in str(error.value)
+
+
+def test_bad_job_file_on_the_command_line_one_line_exit_2(tmp_path):
+    path = example_job(tmp_path / "bad.yaml", "ststdp_digits_ideal", {"data.center": True})
     out = tmp_path / "out.h5"
     done = run_cli("run", str(path), "-o", str(out))
-    assert_one_line_error(done.returncode, done.stderr, str(path), *fragments)
+    assert_one_line_error(done.returncode, done.stderr, str(path), "data.center")
     assert not out.exists()
 
 
