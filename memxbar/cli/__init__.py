@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from .data import add_data_commands
+from .files import add_files_commands
 from .options import BadOption
 from .presets import add_chips_commands, add_devices_commands
 from .runs import add_compile_command, add_run_commands
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compile_command(commands)
     add_run_commands(commands)
     add_data_commands(commands)
+    add_files_commands(commands)
     return parser
 
 
