@@ -263,6 +263,18 @@ def run_cli(
     )
 
 
+def run_main(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``memxbar ARGS`` in this interpreter (``memxbar.cli.main``), its output captured: the
+    same contract as :func:`run_cli` without starting Python and importing JAX again (~1 s);
+    tests/test_cli.py checks the fresh-interpreter path itself."""
+    from memxbar.cli import main
+
+    capsys.readouterr()  # drop what the test printed before
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["memxbar", *args], code, out, err)
+
+
 def assert_one_line_error(rc: int, err: str, *fragments: str) -> None:
     """The CLI's contract for bad input: exit 2, one 'memxbar: error:' line, no traceback."""
     assert rc == 2, err

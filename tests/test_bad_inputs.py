@@ -1,7 +1,8 @@
 """The catalogue of bad inputs: each is refused with exit code 2 and one line on stderr that
 names the file, key or option and what was expected, and nothing is written.
 
-Each case runs the real command line in a fresh interpreter (``support.run_cli``) on small
+Each case runs the real command line (``memxbar.cli.main``, in this interpreter:
+``support.run_main``; tests/test_cli.py runs it in fresh interpreters) on small
 files made here: tiny IDX/CSV folders, job files derived from the examples by editing keys
 (or through ``hardware.chip_overrides`` / ``hardware.device_overrides``). Below the catalogue,
 the loaders and classes behind it are tested directly at their boundaries (the largest value
@@ -27,6 +28,7 @@ from support import (
     files_under,
     idx_bytes,
     run_cli,
+    run_main,
 )
 
 from memxbar.algorithms import ConvSoftHebb, SoftHebbParams, algorithm_for
@@ -344,12 +346,13 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_exit_2_one_line_nothing_written(case, tmp_path):
+def test_bad_input_exit_2_one_line_nothing_written(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
     (tmp_path / "out").mkdir()
     make_args, fragments = BAD_INPUTS[case]
     args = make_args(tmp_path)
     before = files_under(tmp_path)
-    result = run_cli(*args)
+    result = run_main(capsys, *[str(a) for a in args])
     assert result.stdout == ""
     assert_one_line_error(result.returncode, result.stderr, *fragments)
     assert len(result.stderr) < 400, result.stderr  # bounded: never a whole value
