@@ -118,3 +118,28 @@ def test_bad_records_name_the_key():
         CODE.events(record(["x"] * 6, float("nan")))
     with pytest.raises(ValueError, match="finite low < high"):
         OrdinalKey("size", 3.0, 3.0)
+
+
+def test_timed_patterns_show_the_codes_raster_pattern_after_pattern():
+    import jax
+
+    from memxbar.algorithms.snn import TimedPatterns
+
+    records = [
+        record(["so", "0", "100644", "usr", "lib", "x"], 2.0),
+        record(["py"] * 6, 7.5),
+        record(["sh", "0", "100755", "usr", "bin", "y"], 0.0),
+    ]
+    source = TimedPatterns.create(
+        [CODE.events(r) for r in records], n_inputs=CODE.n_inputs, steps_per_pattern=CODE.steps
+    )
+    raster = CODE.raster(records).reshape(-1, CODE.n_inputs)
+    # Any window of steps, across pattern boundaries, wrapping around after the last one.
+    for start, n in ((0, 60), (13, 20), (45, 30)):
+        got = np.asarray(source.sample(start, n, 1e-3, key=jax.random.key(0)))
+        want = raster[(start + np.arange(n)) % len(raster)]
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="pattern 0 has the event"):
+        TimedPatterns.create([[(0, 20)]], n_inputs=4, steps_per_pattern=20)
+    with pytest.raises(ValueError, match="no patterns"):
+        TimedPatterns.create([], n_inputs=4, steps_per_pattern=20)

@@ -13,7 +13,7 @@ from .network import SpikingNetwork
 from .neurons import LIF, LIFState
 from .rules import STDP, AbstractSpikingRule, Fatigue, PreState
 from .short_term import ShortTermState, ShortTermSTDP
-from .sources import AbstractSpikeSource, PoissonSpikes, RateCodedImages
+from .sources import AbstractSpikeSource, PoissonSpikes, RateCodedImages, TimedPatterns
 from .writes import DEPRESSIONS, Depression, PulseSchedule, apply_delta
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ShortTermState",
     "SpikingNetwork",
     "SpikingState",
+    "TimedPatterns",
     "apply_delta",
     "init_state",
     "run_chunk",

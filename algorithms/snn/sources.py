@@ -27,7 +27,7 @@ from jaxtyping import Array, Float, Int
 
 from ...devices.random import uniform24
 
-__all__ = ["AbstractSpikeSource", "PoissonSpikes", "RateCodedImages"]
+__all__ = ["AbstractSpikeSource", "PoissonSpikes", "RateCodedImages", "TimedPatterns"]
 
 
 class AbstractSpikeSource(eqx.Module):
@@ -214,3 +214,56 @@ class RateCodedImages(AbstractSpikeSource):
         index = (steps // self.steps_per_image) % self.images.shape[0]
         p = _check_rates(self.images[index] * self.max_rate_Hz, dt_s, "RateCodedImages") * dt_s
         return (uniform24(key, p.shape) < p).astype(jnp.float32)
+
+
+class TimedPatterns(AbstractSpikeSource):
+    """Spatio-temporal patterns of (input, step) events, shown one after another (a timing code,
+    e.g. :class:`memxbar.runtime.data.file_code.CorrelativeTimeCode`); deterministic.
+
+    Pattern ``(step // steps_per_pattern) % n_patterns`` is shown at a step; input ``i`` spikes
+    at local step ``s`` of it when (i, s) is one of its events.
+
+    Attributes:
+        inputs, steps: (n_patterns, max_events) the events' inputs and local steps; padding
+            has input −1.
+    """
+
+    inputs: Int[Array, "m k"]
+    steps: Int[Array, "m k"]
+    steps_per_pattern: int = eqx.field(static=True)
+    n_inputs: int = eqx.field(static=True)
+
+    @classmethod
+    def create(cls, patterns, *, n_inputs: int, steps_per_pattern: int) -> "TimedPatterns":
+        """From a sequence of patterns, each a sequence of (input, local step) events."""
+        if len(patterns) == 0:
+            raise ValueError("TimedPatterns: no patterns")
+        if n_inputs < 1 or steps_per_pattern < 1:
+            raise ValueError(
+                f"TimedPatterns: n_inputs and steps_per_pattern must be ≥ 1, got {n_inputs}, "
+                f"{steps_per_pattern}"
+            )
+        width = max(1, max(len(p) for p in patterns))
+        inputs = np.full((len(patterns), width), -1, np.int32)
+        steps = np.zeros((len(patterns), width), np.int32)
+        for m, pattern in enumerate(patterns):
+            for k, (i, s) in enumerate(pattern):
+                if not (0 <= i < n_inputs and 0 <= s < steps_per_pattern):
+                    raise ValueError(
+                        f"TimedPatterns: pattern {m} has the event (input {i}, step {s}), "
+                        f"outside {n_inputs} inputs × {steps_per_pattern} steps"
+                    )
+                inputs[m, k], steps[m, k] = i, s
+        return cls(jnp.asarray(inputs), jnp.asarray(steps), int(steps_per_pattern), int(n_inputs))
+
+    def sample(self, start_step, n_steps, dt_s, *, key):
+        del dt_s, key
+        step = start_step + jnp.arange(n_steps)
+        index = (step // self.steps_per_pattern) % self.inputs.shape[0]
+        local = step % self.steps_per_pattern
+        inputs, steps = self.inputs[index], self.steps[index]  # (n_steps, max_events)
+        hit = (inputs >= 0) & (steps == local[:, None])
+        target = jnp.where(hit, inputs, self.n_inputs)  # misses go out of range and are dropped
+        rows = jnp.broadcast_to(jnp.arange(n_steps)[:, None], target.shape)
+        spikes = jnp.zeros((n_steps, self.n_inputs), jnp.float32)
+        return spikes.at[rows, target].set(1.0, mode="drop")
