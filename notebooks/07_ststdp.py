@@ -57,7 +57,6 @@ from memxbar.algorithms.snn.engine import init_state, run_chunk
 from memxbar.algorithms.snn.frames import assign_labels, frame_counts, frame_predictions
 from memxbar.algorithms.snn.sources import RateCodedImages
 from memxbar.crossbar import IdealTile
-from memxbar.runtime.data.transformed_digits import transformed_sequences
 from memxbar.runtime.job import load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.report.plots import accuracy_vs_speed_axes
@@ -132,21 +131,7 @@ experiment = ideal_job.experiment(seed=ideal_job.seed)
 data, config, coding = experiment.rate.data, ideal_job.sequences, ideal_job.coding
 side = int(round(np.sqrt(data.n_features)))
 SPEED = max(s for s in config.speeds if s <= 4.0)
-seqs = transformed_sequences(
-    data.x_test,
-    data.y_test,
-    n_sequences=config.n_sequences,
-    frames=config.frames,
-    speed=SPEED,
-    occlusion=config.occlusion,
-    seed=ideal_job.seed,
-    max_shift=config.max_shift_fraction * side,
-    max_rotation=config.max_rotation_rad,
-    scale_range=(config.scale_min, config.scale_max),
-    shift_rate=config.shift_rate_fraction * side,
-    rotation_rate=config.rotation_rate_rad,
-    scale_rate=config.scale_rate,
-)
+seqs = config.generate(data.x_test, data.y_test, speed=SPEED, seed=ideal_job.seed)
 frames = seqs.frames[0].reshape(config.frames, -1)
 true = seqs.labels[0]
 T = config.frames

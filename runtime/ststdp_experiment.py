@@ -26,7 +26,6 @@ import numpy as np
 from ..algorithms.snn import SpikingNetwork
 from ..algorithms.snn.frames import assign_labels, frame_counts, frame_predictions
 from ..crossbar import ENERGY_CATEGORIES, DigitalFastTile, VolatileTile
-from .data.transformed_digits import transformed_sequences
 from .experiment import AbstractExperiment
 from .progress import Progress
 from .rate_experiment import RateExperiment, evaluate
@@ -163,27 +162,13 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
     bar.advance(1, static=f"{static:.3f}")
     mlp = _mlp(job, data, experiment.seed)
 
-    side = int(round(np.sqrt(data.n_features)))
     curves = {n: [] for n in CURVES}
     ledgers = {"weights": [], "fast": []}
     frames_run = 0
     for speed in config.speeds:
         for shuffled in (False, True):
-            seqs = transformed_sequences(
-                data.x_test,
-                data.y_test,
-                n_sequences=config.n_sequences,
-                frames=config.frames,
-                speed=speed,
-                occlusion=config.occlusion,
-                seed=experiment.seed,
-                shuffle_frames=shuffled,
-                max_shift=config.max_shift_fraction * side,
-                max_rotation=config.max_rotation_rad,
-                scale_range=(config.scale_min, config.scale_max),
-                shift_rate=config.shift_rate_fraction * side,
-                rotation_rate=config.rotation_rate_rad,
-                scale_rate=config.scale_rate,
+            seqs = config.generate(
+                data.x_test, data.y_test, speed=speed, seed=experiment.seed, shuffled=shuffled
             )
             frames = seqs.frames.reshape(config.n_sequences, config.frames, -1)
             suffix = "_shuffled" if shuffled else ""

@@ -69,6 +69,29 @@ class SequencesConfig(eqx.Module):
     )
     scale_rate: float = param("change of log(scale) per frame at speed 1", ge=0.0, default=0.01)
 
+    def generate(self, images, labels, *, speed: float, seed: int, shuffled: bool = False):
+        """The sequences at ``speed`` from square ``images`` (n, side²) and their ``labels``
+        (:func:`~.data.transformed_digits.transformed_sequences` with these settings)."""
+        from .data.transformed_digits import transformed_sequences
+
+        side = int(round(math.sqrt(images.shape[1])))
+        return transformed_sequences(
+            images,
+            labels,
+            n_sequences=self.n_sequences,
+            frames=self.frames,
+            speed=speed,
+            occlusion=self.occlusion,
+            seed=seed,
+            shuffle_frames=shuffled,
+            max_shift=self.max_shift_fraction * side,
+            max_rotation=self.max_rotation_rad,
+            scale_range=(self.scale_min, self.scale_max),
+            shift_rate=self.shift_rate_fraction * side,
+            rotation_rate=self.rotation_rate_rad,
+            scale_rate=self.scale_rate,
+        )
+
 
 class FastTermConfig(eqx.Module):
     """Where F lives: exact digital state, or volatile devices that relax by themselves."""
@@ -129,6 +152,20 @@ class STSTDPJob(RateJob):
             )
         if self.sequences.scale_min > self.sequences.scale_max:
             raise ConfigError(source, "sequences.scale_min", "must not exceed scale_max")
+        if self.data.dataset not in ("digits", "mnist"):
+            raise ConfigError(
+                source,
+                "data.dataset",
+                f"expected digits or mnist (square grey images), got {self.data.dataset!r}",
+            )
+        coding = self.coding
+        if coding.max_rate_Hz * coding.dt_s > 1.0:
+            raise ConfigError(
+                source,
+                "coding.max_rate_Hz",
+                f"{coding.max_rate_Hz:g} Hz is more than one spike per step of "
+                f"{coding.dt_s:g} s (at most {1 / coding.dt_s:g} Hz)",
+            )
 
     def experiment(self, *, seed, epochs=None, data_dir=None):
         """The runnable experiment: the rate experiment that learns W, plus the sequences."""

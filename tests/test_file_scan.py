@@ -162,3 +162,6 @@ def test_cli_scans_a_tree_it_has_never_seen(tmp_path):
     done = run_cli("files", "scan", str(missing), "-o", str(tmp_path / "x.csv"))
     assert_one_line_error(done.returncode, done.stderr, str(missing), "not a folder")
     assert not (tmp_path / "x.csv").exists()
+    no_folder = tmp_path / "none" / "files.csv"
+    done = run_cli("files", "scan", str(root), "-o", str(no_folder))
+    assert_one_line_error(done.returncode, done.stderr, str(no_folder), "does not exist")

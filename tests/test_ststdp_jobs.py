@@ -96,6 +96,9 @@ def test_volatile_fast_term_books_its_writes(volatile_run):
         ({"short_term.tau_pre_s": 0.0}, ("short_term.tau_pre_s",)),
         ({"sequences.occlusion": 1.0}, ("sequences.occlusion",)),
         ({"fast_weights.where": "analog"}, ("fast_weights.where",)),
+        ({"data.dataset": "cifar10"}, ("data.dataset", "digits or mnist")),
+        ({"coding.max_rate_Hz": 2000.0}, ("coding.max_rate_Hz", "one spike per step")),
+        ({"sequences.speeds": []}, ("sequences.speeds",)),
     ],
 )
 def test_bad_job_file_names_the_file_and_key(tmp_path, changes, fragments):

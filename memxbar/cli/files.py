@@ -6,8 +6,14 @@ import sys
 
 
 def _files_scan(args) -> int:
+    from pathlib import Path
+
     from ..runtime.data.file_scan import scan_tree, write_scan_csv
 
+    # Refused before the walk, which can take minutes on a large tree.
+    folder = Path(args.output).parent
+    if not folder.is_dir():
+        raise ValueError(f"{args.output}: the folder {folder} does not exist")
     result = scan_tree(args.dir, progress=not args.quiet and sys.stderr.isatty())
     write_scan_csv(args.output, result)
     skipped = ""
