@@ -49,22 +49,24 @@ class STSTDPExperiment(AbstractExperiment):
     job: object = eqx.field(static=True)
     rate: RateExperiment
     seed: int = eqx.field(static=True)
-    total_steps: int = eqx.field(static=True)
-    chunk_steps: int = eqx.field(static=True)
-    fingerprint: str = eqx.field(static=True)
 
     @classmethod
     def create(cls, job, rate: RateExperiment, *, seed: int) -> STSTDPExperiment:
-        return cls(
-            job=job,
-            rate=rate,
-            seed=seed,
-            total_steps=rate.total_steps,
-            chunk_steps=rate.chunk_steps,
-            fingerprint=rate.fingerprint,
-        )
+        return cls(job=job, rate=rate, seed=seed)
 
     # Training: the rate experiment's.
+    @property
+    def total_steps(self) -> int:
+        return self.rate.total_steps
+
+    @property
+    def chunk_steps(self) -> int:
+        return self.rate.chunk_steps
+
+    @property
+    def fingerprint(self) -> str:
+        return self.rate.fingerprint
+
     def init(self, *, key):
         return self.rate.init(key=key)
 
