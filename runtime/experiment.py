@@ -92,4 +92,4 @@ def job_class(kind: str) -> type:
 
 def _load_builtin_kinds() -> None:
     # The kinds shipped with memxbar register themselves when their modules are imported.
-    from . import rate_job, recurrent_job, spiking_job, ststdp_job  # noqa: F401
+    from . import files_job, rate_job, recurrent_job, spiking_job, ststdp_job  # noqa: F401

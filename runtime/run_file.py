@@ -54,6 +54,7 @@ _ENERGY_ATTRS_OF = {
     "spiking": ("per_synaptic_update_J", "per_simulated_second_J", "per_synaptic_event_J"),
     "recurrent": ("per_sequence_step_J", "per_sequence_J", "per_synaptic_update_J"),
     "ststdp": _ENERGY_ATTRS,
+    "files": ("per_classified_file_J", "per_training_file_J", "per_synaptic_update_J"),
 }
 #: /metrics entries of the spike raster (an axis of their own), RunRecord.raster keys.
 _RASTER = {"raster_time_s": "time_s", "raster_neuron": "neuron"}

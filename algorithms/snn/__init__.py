@@ -14,6 +14,7 @@ from .neurons import LIF, LIFState
 from .rules import STDP, AbstractSpikingRule, Fatigue, PreState
 from .short_term import ShortTermState, ShortTermSTDP
 from .sources import AbstractSpikeSource, PoissonSpikes, RateCodedImages, TimedPatterns
+from .supervised import TargetPatternRule
 from .writes import DEPRESSIONS, Depression, PulseSchedule, apply_delta
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ShortTermState",
     "SpikingNetwork",
     "SpikingState",
+    "TargetPatternRule",
     "TimedPatterns",
     "apply_delta",
     "init_state",

@@ -10,7 +10,8 @@ count). Per time step of ``dt_s``:
    and its output, in weight units, is the postsynaptic current (:meth:`LIF.synaptic_current_A`);
 3. the neurons integrate, fire, reset and stay refractory; lateral inhibition or a
    winner-take-all choose who may fire (:meth:`LIF.step`);
-4. the rule pairs pre and post spikes through its traces.
+4. the rule pairs pre and post spikes through its traces; a supervised rule also compares
+   the neurons' spikes with a ``teacher``'s target spikes (:mod:`.supervised`).
 
 With short-term STDP (``net.short_term``, :mod:`.short_term`) the synapses carry a fast term
 F on a fast-weight tile besides the tile's W: every step the spikes also read F (its share of
@@ -41,6 +42,8 @@ a whole run. Traces (per window unless said): ``post_counts`` (n_neurons,) spike
 ``pre_counts`` (n_inputs,) spikes and ``efficacy`` (n_inputs,) at the window's end
 (``record_inputs``); ``raster`` (steps, n_neurons) bool per step (``record_raster``);
 ``fast`` (n_inputs, n_neurons) F at the window's end (``record_fast``);
+``peak_V`` (n_neurons,) the highest membrane potential of the window after each step's
+reset (``record_potential``: a readout's tie-break between silent neurons);
 ``weights`` (n_inputs, n_neurons) the tile's true weights every ``weights_every_windows``
 windows (introspection, nothing booked).
 """
@@ -123,9 +126,11 @@ def _keys(key, w):
 #: Folded into a window's key for the fast term's reads and writes (kept apart from
 #: :func:`_keys`, so adding short-term STDP changes no other draw).
 _FAST_STREAM = 0x5717
+#: Folded into a window's source key for a teacher's target spikes.
+_TEACHER_STREAM = 0x7EAC
 
 
-def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
+def _window(net: SpikingNetwork, sources, teacher, key, t_read, W, carry):
     """One update window of K steps with the weights W held; nothing is written to the tile.
 
     Returns ((tile, state), (dW, traces)): the state's ``pending`` is unchanged, and dW is
@@ -165,11 +170,11 @@ def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
         if fast is not None:
             fast = fast.advance(st_rule, x, z, dt, key=k_write)
         if rule is None:
-            return (neurons, trace, fast), (z, trace)
+            return (neurons, trace, fast), (z, trace, neurons.v_V)
         trace, before = rule.postsynaptic(trace, z, dt)
-        return (neurons, trace, fast), (z, before)
+        return (neurons, trace, fast), (z, before, neurons.v_V)
 
-    (neurons, post_trace, short_term), (post, post_before) = jax.lax.scan(
+    (neurons, post_trace, short_term), (post, post_before, v_V) = jax.lax.scan(
         post_step,
         (state.neurons, state.post_trace, state.short_term),
         (current, sent, spikes, jnp.arange(K)),
@@ -177,7 +182,12 @@ def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
     if rule is None:
         dW = jnp.zeros_like(state.pending)
     else:
-        dW = rule.delta(W, sent, pre_trace, post, post_before)
+        target = None
+        if teacher is not None:
+            # Deterministic targets need no key; a stochastic teacher gets the source's stream
+            # folded apart.
+            target = teacher.sample(w * K, K, dt, key=jax.random.fold_in(k_src, _TEACHER_STREAM))
+        dW = rule.delta(W, sent, pre_trace, post, post_before, target=target)
     state = SpikingState(neurons, pre, post_trace, state.pending, state.weights, w + 1, short_term)
     traces = {"post_counts": jnp.sum(post, axis=0)}
     if net.record_fast:
@@ -187,6 +197,8 @@ def _window(net: SpikingNetwork, sources, key, t_read, W, carry):
         traces["efficacy"] = pre.efficacy
     if net.record_raster:
         traces["raster"] = post > 0
+    if net.record_potential:
+        traces["peak_V"] = jnp.max(v_V, axis=0)
     return (tile, state), (dW, traces)
 
 
@@ -199,7 +211,7 @@ def _when_due(every: int, M: int, window, operation, skip, tile):
     return jax.lax.cond(window % every == 0, operation, skip, tile)
 
 
-def _period(net: SpikingNetwork, sources, key, t0_s, carry):
+def _period(net: SpikingNetwork, sources, teacher, key, t0_s, carry):
     """One write period of M = write_every_windows windows; ((tile, state), traces per window).
 
     At the period's start the weights are read (every read_every_windows windows) at the
@@ -225,7 +237,7 @@ def _period(net: SpikingNetwork, sources, key, t0_s, carry):
         )
 
     def accumulate(carry, _):
-        carry, (dW, traces) = _window(net, sources, key, t_read, W, carry)
+        carry, (dW, traces) = _window(net, sources, teacher, key, t_read, W, carry)
         tile, state = carry
         return (tile, eqx.tree_at(lambda s: s.pending, state, state.pending + dW)), traces
 
@@ -259,7 +271,17 @@ def _period(net: SpikingNetwork, sources, key, t0_s, carry):
     return (tile, state), traces
 
 
-def _check_run(net: SpikingNetwork, tile: AbstractTile, sources: AbstractSpikeSource, n_windows):
+def _check_run(net: SpikingNetwork, tile: AbstractTile, sources, teacher, n_windows):
+    supervised = net.rule is not None and net.rule.supervised
+    if supervised and teacher is None:
+        raise ValueError("run_windows: a supervised rule needs a teacher (target spikes)")
+    if teacher is not None and not supervised:
+        raise ValueError("run_windows: a teacher is given but the rule is not supervised")
+    if teacher is not None and teacher.n_inputs != tile.cols:
+        raise ValueError(
+            f"run_windows: the teacher has {teacher.n_inputs} trains but the network has "
+            f"{tile.cols} neurons"
+        )
     if sources.n_inputs != tile.rows:
         raise ValueError(
             f"run_windows: the sources have {sources.n_inputs} inputs but the tile has "
@@ -287,6 +309,7 @@ def run_windows(
     *,
     key,
     t0_s: float = 0.0,
+    teacher: AbstractSpikeSource | None = None,
 ):
     """Run ``n_windows`` windows from ``state`` (pure; jit with :func:`run_chunk`, or vmap).
 
@@ -295,15 +318,17 @@ def run_windows(
         state: from :func:`init_state` or a previous chunk.
         key: the run's key (each window folds in its global index).
         t0_s: chip time of the run's first step, s.
+        teacher: the target spikes of a supervised rule (a source of n_neurons trains, on the
+            same steps as ``sources``); None for an unsupervised rule.
     Returns:
         (tile, state, traces) with traces stacked per window (see the module docstring).
     """
-    _check_run(net, tile, sources, n_windows)
+    _check_run(net, tile, sources, teacher, n_windows)
     every, M = net.weights_every_windows, net.write_every_windows
     t0 = jnp.asarray(t0_s, jnp.float32)
 
     def one(carry, _):
-        return _period(net, sources, key, t0, carry)
+        return _period(net, sources, teacher, key, t0, carry)
 
     def flat(traces, n):
         return jax.tree.map(lambda a: a.reshape(n, *a.shape[2:]), traces)
@@ -328,13 +353,14 @@ def run_windows(
 
 
 @eqx.filter_jit
-def _run_chunk(net, tile, sources, state, n_windows, key, t0_s):
-    return run_windows(net, tile, sources, state, n_windows, key=key, t0_s=t0_s)
+def _run_chunk(net, tile, sources, state, n_windows, key, t0_s, teacher):
+    return run_windows(net, tile, sources, state, n_windows, key=key, t0_s=t0_s, teacher=teacher)
 
 
-def run_chunk(net, tile, sources, state, n_windows: int, *, key, t0_s: float = 0.0):
+def run_chunk(net, tile, sources, state, n_windows: int, *, key, t0_s: float = 0.0, teacher=None):
     """:func:`run_windows` jitted (one compilation per settings, shapes and ``n_windows``)."""
-    return _run_chunk(net, tile, sources, state, n_windows, key, jnp.asarray(t0_s, jnp.float32))
+    t0 = jnp.asarray(t0_s, jnp.float32)
+    return _run_chunk(net, tile, sources, state, n_windows, key, t0, teacher)
 
 
 def simulate(

@@ -24,7 +24,7 @@ from .engine import init_state, run_windows
 from .network import SpikingNetwork
 from .sources import RateCodedImages
 
-__all__ = ["frame_counts", "assign_labels", "frame_predictions"]
+__all__ = ["frame_counts", "assign_labels", "frame_predictions", "group_predictions"]
 
 
 @eqx.filter_jit
@@ -129,3 +129,18 @@ def frame_predictions(counts, neuron_labels, n_classes: int) -> np.ndarray:
     onehot = np.eye(n_classes)[np.where(labelled, neuron_labels, 0)] * labelled[:, None]
     votes = np.asarray(counts, np.float64) @ onehot
     return np.where(votes.sum(-1) > 0, np.argmax(votes, axis=-1), -1)
+
+
+def group_predictions(counts, peak_V, neurons_per_group: int) -> np.ndarray:
+    """The group (class) whose neurons fired most in each frame; among groups tied on spikes
+    (e.g. none fired), the one whose neuron came closest to firing (highest peak potential).
+
+    counts, peak_V: (n_frames, n_groups · neurons_per_group), group after group.
+    """
+    counts = np.asarray(counts, np.float64)
+    n_frames, n = counts.shape
+    groups = n // neurons_per_group
+    spikes = counts.reshape(n_frames, groups, neurons_per_group).sum(-1)
+    peak = np.asarray(peak_V, np.float64).reshape(n_frames, groups, neurons_per_group).max(-1)
+    best = spikes == spikes.max(axis=1, keepdims=True)
+    return np.argmax(np.where(best, peak, -np.inf), axis=1)

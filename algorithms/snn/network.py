@@ -81,6 +81,11 @@ class SpikingNetwork(eqx.Module):
     record_inputs: bool = param(
         "return input spike counts and efficacies per window", default=False, static=True
     )
+    record_potential: bool = param(
+        "return each neuron's peak membrane potential per window (peak_V)",
+        default=False,
+        static=True,
+    )
     record_fast: bool = param(
         "return the fast term F (n_inputs, n_neurons) at the end of every window",
         default=False,

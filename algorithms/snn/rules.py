@@ -36,6 +36,7 @@ The rule, per synapse (i input, j neuron), with traces decaying exactly per time
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -79,8 +80,12 @@ class AbstractSpikingRule(eqx.Module):
         """One step of the neuron side: (post trace after, post trace before this step's
         spikes), for spikes (n_neurons,) in {0, 1}."""
 
+    #: A supervised rule learns from target spikes (the engine's ``teacher``); others never
+    #: see them.
+    supervised: ClassVar[bool] = False
+
     @abc.abstractmethod
-    def delta(self, W, sent, pre_trace, post_spikes, post_before):
+    def delta(self, W, sent, pre_trace, post_spikes, post_before, target=None):
         """The net weight change (n_inputs, n_neurons) of a window of K steps.
 
         Args:
@@ -89,6 +94,7 @@ class AbstractSpikingRule(eqx.Module):
             pre_trace: (K, n_inputs) pre traces after each step's spikes.
             post_spikes: (K, n_neurons) postsynaptic spikes.
             post_before: (K, n_neurons) post traces before each step's spikes.
+            target: (K, n_neurons) the target spikes of a supervised rule, else None.
         """
 
 
@@ -181,7 +187,8 @@ class STDP(AbstractSpikingRule):
         before = trace * jnp.exp(-dt_s / self.tau_minus_s)
         return before + spikes, before
 
-    def delta(self, W, sent, pre_trace, post_spikes, post_before):
+    def delta(self, W, sent, pre_trace, post_spikes, post_before, target=None):
+        del target  # unsupervised
         potentiation = pre_trace.T @ post_spikes
         depression = self.a_minus * (sent.T @ post_before)
         depression = depression + self.a_post * jnp.sum(post_spikes, axis=0)

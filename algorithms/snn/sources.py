@@ -220,22 +220,29 @@ class TimedPatterns(AbstractSpikeSource):
     """Spatio-temporal patterns of (input, step) events, shown one after another (a timing code,
     e.g. :class:`memxbar.runtime.data.file_code.CorrelativeTimeCode`); deterministic.
 
-    Pattern ``(step // steps_per_pattern) % n_patterns`` is shown at a step; input ``i`` spikes
-    at local step ``s`` of it when (i, s) is one of its events.
+    Presentation ``p = step // steps_per_pattern`` shows pattern ``p % n_patterns``, or, with
+    an ``order``, pattern ``order[p % len(order)]`` (epochs of a shuffled data set without a
+    copy of every pattern per epoch). Input ``i`` spikes at local step ``s`` of a presentation
+    when (i, s) is one of its pattern's events.
 
     Attributes:
         inputs, steps: (n_patterns, max_events) the events' inputs and local steps; padding
             has input −1.
+        order: (n_presentations,) pattern index of each presentation, or None.
     """
 
     inputs: Int[Array, "m k"]
     steps: Int[Array, "m k"]
     steps_per_pattern: int = eqx.field(static=True)
     n_inputs: int = eqx.field(static=True)
+    order: Int[Array, " p"] | None = None
 
     @classmethod
-    def create(cls, patterns, *, n_inputs: int, steps_per_pattern: int) -> "TimedPatterns":
-        """From a sequence of patterns, each a sequence of (input, local step) events."""
+    def create(
+        cls, patterns, *, n_inputs: int, steps_per_pattern: int, order=None
+    ) -> "TimedPatterns":
+        """From a sequence of patterns, each a sequence of (input, local step) events, shown in
+        ``order`` (pattern indices; default: as given)."""
         if len(patterns) == 0:
             raise ValueError("TimedPatterns: no patterns")
         if n_inputs < 1 or steps_per_pattern < 1:
@@ -254,12 +261,30 @@ class TimedPatterns(AbstractSpikeSource):
                         f"outside {n_inputs} inputs × {steps_per_pattern} steps"
                     )
                 inputs[m, k], steps[m, k] = i, s
-        return cls(jnp.asarray(inputs), jnp.asarray(steps), int(steps_per_pattern), int(n_inputs))
+        if order is not None:
+            order = np.asarray(order)
+            if order.ndim != 1 or len(order) == 0 or not np.issubdtype(order.dtype, np.integer):
+                raise ValueError("TimedPatterns: order must be a non-empty 1-d array of integers")
+            if order.min() < 0 or order.max() >= len(patterns):
+                raise ValueError(
+                    f"TimedPatterns: order holds indices outside 0 … {len(patterns) - 1}"
+                )
+            order = jnp.asarray(order, jnp.int32)
+        return cls(
+            jnp.asarray(inputs), jnp.asarray(steps), int(steps_per_pattern), int(n_inputs), order
+        )
+
+    @property
+    def n_presentations(self) -> int:
+        """Presentations before the sequence repeats."""
+        return self.inputs.shape[0] if self.order is None else self.order.shape[0]
 
     def sample(self, start_step, n_steps, dt_s, *, key):
         del dt_s, key
         step = start_step + jnp.arange(n_steps)
-        index = (step // self.steps_per_pattern) % self.inputs.shape[0]
+        index = (step // self.steps_per_pattern) % self.n_presentations
+        if self.order is not None:
+            index = self.order[index]
         local = step % self.steps_per_pattern
         inputs, steps = self.inputs[index], self.steps[index]  # (n_steps, max_events)
         hit = (inputs >= 0) & (steps == local[:, None])

@@ -128,7 +128,8 @@ def add_run_commands(commands) -> None:
         "--data-dir",
         default=None,
         help="data folder for mnist, cifar10, stl10 (default: $MEMXBAR_DATA, else the "
-        "per-user folder that 'memxbar data fetch' fills)",
+        "per-user folder that 'memxbar data fetch' fills); for a files job, where a relative "
+        "data.csv is (default: the job file's folder)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)

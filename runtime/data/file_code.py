@@ -29,6 +29,7 @@ same on every machine and Python version.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -121,12 +122,8 @@ class CorrelativeTimeCode:
         h.update(value.encode("utf-8", "surrogateescape"))
         return h.digest()
 
-    def _nominal_events(self, group: int, key: str, value: str) -> list[tuple[int, int]]:
-        rng = np.random.default_rng(list(self._digest(key, value)))
-        neurons = rng.choice(self.neurons_per_key, size=self.events_per_value, replace=False)
-        times = rng.integers(0, self.steps, size=self.events_per_value)
-        base = group * self.neurons_per_key
-        return [(base + int(n), int(t)) for n, t in zip(neurons, times, strict=True)]
+    def _nominal_events(self, group: int, key: str, value: str) -> tuple[tuple[int, int], ...]:
+        return _nominal_events(self, group, key, value)
 
     def _ordinal_events(self, group: int, key: OrdinalKey, value: float) -> list[tuple[int, int]]:
         if not math.isfinite(value):
@@ -135,17 +132,15 @@ class CorrelativeTimeCode:
         spacing = (key.high - key.low) / max(n - 1, 1)
         v = min(max(value, key.low), key.high)
         reach = self.width * spacing
-        events = []
         half = self.steps // 2
         per_level = 0 if self.levels == 1 else (half - 1) / (self.levels - 1)
-        for i in range(n):
-            preferred = key.low + i * spacing
-            distance = abs(v - preferred)
-            if distance < reach:
-                level = min(int(self.levels * distance / reach), self.levels - 1)
-                side = 0 if preferred <= v else half
-                events.append((group * n + i, side + round(level * per_level)))
-        return events
+        preferred = key.low + np.arange(n) * spacing
+        distance = np.abs(v - preferred)
+        near = np.flatnonzero(distance < reach)
+        level = np.minimum((self.levels * distance[near] / reach).astype(np.int64), self.levels - 1)
+        side = np.where(preferred[near] <= v, 0, half)
+        steps = side + np.round(level * per_level).astype(np.int64)
+        return [(group * n + int(i), int(t)) for i, t in zip(near, steps, strict=True)]
 
     def events(self, record: Mapping[str, object]) -> list[tuple[int, int]]:
         """The (input neuron, time step) events of one file's ``record`` (key → value; nominal
@@ -157,7 +152,7 @@ class CorrelativeTimeCode:
                 raise ValueError(
                     f"file record has no key {key!r} (the code needs {list(self.keys)})"
                 )
-            out += self._nominal_events(group, key, str(record[key]))
+            out += _nominal_events(self, group, key, str(record[key]))
         for j, key in enumerate(self.ordinal):
             if key.name not in record:
                 raise ValueError(
@@ -173,6 +168,18 @@ class CorrelativeTimeCode:
             for neuron, t in self.events(record):
                 out[i, t, neuron] = 1
         return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _nominal_events(
+    code: CorrelativeTimeCode, group: int, key: str, value: str
+) -> tuple[tuple[int, int], ...]:
+    # Cached: a scan repeats its owners, modes and directory names thousands of times.
+    rng = np.random.default_rng(list(code._digest(key, value)))
+    neurons = rng.choice(code.neurons_per_key, size=code.events_per_value, replace=False)
+    times = rng.integers(0, code.steps, size=code.events_per_value)
+    base = group * code.neurons_per_key
+    return tuple((base + int(n), int(t)) for n, t in zip(neurons, times, strict=True))
 
 
 def overlap(a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]) -> int:

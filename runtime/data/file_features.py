@@ -9,7 +9,9 @@ Each row of a scan becomes a record (key → value) of
 - ordinal keys: ``log_size`` (log10 of 1 + bytes), ``log_age`` (log10 of 1 + days before
   the newest file of the scan) and ``depth`` (directory levels above the file).
 
-The label is ``content_type`` (read from the file's bytes by the scan, never a feature). The
+The label is ``content_type`` by default (read from the file's bytes by the scan, never a
+feature); another scan column can be the label (``uid``, ``gid``, ``mode_octal``, ``nlink``),
+and then the feature read from it is dropped. The
 same records feed the spike code (:class:`.file_code.CorrelativeTimeCode`) and the baselines'
 one-hot features (:func:`one_hot`), so both see the same information.
 """
@@ -23,7 +25,18 @@ import numpy as np
 
 from .file_code import OrdinalKey
 
-__all__ = ["FileRecords", "file_records", "one_hot"]
+__all__ = ["FEATURE_KEYS", "LABEL_COLUMNS", "FileRecords", "file_records", "one_hot", "split"]
+
+#: Every key a record can have (``ext`` only with the extension).
+FEATURE_KEYS = ("ext", "uid", "gid", "mode", "nlink", "log_size", "log_age", "depth", "dirs")
+#: Scan columns that can be the label → the feature key they would leak (dropped).
+LABEL_COLUMNS = {
+    "content_type": None,
+    "uid": "uid",
+    "gid": "gid",
+    "mode_octal": "mode",
+    "nlink": "nlink",
+}
 
 _DAY_S = 86400.0
 
@@ -55,24 +68,41 @@ def _extension(name: str) -> str:
 
 
 def file_records(
-    rows: Sequence[dict], *, with_extension: bool, max_depth: int = 4, source: str = "scan"
+    rows: Sequence[dict],
+    *,
+    with_extension: bool,
+    max_depth: int = 4,
+    label: str = "content_type",
+    exclude: Sequence[str] = (),
+    source: str = "scan",
 ) -> FileRecords:
     """The records of scan rows (dicts of strings, as :func:`.file_scan.read_scan_csv` gives).
 
+    Args:
+        label: the scan column that is the class (:data:`LABEL_COLUMNS`); a column a feature
+            is read from (e.g. ``uid``) drops that feature.
+        exclude: feature keys left out (:data:`FEATURE_KEYS`; ``dirs``: every directory level).
+
     Raises:
         ValueError: naming ``source`` and the row, for a value that is not a number where one is
-            expected, or an empty scan.
+            expected, or an empty scan; naming the argument for an unknown label or key.
     """
     if not rows:
         raise ValueError(f"{source}: no files")
     if max_depth < 1:
         raise ValueError(f"max_depth must be ≥ 1, got {max_depth}")
+    if label not in LABEL_COLUMNS:
+        raise ValueError(f"label must be one of {', '.join(LABEL_COLUMNS)}, got {label!r}")
+    unknown = sorted(set(exclude) - set(FEATURE_KEYS))
+    if unknown:
+        raise ValueError(f"exclude: unknown keys {unknown} (known: {', '.join(FEATURE_KEYS)})")
+    dropped = {*exclude, LABEL_COLUMNS[label]} - {None}
     try:
         mtimes = [float(r["mtime_s"]) for r in rows]
     except (KeyError, ValueError) as err:
         raise ValueError(f"{source}: mtime_s must be a number in every row ({err})") from None
     newest = max(mtimes)
-    classes = sorted({r["content_type"] for r in rows})
+    classes = sorted({r[label] for r in rows})
     index = {c: i for i, c in enumerate(classes)}
     records = []
     for line, (row, mtime) in enumerate(zip(rows, mtimes, strict=True), start=2):
@@ -96,15 +126,35 @@ def file_records(
         if with_extension:
             record["ext"] = _extension(name)
         records.append(record)
-    nominal = ("uid", "gid", "mode", "nlink", *(f"dir{d + 1}" for d in range(max_depth)))
-    if with_extension:
-        nominal = ("ext", *nominal)
+    dirs = () if "dirs" in dropped else tuple(f"dir{d + 1}" for d in range(max_depth))
+    nominal = ("ext",) if with_extension and "ext" not in dropped else ()
+    nominal += tuple(k for k in ("uid", "gid", "mode", "nlink") if k not in dropped) + dirs
     ordinal = tuple(
         OrdinalKey(key, 0.0, max(max(r[key] for r in records), 1.0))
         for key in ("log_size", "log_age", "depth")
+        if key not in dropped
     )
-    labels = np.array([index[r["content_type"]] for r in rows], np.int32)
+    if not nominal and not ordinal:
+        raise ValueError("no feature keys are left (every key is excluded or the label)")
+    labels = np.array([index[r[label]] for r in rows], np.int32)
     return FileRecords(records, labels, classes, nominal, ordinal)
+
+
+def split(labels: np.ndarray, test_fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices: per class, a seeded shuffle and the first
+    round(test_fraction · n_class) files to the test set (stratified; a class of one file
+    stays in training). Both sorted."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        n_test = min(int(round(test_fraction * len(members))), len(members) - 1)
+        test.append(members[:n_test])
+    test = np.sort(np.concatenate(test)) if test else np.zeros(0, np.int64)
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, test
 
 
 def one_hot(files: FileRecords):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import io
 import os
 import stat
@@ -182,12 +183,14 @@ def write_scan_csv(path: str | Path, result: ScanResult) -> None:
 
 
 def read_scan_csv(path: str | Path) -> list[dict]:
-    """The rows of a scan CSV as dicts of strings (the inverse of :func:`write_scan_csv`).
+    """The rows of a scan CSV (``.csv``, or gzip-compressed ``.csv.gz``) as dicts of strings
+    (the inverse of :func:`write_scan_csv`).
 
     Raises:
         ValueError: naming the file, when its header is not :data:`COLUMNS`.
     """
-    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8", errors="surrogateescape") as f:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(

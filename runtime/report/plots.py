@@ -39,6 +39,10 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
     """
     if record.kind == "spiking":
         return write_spiking_plots(record, out_dir, prefix=prefix)
+    if record.kind == "files":
+        from .files_plots import write_files_plots
+
+        return write_files_plots(record, out_dir, prefix=prefix)
     out = make_output_dir(out_dir)
     paths = []
 

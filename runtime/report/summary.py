@@ -16,6 +16,7 @@ __all__ = [
     "format_summary",
     "format_spiking_summary",
     "format_recurrent_summary",
+    "format_files_summary",
     "estimated_figures",
     "human_time",
 ]
@@ -152,6 +153,8 @@ def format_summary(record: RunRecord, name: str = "") -> str:
         return format_spiking_summary(record, name)
     if record.kind == "recurrent":
         return format_recurrent_summary(record, name)
+    if record.kind == "files":
+        return format_files_summary(record, name)
     final = record.final
     lines = [f"run {name}".rstrip(), ""]
     for key in ("test_accuracy", "train_accuracy"):
@@ -265,3 +268,59 @@ def format_recurrent_summary(record: RunRecord, name: str = "") -> str:
     lines += ["", "chip energy of the test pass by category:", *_breakdown(record)]
     title = "on the chip after programming (drift; compensation read at 1 s)"
     return "\n".join(lines + _drift_lines(record, title))
+
+
+def format_files_summary(record: RunRecord, name: str = "") -> str:
+    """A file classifier run: the SNN's test accuracy beside logistic regression, the linear
+    SVM and the majority class (same split), per-class accuracy, the ingest stream, and the
+    energy per classified and per training file with the breakdown by category."""
+    final, setup = record.final, record.setup
+    lines = [f"run {name}".rstrip(), ""]
+    mode = setup.get("mode", "?")
+    rows = [
+        ("files (train / test)", f"{final['train_files']:.0f} / {final['test_files']:.0f}"),
+        ("keys", ", ".join(setup.get("keys", []))),
+        ("inputs x neurons", f"{final['n_inputs']:.0f} x {final['n_neurons']:.0f} ({mode})"),
+        (f"SNN test accuracy ({setup.get('tiles', '?')})", f"{final['test_accuracy']:.4f}"),
+        ("logistic regression", f"{final['logreg_accuracy']:.4f}"),
+        ("linear SVM", f"{final['svm_accuracy']:.4f}"),
+        ("majority class", f"{final['majority_accuracy']:.4f}"),
+        ("test files no neuron fired for", f"{final['silent_test_fraction']:.4f}"),
+    ]
+    if "labelled_neurons" in final:
+        rows.append(("labelled neurons", f"{final['labelled_neurons']:.0f}"))
+    rows += [
+        ("energy per classified file", format_joules(final["energy_per_classified_file_J"])),
+        ("energy per training file", format_joules(final["energy_per_training_file_J"])),
+        ("training presentations", f"{final['training_presentations']:.0f}"),
+    ]
+    lines += [f"{key:32s} {value}" for key, value in rows]
+    classes = setup.get("classes", [])
+    if "per_class_accuracy" in record.curves and classes:
+        confusion = record.curves["confusion"]
+        lines += ["", f"  {'class':14s} {'test files':>10s} {'accuracy':>9s}"]
+        for c, accuracy in zip(classes, record.curves["per_class_accuracy"], strict=True):
+            count = int(confusion[classes.index(c)].sum())
+            lines.append(f"  {c:14s} {count:>10d} {accuracy:>9.3f}")
+    if "stream_files" in final:
+        lines += ["", *_stream_lines(record)]
+    lines += ["", "learning energy by category:", *_breakdown(record)]
+    return "\n".join(lines)
+
+
+def _stream_lines(record: RunRecord) -> list[str]:
+    final = record.final
+    subtree = record.setup.get("stream_subtree", "?")
+    lines = [
+        f"ingest stream: {final['stream_files']:.0f} files, the second half "
+        f"({final['stream_new_files']:.0f}) from {subtree} (never seen in training):",
+        f"  {'':10s} {'known files':>12s} {'new subtree':>12s} {'energy/file':>12s}",
+    ]
+    for name in ("frozen", "learning"):
+        if f"stream_{name}_known_accuracy" in final:
+            lines.append(
+                f"  {name:10s} {final[f'stream_{name}_known_accuracy']:>12.4f} "
+                f"{final[f'stream_{name}_new_accuracy']:>12.4f} "
+                f"{format_joules(final[f'stream_{name}_energy_per_file_J']):>12s}"
+            )
+    return lines
