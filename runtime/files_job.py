@@ -303,7 +303,7 @@ class FilesJob(AbstractJob):
     @property
     def network(self) -> Network:
         """The compiler's view of the job (reads the scan for the keys and classes)."""
-        from .files_experiment import load_files
+        from .files_data import load_files
 
         data = load_files(self)
         return self.network_of(data.code.n_inputs, data.n_neurons)

@@ -258,7 +258,6 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
     dt = job.simulation.dt_s
     no_spikes = {"raster_step": np.zeros(0, np.int64), "raster_neuron": np.zeros(0, np.int32)}
     history = no_spikes | history
-    steps = history["record_step"]
     metrics = _metrics(experiment, history)
     end, start = tile.ledger.values(), state.initial.values()
     learned = {k: end[k] - start[k] for k in end}
@@ -269,23 +268,37 @@ def _record(experiment: SpikingExperiment, state: SpikingState, history) -> RunR
         "E_second": final["duration_s"],
         "E_syn_event": final["synaptic_events"],
     }
-    g = tile.programmed_conductances()
-    energy = history["energy"]
-    return RunRecord(
-        job_yaml=job.text,
-        program_yaml=program_to_yaml(experiment.program),
-        metric_steps=steps,
+    return layer_record(
+        experiment,
+        tile,
+        history,
+        layer=LAYER,
         metrics=metrics,
-        energy_steps=steps,
-        energy={k: energy[:, i] for i, k in enumerate(ENERGY_KEYS)},
         energy_attrs={figure(n).run_attr: figure(n).value(learned, c) for n, c in per.items()},
         final=final,
-        weights={LAYER: history["weights"]},
-        weight_steps={LAYER: steps},
-        conductances={} if g is None else {LAYER: np.asarray(g)},
         kind="spiking",
         raster={"time_s": history["raster_step"] * dt, "neuron": history["raster_neuron"]},
         setup=_setup(job, experiment.layout),
+    )
+
+
+def layer_record(experiment, tile: AbstractTile, history, *, layer: str, **fields) -> RunRecord:
+    """The run record of a one-layer spiking experiment: what every such kind stores (job,
+    program, metrics and energy at the recorded steps, the layer's weights and conductances)
+    and the kind's own ``fields``; ``layer`` names the layer in the run file."""
+    steps = history["record_step"]
+    energy = history["energy"]
+    g = tile.programmed_conductances()
+    return RunRecord(
+        job_yaml=experiment.job.text,
+        program_yaml=program_to_yaml(experiment.program),
+        metric_steps=steps,
+        energy_steps=steps,
+        energy={k: energy[:, i] for i, k in enumerate(ENERGY_KEYS)},
+        weights={layer: history["weights"]},
+        weight_steps={layer: steps},
+        conductances={} if g is None else {layer: np.asarray(g)},
+        **fields,
     )
 
 

@@ -28,7 +28,7 @@ from memxbar.algorithms.snn.frames import group_predictions
 from memxbar.crossbar import IdealTile
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.data.file_features import file_records, split
-from memxbar.runtime.files_experiment import load_files
+from memxbar.runtime.files_data import load_files
 from memxbar.runtime.job import job_from_text, load_job
 from memxbar.runtime.loop import run_job
 from memxbar.runtime.report.summary import format_summary
@@ -120,7 +120,7 @@ def test_teachers_are_refused_where_they_do_not_belong():
     with pytest.raises(ValueError, match="not supervised"):
         run_windows(stdp, tile, source, state, 2, key=jax.random.key(0), teacher=teacher)
     wide = TimedPatterns.create([[(0, 9)]], n_inputs=3, steps_per_pattern=10)
-    with pytest.raises(ValueError, match="teacher has 3 trains"):
+    with pytest.raises(ValueError, match=r"teacher.s trains \(3\) must match"):
         run_windows(net, tile, source, state, 2, key=jax.random.key(0), teacher=wide)
 
 

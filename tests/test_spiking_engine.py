@@ -425,7 +425,9 @@ def test_runner_rejects_mismatched_shapes_and_lengths():
     net = _small_net()
     with pytest.raises(ValueError, match="rows"):
         simulate(net, IdealTile.create(5, 2), source, 100, key=jax.random.key(0))
-    with pytest.raises(ValueError, match="2 neurons but the tile has 3 columns"):
+    with pytest.raises(
+        ValueError, match=r"network.s neurons \(2\) must match the tile.s columns \(3\)"
+    ):
         simulate(net, IdealTile.create(12, 3), source, 100, key=jax.random.key(0))
     with pytest.raises(ValueError, match="multiple of window_steps"):
         simulate(net, tile, source, 105, key=jax.random.key(0))

@@ -277,21 +277,15 @@ def _check_run(net: SpikingNetwork, tile: AbstractTile, sources, teacher, n_wind
         raise ValueError("run_windows: a supervised rule needs a teacher (target spikes)")
     if teacher is not None and not supervised:
         raise ValueError("run_windows: a teacher is given but the rule is not supervised")
-    if teacher is not None and teacher.n_inputs != tile.cols:
-        raise ValueError(
-            f"run_windows: the teacher has {teacher.n_inputs} trains but the network has "
-            f"{tile.cols} neurons"
-        )
-    if sources.n_inputs != tile.rows:
-        raise ValueError(
-            f"run_windows: the sources have {sources.n_inputs} inputs but the tile has "
-            f"{tile.rows} rows"
-        )
-    if net.lif.count != tile.cols:
-        raise ValueError(
-            f"run_windows: the network has {net.lif.count} neurons but the tile has "
-            f"{tile.cols} columns"
-        )
+    shapes = [
+        ("the sources' inputs", sources.n_inputs, "the tile's rows", tile.rows),
+        ("the network's neurons", net.lif.count, "the tile's columns", tile.cols),
+    ]
+    if teacher is not None:
+        shapes.append(("the teacher's trains", teacher.n_inputs, "the neurons", tile.cols))
+    for name, have, other, want in shapes:
+        if have != want:
+            raise ValueError(f"run_windows: {name} ({have}) must match {other} ({want})")
     for name in ("weights_every_windows", "write_every_windows"):
         every = getattr(net, name)
         if every and n_windows % every:

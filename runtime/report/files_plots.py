@@ -62,7 +62,7 @@ def stream_axes(ax, record: RunRecord, *, window: int = 100):
 
 def write_files_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:
     """Training curves, the confusion matrix, the stream (if any), energy and conductances."""
-    from .plots import _conductance_plots, _energy_plots, _save
+    from .plots import conductance_plots, energy_plots, save_figure
 
     out = make_output_dir(out_dir)
     steps = record.metric_steps
@@ -75,13 +75,13 @@ def write_files_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "
         ax.set_xlabel("training files presented")
         ax.set_ylabel(name.replace("_", " ") + (" (online)" if name == "train_accuracy" else ""))
         ax.grid(alpha=0.3)
-    paths = [_save(fig, out / f"{prefix}metrics.png")]
+    paths = [save_figure(fig, out / f"{prefix}metrics.png")]
     fig = Figure(figsize=(6, 5))
     confusion_axes(fig.add_subplot(), record)
-    paths.append(_save(fig, out / f"{prefix}confusion.png"))
+    paths.append(save_figure(fig, out / f"{prefix}confusion.png"))
     if "stream_new_subtree" in record.curves:
         fig = Figure(figsize=(6, 4))
         stream_axes(fig.add_subplot(), record)
-        paths.append(_save(fig, out / f"{prefix}stream.png"))
-    paths += _energy_plots(record, out, prefix, steps, "time step of training")
-    return paths + _conductance_plots(record, out, prefix)
+        paths.append(save_figure(fig, out / f"{prefix}stream.png"))
+    paths += energy_plots(record, out, prefix, steps, "time step of training")
+    return paths + conductance_plots(record, out, prefix)

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
@@ -54,8 +54,8 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     fig.suptitle(f"test accuracy {record.final.get('test_accuracy', float('nan')):.3f}")
-    paths.append(_save(fig, out / f"{prefix}metrics.png"))
-    paths += _energy_plots(record, out, prefix, record.energy_steps, "training step")
+    paths.append(save_figure(fig, out / f"{prefix}metrics.png"))
+    paths += energy_plots(record, out, prefix, record.energy_steps, "training step")
 
     if len(record.eval_times_s):
         fig = Figure(figsize=(6, 4))
@@ -67,13 +67,13 @@ def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "")
         ax.set_title("accuracy under conductance drift")
         ax.legend()
         ax.grid(alpha=0.3, which="both")
-        paths.append(_save(fig, out / f"{prefix}accuracy_vs_time.png"))
+        paths.append(save_figure(fig, out / f"{prefix}accuracy_vs_time.png"))
     if record.curves:
         fig = Figure(figsize=(6, 4))
         accuracy_vs_speed_axes(fig.add_subplot(), record)
-        paths.append(_save(fig, out / f"{prefix}accuracy_vs_speed.png"))
+        paths.append(save_figure(fig, out / f"{prefix}accuracy_vs_speed.png"))
 
-    return paths + _conductance_plots(record, out, prefix)
+    return paths + conductance_plots(record, out, prefix)
 
 
 def accuracy_vs_speed_axes(ax, record: RunRecord):
@@ -101,7 +101,7 @@ def accuracy_vs_speed_axes(ax, record: RunRecord):
     return ax
 
 
-def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> list[Path]:
+def energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> list[Path]:
     """Cumulative energy per category against ``x`` (the energy records), and the breakdown."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
@@ -119,7 +119,7 @@ def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> 
     else:
         ax.text(0.5, 0.5, "no energy booked (ideal tiles)", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
-    paths = [_save(fig, out / f"{prefix}energy.png")]
+    paths = [save_figure(fig, out / f"{prefix}energy.png")]
 
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
@@ -131,11 +131,11 @@ def _energy_plots(record: RunRecord, out: Path, prefix: str, x, xlabel: str) -> 
     ax.set_ylabel("energy over training (µJ)")
     per_update = record.energy_attrs["per_synaptic_update_J"]
     ax.set_title(f"energy breakdown — E_update {format_joules(per_update)} per synaptic update")
-    paths.append(_save(fig, out / f"{prefix}energy_breakdown.png"))
+    paths.append(save_figure(fig, out / f"{prefix}energy_breakdown.png"))
     return paths
 
 
-def _conductance_plots(record: RunRecord, out: Path, prefix: str) -> list[Path]:
+def conductance_plots(record: RunRecord, out: Path, prefix: str) -> list[Path]:
     paths = []
     for layer, g in record.conductances.items():
         fig = Figure(figsize=(6, 4))
@@ -146,7 +146,7 @@ def _conductance_plots(record: RunRecord, out: Path, prefix: str) -> list[Path]:
         ax.set_ylabel("devices")
         ax.set_title(f"layer {layer}: conductances after training")
         ax.legend()
-        paths.append(_save(fig, out / f"{prefix}conductance_{layer}.png"))
+        paths.append(save_figure(fig, out / f"{prefix}conductance_{layer}.png"))
     return paths
 
 
@@ -220,7 +220,7 @@ def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str =
         f"{k} {record.final[k]:.3f}" for k in ("auc", "flatness", "nmi") if k in record.final
     )
     fig.suptitle(f"weight trajectories{' — ' + scores if scores else ''}")
-    paths.append(_save(fig, out / f"{prefix}weights.png"))
+    paths.append(save_figure(fig, out / f"{prefix}weights.png"))
 
     fig = Figure(figsize=(8, 5.5))
     ax = fig.add_subplot(2, 1, 1)
@@ -245,7 +245,7 @@ def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str =
     if n_neurons <= 8:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    paths.append(_save(fig, out / f"{prefix}raster.png"))
+    paths.append(save_figure(fig, out / f"{prefix}raster.png"))
 
     if n_neurons > 1:
         means = np.stack([record.metrics[f"mean_weight_{n}"][-1] for n in layout.names], axis=1)
@@ -260,10 +260,10 @@ def write_spiking_plots(record: RunRecord, out_dir: str | Path, *, prefix: str =
         ax.set_ylabel("neuron")
         fig.colorbar(image, ax=ax, label="mean weight")
         ax.set_title("selectivity: mean weight per group")
-        paths.append(_save(fig, out / f"{prefix}selectivity.png"))
+        paths.append(save_figure(fig, out / f"{prefix}selectivity.png"))
 
-    paths += _energy_plots(record, out, prefix, time_s, "simulated time (s)")
-    return paths + _conductance_plots(record, out, prefix)
+    paths += energy_plots(record, out, prefix, time_s, "simulated time (s)")
+    return paths + conductance_plots(record, out, prefix)
 
 
 def receptive_fields_figure(
