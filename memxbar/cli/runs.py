@@ -93,7 +93,9 @@ def _report(args) -> int:
 
 def add_run_commands(commands) -> None:
     run = commands.add_parser("run", help="train a job on its emulated chip and evaluate it")
-    run.add_argument("job", help="job YAML file (kind: rate, the default; spiking; recurrent)")
+    run.add_argument(
+        "job", help="job YAML file (kind: rate, the default; spiking; recurrent; ststdp; files)"
+    )
     run.add_argument("-o", "--output", default=None, help="run file (default: JOB_NAME.h5)")
     run.add_argument(
         "--seed",
