@@ -39,10 +39,10 @@ from jaxtyping import Array, Float
 from ..devices import AbstractDevice
 from ..devices.random import normal_elementwise
 from .chip import ChipSpec
+from .exact_tile import AbstractExactWeightsTile
 from .ledger import EnergyLedger
 from .programming import pair_targets
 from .read_view import ReadView
-from .tile import AbstractTile, exact_program, exact_update, outer_product_update
 
 __all__ = ["AwareTile", "straight_through", "with_device_draw"]
 
@@ -52,7 +52,7 @@ def straight_through(quantised, x):
     return x + jax.lax.stop_gradient(quantised - x)
 
 
-class AwareTile(AbstractTile):
+class AwareTile(AbstractExactWeightsTile):
     """Float weights (rows, cols) read through the PCM read path of ``chip`` (see module doc)."""
 
     weights: Float[Array, "rows cols"]
@@ -106,9 +106,6 @@ class AwareTile(AbstractTile):
         """Weight per siemens of conductance difference (as the PCM tile's)."""
         return self.w_max / (self.chip.tile.devices_per_side * self.chip.update.g_weight_max_S)
 
-    def _book(self, **counts) -> AwareTile:
-        return eqx.tree_at(lambda s: s.ledger, self, self.ledger.add(**counts))
-
     def _view(self, key) -> ReadView:
         """The read view of one programming of the weights (fresh programming noise)."""
         w = jnp.clip(self.weights, -self.w_max, self.w_max)
@@ -145,7 +142,7 @@ class AwareTile(AbstractTile):
         out_sigma = jax.lax.stop_gradient(periphery.output_noise * adc.output_range)
         sensed = view.sense(v, per_unit, out_sigma, transpose=transpose, key=k_read)
         y = straight_through(adc.convert(sensed), sensed) * dac.input_range * self.w_max
-        return y, self._book(mvm_vectors=jnp.size(x) // n_in)
+        return y, self.booked(mvm_vectors=jnp.size(x) // n_in)
 
     def mvm(self, x, t, *, key):
         del t  # read as at the drift reference time: drift is compensated at inference
@@ -154,43 +151,6 @@ class AwareTile(AbstractTile):
     def mvm_t(self, y, t, *, key):
         del t
         return self._mvm(y, key, transpose=True)
-
-    def update(self, dW, t, *, key):
-        del t, key
-        return exact_update(self, dW)
-
-    def update_outer(self, x, d, t, *, key, scale=1.0):
-        return outer_product_update(self, x, d, t, key=key, scale=scale)
-
-    def reset_and_reprogram(self, dW, W_read, t, *, key):
-        self.check_matrix(W_read, "reset_and_reprogram: W_read")
-        return self.update(dW, t, key=key)
-
-    def read_weights(self, t, *, key):
-        del t, key
-        return self.weights, self._book(weight_reads=1)
-
-    def program_weights(self, W, t, *, key):
-        del t, key
-        return exact_program(self, W)
-
-    def refresh(self, t, *, key):
-        del t, key
-        return self
-
-    def with_drift_compensation(self, enabled: bool):
-        del enabled
-        return self
-
-    def calibrate(self, t, *, key):
-        del t, key
-        return self
-
-    def true_weights(self):
-        return self.weights
-
-    def programmed_conductances(self):
-        return None
 
 
 def _is_aware(node) -> bool:

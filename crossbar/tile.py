@@ -4,7 +4,8 @@ Tiles follow Equinox's abstract/final pattern: :class:`AbstractTile` declares wh
 (``rows``, ``cols``, ``ledger``, ... as ``eqx.AbstractVar``) and does (abstract methods); each
 concrete tile (IdealTile, PCMTile, TiledMatrix) is final and implements exactly those, never
 overriding a concrete method of the base. Code two tiles share lives in a plain function
-(:func:`outer_product_update`).
+(:func:`outer_product_update`) or, for the tiles with float weights, in
+:class:`~.exact_tile.AbstractExactWeightsTile`.
 """
 
 # No ``from __future__ import annotations``: equinox reads AbstractVar annotations as objects.
@@ -15,7 +16,7 @@ import jax.numpy as jnp
 
 from .ledger import EnergyLedger
 
-__all__ = ["AbstractTile", "exact_program", "exact_update", "outer_product_update"]
+__all__ = ["AbstractTile", "outer_product_update"]
 
 
 class AbstractTile(eqx.Module):
@@ -134,25 +135,6 @@ class AbstractTile(eqx.Module):
             raise ValueError(
                 f"{type(self).__name__}.{what} must be {(self.rows, self.cols)}, got {jnp.shape(M)}"
             )
-
-
-def exact_update(tile: AbstractTile, dW) -> AbstractTile:
-    """``tile`` (with float ``weights``) after adding ``dW`` exactly; booked as one update
-    call and an event per changed synapse (the tiles with exact weights share it)."""
-    dW = jnp.asarray(dW)
-    tile.check_matrix(dW, "update: dW")
-    tile = eqx.tree_at(lambda s: s.weights, tile, tile.weights + dW)
-    return eqx.tree_at(
-        lambda s: s.ledger,
-        tile,
-        tile.ledger.add(update_events=jnp.sum(dW != 0), update_calls=1),
-    )
-
-
-def exact_program(tile: AbstractTile, W) -> AbstractTile:
-    """``tile`` (with float ``weights``) holding ``W`` exactly (nothing booked)."""
-    tile.check_matrix(W, "program_weights: W")
-    return eqx.tree_at(lambda s: s.weights, tile, jnp.asarray(W, jnp.float32))
 
 
 def outer_product_update(tile: AbstractTile, x, d, t, *, key, scale=1.0) -> AbstractTile:

@@ -186,8 +186,9 @@ fig.savefig(OUT / "files_confusion.png", dpi=110)
 #
 # The same network on differential pairs of the pulse-level PCM model, two devices per side,
 # 8-bit DACs and ADCs. Each file's spikes are read through the crossbar (the energy per
-# classified file); learning writes SET pulses once a synapse owes a whole pulse (the energy
-# per training file adds the writes and refreshes to the reads).
+# classified file); the changes accumulate in a digital accumulator per synapse and a synapse
+# is written, by SET pulses, once it owes six nominal pulses (the energy per training file adds
+# the writes and refreshes to the reads).
 
 # %%
 pcm_mapping = yaml.safe_load((REPO / "examples" / "files_snn_pcm.yaml").read_text())

@@ -174,7 +174,7 @@ class FilesExperiment(AbstractExperiment):
     def _predict(self, counts, peak_V, neuron_labels=None) -> np.ndarray:
         if self.job.supervised is not None:
             return group_predictions(counts, peak_V, self.job.neurons.count)
-        return frame_predictions(counts, neuron_labels, self.data.n_classes)
+        return frame_predictions(counts, neuron_labels, self.data.n_classes, peak_V)
 
     def history_rows(self, records, state: FilesState) -> dict[str, np.ndarray]:
         counts = np.asarray(records["post_counts"], np.float64)
@@ -240,9 +240,33 @@ def _energy(ledger) -> float:
     return sum(float(ledger.energy_J(c)) for c in ENERGY_CATEGORIES)
 
 
+def _test(experiment: FilesExperiment, tile, t_test: float, k_label, k_test, bar):
+    """Classify the test files with the weights held (unsupervised: label the neurons on the
+    training files first): (accuracy, confusion curves, final entries, energy spent)."""
+    data = experiment.data
+    labels, n_classes = data.files.labels, data.n_classes
+    neuron_labels, extra = None, {}
+    if experiment.job.supervised is None:
+        bar.note("labelling the neurons (training files)")
+        _, counts, _, _ = experiment.classify(tile, data.train, t_test, key=k_label)
+        neuron_labels = assign_labels(counts, labels[data.train], n_classes)
+        extra["labelled_neurons"] = int(np.sum(neuron_labels >= 0))
+        bar.advance(1)
+    started = time.perf_counter()
+    _, counts, peak, spent = experiment.classify(tile, data.test, t_test, key=k_test)
+    extra["test_wall_s_per_file"] = (time.perf_counter() - started) / len(data.test)
+    extra["silent_test_fraction"] = float(np.mean(counts.sum(1) == 0))
+    predicted = experiment._predict(counts, peak, neuron_labels)
+    truth = labels[data.test]
+    confusion = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(confusion, (truth, np.where(predicted < 0, 0, predicted)), predicted >= 0)
+    per_class = confusion.diagonal() / np.maximum(np.bincount(truth, minlength=n_classes), 1)
+    curves = {"confusion": confusion, "per_class_accuracy": per_class.astype(np.float64)}
+    return float(np.mean(predicted == truth)), curves, extra, spent
+
+
 def _finish(experiment: FilesExperiment, state: FilesState, history, key) -> RunRecord:
     job, data = experiment.job, experiment.data
-    labels, n_classes = data.files.labels, data.n_classes
     k_label, k_test, k_frozen, k_learn, k_cal = jax.random.split(key, 5)
     t_end = experiment.total_steps * job.code.dt_s
     t_test = t_end + job.training.test_delay_s
@@ -253,88 +277,74 @@ def _finish(experiment: FilesExperiment, state: FilesState, history, key) -> Run
     # rescaled by how far the tile's total conductance has drifted since. Learning voids it (a
     # write changes the total); inference keeps it.
     tile = state.tile.calibrate(t_end, key=k_cal)
-
-    neuron_labels = None
-    if job.supervised is None:
-        bar.note("labelling the neurons (training files)")
-        _, counts, _, _ = experiment.classify(tile, data.train, t_test, key=k_label)
-        neuron_labels = assign_labels(counts, labels[data.train], n_classes)
-        bar.advance(1)
-    started = time.perf_counter()
-    _, counts, peak, spent = experiment.classify(tile, data.test, t_test, key=k_test)
-    wall = time.perf_counter() - started
-    predicted = experiment._predict(counts, peak, neuron_labels)
-    truth = labels[data.test]
-    test_accuracy = float(np.mean(predicted == truth))
+    test_accuracy, curves, tested, spent = _test(experiment, tile, t_test, k_label, k_test, bar)
     bar.advance(1, test=f"{test_accuracy:.3f}")
     bar.note("logistic regression and linear SVM (same split)")
     scores = baselines(data, seed=experiment.seed)
     bar.advance(1, logreg=f"{scores['logreg_accuracy']:.3f}")
 
-    confusion = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(confusion, (truth, np.where(predicted < 0, 0, predicted)), predicted >= 0)
-    per_class = confusion.diagonal() / np.maximum(np.bincount(truth, minlength=n_classes), 1)
-    curves = {"confusion": confusion, "per_class_accuracy": per_class.astype(np.float64)}
-
     trained = experiment.total_steps // experiment.steps_per_file
     learned = jax.tree.map(lambda a, b: a - b, state.tile.ledger, state.initial)
     counters = {name: float(learned.count(name)) for name in COUNTERS}
-    training_J = _energy(learned)
-    classified_J = _energy(spent) / len(data.test)
+    training_J, updates = _energy(learned), counters["update_events"]
+    per_file = {
+        "per_classified_file_J": _energy(spent) / len(data.test),
+        "per_training_file_J": training_J / trained,
+        "per_synaptic_update_J": training_J / updates if updates else 0.0,
+    }
     final = {
         "test_accuracy": test_accuracy,
         **scores,
-        "n_classes": n_classes,
+        "n_classes": data.n_classes,
         "train_files": len(data.train),
         "test_files": len(data.test),
         "training_presentations": trained,
         "n_inputs": data.code.n_inputs,
         "n_neurons": data.n_neurons,
-        "silent_test_fraction": float(np.mean(counts.sum(1) == 0)),
-        "energy_per_classified_file_J": classified_J,
-        "energy_per_training_file_J": training_J / trained,
+        "energy_per_classified_file_J": per_file["per_classified_file_J"],
+        "energy_per_training_file_J": per_file["per_training_file_J"],
         "training_energy_J": training_J,
         "initial_programming_J": float(ledger_row(state.initial)[-1]),
-        "test_wall_s_per_file": wall / len(data.test),
+        **tested,
         **counters,
     }
-    if neuron_labels is not None:
-        final["labelled_neurons"] = int(np.sum(neuron_labels >= 0))
     if job.stream is not None:
         final |= _stream(experiment, tile, t_test, k_frozen, k_learn, curves, bar)
     bar.close()
-
-    steps = history["record_step"]
-    metrics = {"time_s": steps * job.code.dt_s, "spikes_per_file": history["spikes_per_file"]}
-    metrics["silent_fraction"] = history["silent_fraction"]
-    if "train_accuracy" in history:
-        metrics["train_accuracy"] = history["train_accuracy"]
-    updates = counters["update_events"]
     return layer_record(
         experiment,
         tile,
         history,
         layer=LAYER,
-        metrics=metrics,
-        energy_attrs={
-            "per_classified_file_J": classified_J,
-            "per_training_file_J": training_J / trained,
-            "per_synaptic_update_J": training_J / updates if updates else 0.0,
-        },
+        metrics=_metrics(history, job.code.dt_s),
+        energy_attrs=per_file,
         final=final,
         kind="files",
         curves=curves,
-        setup={
-            "tiles": job.hardware.tiles,
-            "mode": "supervised" if job.supervised is not None else "unsupervised",
-            "classes": list(data.files.classes),
-            "keys": list(data.code.keys),
-            "label": job.data.label,
-            "csv": str(job.data.csv),
-            "neurons_per_class": job.neurons.count if job.supervised is not None else 0,
-            "stream_subtree": "" if job.stream is None else job.stream.new_subtree,
-        },
+        setup=_setup(experiment),
     )
+
+
+def _metrics(history, dt_s: float) -> dict:
+    metrics = {"time_s": history["record_step"] * dt_s}
+    for name in ("spikes_per_file", "silent_fraction", "train_accuracy"):
+        if name in history:
+            metrics[name] = history[name]
+    return metrics
+
+
+def _setup(experiment: FilesExperiment) -> dict:
+    job, data = experiment.job, experiment.data
+    return {
+        "tiles": job.hardware.tiles,
+        "mode": "supervised" if job.supervised is not None else "unsupervised",
+        "classes": list(data.files.classes),
+        "keys": list(data.code.keys),
+        "label": job.data.label,
+        "csv": str(job.data.csv),
+        "neurons_per_class": job.neurons.count if job.supervised is not None else 0,
+        "stream_subtree": "" if job.stream is None else job.stream.new_subtree,
+    }
 
 
 def _stream(experiment: FilesExperiment, tile, t0_s: float, k_frozen, k_learn, curves, bar):

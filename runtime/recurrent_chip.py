@@ -144,34 +144,15 @@ def run_record(experiment, state, history, *, key) -> RunRecord:
         "best_epoch": int(state.best_epoch),
         "epochs": int(state.epoch),
     }
-    eval_times = ()
-    accuracy_vs_time = {}
     if job.hardware.tiles == "pcm":
-        chip = program_chip(experiment, best, key=k_chip)
-        eval_times = job.evaluation.drift_times_s
-        reference = REFERENCE_DRIFT_S if REFERENCE_DRIFT_S in eval_times else eval_times[0]
-        before = _ledger(chip).values()
-        tested, accuracy, _ = _test(experiment, chip, reference, k_test)
-        after = _ledger(tested).values()
-        inference = {k: v - before[k] for k, v in after.items()}
-        accuracy_vs_time = _drift_study(experiment, chip, eval_times, k_drift)
-        final |= {"test_accuracy": float(accuracy), "test_time_s": float(reference)}
-        if hasattr(chip.cell, "fast"):
-            final["fast_weight_max"] = float(chip.cell.fast.f_max)
-            final["fast_adc_output_range"] = float(chip.cell.fast.periphery.adc.output_range)
-            final["fast_decay_at_limit_fraction"] = _at_limit_fraction(chip.cell.fast, best.cell)
-        conductances = {
-            name: np.asarray(tile.programmed_conductances())
-            for name, tile in (
-                ("cell_input", chip.cell.w_in),
-                ("cell_recurrent", chip.cell.w_rec),
-                ("readout", chip.readout),
-            )
-        }
+        on_chip, inference, conductances, eval_times, accuracy_vs_time = _chip_test(
+            experiment, best, k_chip, k_test, k_drift
+        )
+        final |= on_chip
     else:
         final["test_accuracy"] = float(trained_accuracy)
         inference = EnergyLedger.zeros().values()
-        conductances = {}
+        conductances, eval_times, accuracy_vs_time = {}, (), {}
     n_test = len(experiment.data.y_test)
     final |= {name: inference[name] for name in COUNTERS} | {"test_sequences": n_test}
     per = {
@@ -201,6 +182,34 @@ def run_record(experiment, state, history, *, key) -> RunRecord:
         kind="recurrent",
         setup={"tiles": job.hardware.tiles, "cell": job.model.cell},
     )
+
+
+def _chip_test(experiment, best, k_chip, k_test, k_drift):
+    """The trained weights programmed on the chip, tested at the reference drift time and
+    over the drift study: (final entries, inference ledger values, programmed conductances,
+    evaluation times, accuracy vs time)."""
+    chip = program_chip(experiment, best, key=k_chip)
+    eval_times = experiment.job.evaluation.drift_times_s
+    reference = REFERENCE_DRIFT_S if REFERENCE_DRIFT_S in eval_times else eval_times[0]
+    before = _ledger(chip).values()
+    tested, accuracy, _ = _test(experiment, chip, reference, k_test)
+    after = _ledger(tested).values()
+    inference = {k: v - before[k] for k, v in after.items()}
+    accuracy_vs_time = _drift_study(experiment, chip, eval_times, k_drift)
+    final = {"test_accuracy": float(accuracy), "test_time_s": float(reference)}
+    if hasattr(chip.cell, "fast"):
+        final["fast_weight_max"] = float(chip.cell.fast.f_max)
+        final["fast_adc_output_range"] = float(chip.cell.fast.periphery.adc.output_range)
+        final["fast_decay_at_limit_fraction"] = _at_limit_fraction(chip.cell.fast, best.cell)
+    conductances = {
+        name: np.asarray(tile.programmed_conductances())
+        for name, tile in (
+            ("cell_input", chip.cell.w_in),
+            ("cell_recurrent", chip.cell.w_rec),
+            ("readout", chip.readout),
+        )
+    }
+    return final, inference, conductances, eval_times, accuracy_vs_time
 
 
 def _drift_study(experiment, chip, eval_times, key):

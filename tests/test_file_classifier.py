@@ -24,7 +24,7 @@ from memxbar.algorithms.snn import (
     init_state,
     run_windows,
 )
-from memxbar.algorithms.snn.frames import group_predictions
+from memxbar.algorithms.snn.frames import frame_predictions, group_predictions
 from memxbar.crossbar import IdealTile
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.data.file_features import file_records, split
@@ -142,6 +142,16 @@ def test_group_predictions_count_spikes_then_potentials():
     peak = np.array([[-0.06, -0.05, -0.07, -0.07], [-0.06, -0.05, -0.07, -0.055], [0, 0, 0, 0.1]])
     # Two groups of two neurons: most spikes win; among ties the highest peak potential.
     np.testing.assert_array_equal(group_predictions(counts, peak, 2), [1, 0, 1])
+
+
+def test_frame_predictions_fall_back_to_the_labelled_neuron_closest_to_firing():
+    labels = np.array([2, 0, -1, 1])  # neuron 2 never fired in labelling
+    counts = np.array([[0, 3, 0, 1], [0, 0, 5, 0], [0, 0, 0, 0]])
+    peak = np.array([[0, 0, 0, 0], [-0.06, -0.05, 0.0, -0.07], [-0.05, -0.06, -0.04, -0.055]])
+    # Votes first (neuron 1 → class 0); a frame where only unlabelled neurons fired, or none,
+    # takes the label of the labelled neuron with the highest peak (never the unlabelled one).
+    np.testing.assert_array_equal(frame_predictions(counts, labels, 3, peak), [0, 0, 2])
+    np.testing.assert_array_equal(frame_predictions(counts, labels, 3), [0, -1, -1])
 
 
 # --- records and split ------------------------------------------------------------------

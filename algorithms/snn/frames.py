@@ -122,13 +122,19 @@ def assign_labels(counts, labels, n_classes: int) -> np.ndarray:
     return np.where(per_class.sum(0) > 0, np.argmax(rate, axis=0), -1)
 
 
-def frame_predictions(counts, neuron_labels, n_classes: int) -> np.ndarray:
-    """The class voted by each frame's spikes (…, n_neurons) → (…), −1 where no labelled
-    neuron fired (ties go to the lower class)."""
-    labelled = np.asarray(neuron_labels) >= 0
+def frame_predictions(counts, neuron_labels, n_classes: int, peak_V=None) -> np.ndarray:
+    """The class voted by each frame's spikes (…, n_neurons) → (…) (ties go to the lower
+    class). Where no labelled neuron fired: −1, or with ``peak_V`` (…, n_neurons) the class of
+    the labelled neuron that came closest to firing (highest peak potential)."""
+    neuron_labels = np.asarray(neuron_labels)
+    labelled = neuron_labels >= 0
     onehot = np.eye(n_classes)[np.where(labelled, neuron_labels, 0)] * labelled[:, None]
     votes = np.asarray(counts, np.float64) @ onehot
-    return np.where(votes.sum(-1) > 0, np.argmax(votes, axis=-1), -1)
+    fallback = -1
+    if peak_V is not None and labelled.any():
+        closest = np.argmax(np.where(labelled, np.asarray(peak_V, np.float64), -np.inf), axis=-1)
+        fallback = neuron_labels[closest]
+    return np.where(votes.sum(-1) > 0, np.argmax(votes, axis=-1), fallback)
 
 
 def group_predictions(counts, peak_V, neurons_per_group: int) -> np.ndarray:

@@ -301,7 +301,8 @@ def format_files_summary(record: RunRecord, name: str = "") -> str:
         lines += ["", f"  {'class':14s} {'test files':>10s} {'accuracy':>9s}"]
         for c, accuracy in zip(classes, record.curves["per_class_accuracy"], strict=True):
             count = int(confusion[classes.index(c)].sum())
-            lines.append(f"  {c:14s} {count:>10d} {accuracy:>9.3f}")
+            shown = f"{accuracy:>9.3f}" if count else f"{'-':>9s}"  # no test file of the class
+            lines.append(f"  {c:14s} {count:>10d} {shown}")
     if "stream_files" in final:
         lines += ["", *_stream_lines(record)]
     lines += ["", "learning energy by category:", *_breakdown(record)]
