@@ -17,7 +17,7 @@ import jax
 
 from ...hw_configs import InvalidParameter, brief
 
-__all__ = ["check_bounds"]
+__all__ = ["check_bounds", "check_ordered"]
 
 _BOUNDS = (("ge", operator.ge, "≥"), ("gt", operator.gt, ">"), ("le", operator.le, "≤"))
 _BOUNDS += (("lt", operator.lt, "<"),)
@@ -56,3 +56,13 @@ def check_bounds(module) -> None:
         for symbol, test, bound in checks:
             if not test(value, bound):
                 raise InvalidParameter(name, f"must be {symbol} {bound:g}, got {value:g}")
+
+
+def check_ordered(module, low: str, high: str, unit: str = "") -> None:
+    """Raise InvalidParameter(high, ...) unless field ``high`` of ``module`` exceeds field
+    ``low`` (e.g. w_max over w_min); ``unit`` is appended to the numbers in the message."""
+    lo, hi = getattr(module, low), getattr(module, high)
+    if isinstance(lo, jax.core.Tracer) or isinstance(hi, jax.core.Tracer):
+        return
+    if not hi > lo:
+        raise InvalidParameter(high, f"must exceed {low} ({lo:g}{unit}), got {hi:g}{unit}")

@@ -6,8 +6,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from ...hw_configs import InvalidParameter, param
-from .bounds import check_bounds
+from ...hw_configs import param
+from .bounds import check_bounds, check_ordered
 
 __all__ = ["LIF", "LIFState"]
 
@@ -53,11 +53,7 @@ class LIF(eqx.Module):
 
     def __check_init__(self):
         check_bounds(self)
-        if not self.v_threshold_V > self.v_reset_V:
-            raise InvalidParameter(
-                "v_threshold_V",
-                f"must exceed v_reset_V ({self.v_reset_V:g} V), got {self.v_threshold_V:g} V",
-            )
+        check_ordered(self, "v_reset_V", "v_threshold_V", unit=" V")
 
     @property
     def charge_per_weight_C(self):

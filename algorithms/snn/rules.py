@@ -42,8 +42,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ...hw_configs import InvalidParameter, param
-from .bounds import check_bounds
+from ...hw_configs import param
+from .bounds import check_bounds, check_ordered
 
 __all__ = ["AbstractSpikingRule", "Fatigue", "PreState", "STDP"]
 
@@ -162,10 +162,7 @@ class STDP(AbstractSpikingRule):
 
     def __check_init__(self):
         check_bounds(self)
-        if not self.w_max > self.w_min:
-            raise InvalidParameter(
-                "w_max", f"must exceed w_min ({self.w_min:g}), got {self.w_max:g}"
-            )
+        check_ordered(self, "w_min", "w_max")
 
     @property
     def name(self) -> str:

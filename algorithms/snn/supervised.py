@@ -26,8 +26,8 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 
-from ...hw_configs import InvalidParameter, param
-from .bounds import check_bounds
+from ...hw_configs import param
+from .bounds import check_bounds, check_ordered
 from .rules import AbstractSpikingRule, PreState
 
 __all__ = ["TargetPatternRule"]
@@ -49,10 +49,7 @@ class TargetPatternRule(AbstractSpikingRule):
 
     def __check_init__(self):
         check_bounds(self)
-        if not self.w_max > self.w_min:
-            raise InvalidParameter(
-                "w_max", f"must exceed w_min ({self.w_min:g}), got {self.w_max:g}"
-            )
+        check_ordered(self, "w_min", "w_max")
 
     @property
     def name(self) -> str:
