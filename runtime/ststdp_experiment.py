@@ -164,6 +164,30 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
     bar.advance(1, static=f"{static:.3f}")
     mlp = _mlp(job, data, experiment.seed)
 
+    nets = (w_only, with_fast, fast)
+    curves, ledgers, frames_run = _sequence_study(experiment, nets, counts, labels, mlp, keys, bar)
+    final = record.final | {
+        "spiking_static_accuracy": static,
+        "mlp_static_accuracy": _accuracy(mlp.predict(data.x_test), data.y_test),
+        "labelled_neurons": int(np.sum(labels >= 0)),
+        **_study_summary(curves, ledgers, frames_run),
+        "energy_per_static_image_J": _energy(static_ledgers["weights"]) / len(data.y_test),
+        "fast_bound_weight": job.short_term.bound_weight(coding.dt_s),
+    }
+    return dataclasses.replace(
+        record,
+        kind="ststdp",
+        final=final,
+        curves={"speed": np.asarray(config.speeds, np.float64), **curves},
+        setup=record.setup | {"fast_weights": job.fast_weights.where},
+    )
+
+
+def _sequence_study(experiment: STSTDPExperiment, nets, counts, labels, mlp, keys, bar):
+    """Every speed, ordered and shuffled: accuracies of W alone, W + F (``nets``: both, and
+    the fast tile) and the MLP per frame; (curves, the ledgers spent per part, frames run)."""
+    config, data = experiment.job.sequences, experiment.rate.data
+    w_only, with_fast, fast = nets
     curves = {n: [] for n in CURVES}
     ledgers = {"weights": [], "fast": []}
     frames_run = 0
@@ -180,7 +204,7 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
             w_counts, _ = counts(w_only, frames, key)
             wf_counts, spent = counts(with_fast, frames, key, fast)
             for key, c in (("w", w_counts), ("wf", wf_counts)):
-                predicted = frame_predictions(c, labels, n_classes)
+                predicted = frame_predictions(c, labels, data.n_classes)
                 curves[f"accuracy_{key}{suffix}"].append(_accuracy(predicted, seqs.labels))
             mlp_predicted = mlp.predict(frames.reshape(-1, frames.shape[-1]))
             curves[f"accuracy_mlp{suffix}"].append(
@@ -191,37 +215,28 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
             frames_run += config.n_sequences * config.frames
             bar.advance(1, speed=f"{speed:g}{' shuffled' if shuffled else ''}")
     bar.close()
+    curves = {n: np.asarray(v, np.float64) for n, v in curves.items()}
+    return curves, ledgers, frames_run
+
+
+def _study_summary(curves, ledgers, frames_run) -> dict:
+    """The sequence study's means, advantages of W + F and energies per frame and update."""
     total = {part: jax.tree.map(lambda *a: sum(a), *parts) for part, parts in ledgers.items()}
     fast_updates = float(total["fast"].count("update_events"))
-    energy_frame = (_energy(total["weights"]) + _energy(total["fast"])) / frames_run
-    static_frames = len(data.y_test)
-    curves = {n: np.asarray(v, np.float64) for n, v in curves.items()}
     ordered = np.mean(curves["accuracy_wf"] - curves["accuracy_w"])
     control = np.mean(curves["accuracy_wf_shuffled"] - curves["accuracy_w_shuffled"])
-    final = record.final | {
-        "spiking_static_accuracy": static,
-        "mlp_static_accuracy": _accuracy(mlp.predict(data.x_test), data.y_test),
-        "labelled_neurons": int(np.sum(labels >= 0)),
+    return {
         "mean_accuracy_w": float(np.mean(curves["accuracy_w"])),
         "mean_accuracy_wf": float(np.mean(curves["accuracy_wf"])),
         "mean_accuracy_mlp": float(np.mean(curves["accuracy_mlp"])),
         "mean_advantage_wf": float(ordered),
         "mean_advantage_wf_shuffled": float(control),
-        "energy_per_frame_J": energy_frame,
-        "energy_per_static_image_J": _energy(static_ledgers["weights"]) / static_frames,
+        "energy_per_frame_J": (_energy(total["weights"]) + _energy(total["fast"])) / frames_run,
         "fast_update_events": fast_updates,
         "energy_per_fast_update_J": (
             float(total["fast"].energy_J("set")) / fast_updates if fast_updates else 0.0
         ),
-        "fast_bound_weight": job.short_term.bound_weight(coding.dt_s),
     }
-    return dataclasses.replace(
-        record,
-        kind="ststdp",
-        final=final,
-        curves={"speed": np.asarray(config.speeds, np.float64), **curves},
-        setup=record.setup | {"fast_weights": job.fast_weights.where},
-    )
 
 
 def _mlp(job, data, seed: int):
