@@ -16,6 +16,7 @@ from .files import add_files_commands
 from .options import BadOption
 from .presets import add_chips_commands, add_devices_commands
 from .runs import add_compile_command, add_run_commands
+from .sweeps import add_sweep_command
 
 __all__ = ["main", "build_parser"]
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chips_commands(commands)
     add_compile_command(commands)
     add_run_commands(commands)
+    add_sweep_command(commands)
     add_data_commands(commands)
     add_files_commands(commands)
     return parser

@@ -1,9 +1,24 @@
 """Sweeps: many emulated chips from one job, each point a set of job keys changed.
 
 :mod:`.axes` turns ``--over KEY=VALUES`` axes (and ``--zip`` groups) into points, and a point
-into its own job text, checked by the strict loader like any job file.
+into its own job text, checked by the strict loader like any job file; :mod:`.local` runs the
+points one after another in this process and :mod:`.sweep_file` writes their results into one
+HDF5 file.
 """
 
 from .axes import Axis, apply_override, parse_axis, point_job_text, sweep_points
+from .local import point_folder, run_sweep
+from .sweep_file import SweepRecord, read_sweep_file, write_sweep_file
 
-__all__ = ["Axis", "apply_override", "parse_axis", "point_job_text", "sweep_points"]
+__all__ = [
+    "Axis",
+    "SweepRecord",
+    "apply_override",
+    "parse_axis",
+    "point_folder",
+    "point_job_text",
+    "read_sweep_file",
+    "run_sweep",
+    "sweep_points",
+    "write_sweep_file",
+]
