@@ -91,6 +91,17 @@ def test_cli_prints_the_table_and_refuses_bad_axes_in_one_line(tiny_job, swept, 
     assert [float(r.split()[1]) for r in rows] == pytest.approx(
         [whole.final["test_accuracy"][0], whole.final["test_accuracy"][2]], abs=5e-4
     )
+    # report shows a sweep file's table; it refuses to mix sweeps and runs.
+    report = run_cli("report", str(swept))
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.splitlines()[1].split()[:3] == [
+        "seed",
+        "readout.learning_rate",
+        "test_accuracy",
+    ]
+    assert len(report.stdout.strip().splitlines()) == 2 + 4
+    mixed = run_cli("report", str(swept), str(point_folder(swept) / "point_0000.h5"))
+    assert mixed.returncode == 2 and "not both" in mixed.stderr
     bad = run_cli("sweep", str(tiny_job), "--over", "seed=3:3", "-o", str(tmp_path / "x.h5"))
     assert bad.returncode == 2
     assert bad.stderr.strip() == "memxbar: error: sweep axis 'seed=3:3': the range 3:3 is empty"

@@ -78,8 +78,17 @@ def _report(args) -> int:
     from ..runtime.report.plots import write_run_plots
     from ..runtime.report.summary import format_summary
     from ..runtime.run_file import read_run_file
+    from ..runtime.sweep import is_sweep_file, read_sweep_file
+    from .sweeps import format_sweep_table
 
     paths = [Path(p) for p in args.runs]
+    sweeps = [p for p in paths if is_sweep_file(p)]
+    if sweeps:
+        if len(sweeps) != len(paths):
+            raise ValueError("report: give sweep files (memxbar sweep) or run files, not both")
+        tables = [format_sweep_table(read_sweep_file(p)) for p in paths]  # all checked first
+        print("\n\n".join(f"{p}:\n{t}" for p, t in zip(paths, tables, strict=True)))
+        return 0
     records = [read_run_file(path) for path in paths]  # every file checked before printing
     for i, (path, record) in enumerate(zip(paths, records, strict=True)):
         print(("\n" if i else "") + format_summary(record, path.stem))
@@ -139,6 +148,11 @@ def add_run_commands(commands) -> None:
         "report",
         help="print run files' summaries and redraw their plots; several: a comparison table",
     )
-    report.add_argument("runs", nargs="+", metavar="RUN", help="run file (.h5) of 'memxbar run'")
+    report.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run file (.h5) of 'memxbar run', or sweep file of 'memxbar sweep' (its table)",
+    )
     report.add_argument("--no-plots", action="store_true", help="only print the summary")
     report.set_defaults(func=_report)

@@ -8,12 +8,13 @@ HDF5 file.
 
 from .axes import Axis, apply_override, parse_axis, point_job_text, sweep_points
 from .local import point_folder, run_sweep
-from .sweep_file import SweepRecord, read_sweep_file, write_sweep_file
+from .sweep_file import SweepRecord, is_sweep_file, read_sweep_file, write_sweep_file
 
 __all__ = [
     "Axis",
     "SweepRecord",
     "apply_override",
+    "is_sweep_file",
     "parse_axis",
     "point_folder",
     "point_job_text",

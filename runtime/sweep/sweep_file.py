@@ -21,7 +21,7 @@ import numpy as np
 
 from ...hw_configs.files import atomic_write_bytes
 
-__all__ = ["SweepRecord", "write_sweep_file", "read_sweep_file"]
+__all__ = ["SweepRecord", "write_sweep_file", "read_sweep_file", "is_sweep_file"]
 
 
 @dataclasses.dataclass
@@ -74,6 +74,15 @@ def _value(x):
     if isinstance(x, bytes):
         return x.decode()
     return x.item() if hasattr(x, "item") else x
+
+
+def is_sweep_file(path: str | Path) -> bool:
+    """Whether ``path`` is an HDF5 file written by :func:`write_sweep_file`."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "points" in f and "keys" in f.attrs
+    except OSError:
+        return False
 
 
 def read_sweep_file(path: str | Path) -> SweepRecord:
