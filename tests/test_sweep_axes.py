@@ -108,3 +108,30 @@ def test_a_point_with_an_unknown_key_is_refused_naming_it():
     text = point_job_text(source.read_text(), {"training.epochz": 2}, str(source))
     with pytest.raises(ConfigError, match="epochz"):
         job_from_text(text, "point 3")
+
+
+def test_sweep_file_round_trip_and_the_points_a_resume_compares(tmp_path):
+    import numpy as np
+
+    from memxbar.runtime.sweep import SweepRecord, read_sweep_file, write_sweep_file
+    from memxbar.runtime.sweep.sweep_file import stored_points
+
+    points = [{"a": 4, "b": 1, "c": True}, {"a": "auto", "b": 0.5, "c": False}]
+    record = SweepRecord(
+        job_yaml="name: x\n",
+        keys=("a", "b", "c"),
+        zipped=(("a", "b"),),
+        points=points,
+        done=np.array([True, False]),
+        final={"test_accuracy": np.array([0.5, np.nan])},
+        energy={"per_sample_J": np.array([1e-9, np.nan])},
+        history={0: {"step": np.arange(3)}},
+    )
+    write_sweep_file(tmp_path / "s.h5", record)
+    back = read_sweep_file(tmp_path / "s.h5")
+    assert back.points == stored_points(record.keys, points)
+    assert back.points[0] == {"a": "4", "b": 1.0, "c": True}  # words win a mixed axis
+    assert (back.job_yaml, back.keys, back.zipped) == ("name: x\n", ("a", "b", "c"), (("a", "b"),))
+    assert back.done.tolist() == [True, False]
+    np.testing.assert_array_equal(back.final["test_accuracy"], [0.5, np.nan])
+    np.testing.assert_array_equal(back.history[0]["step"], np.arange(3))

@@ -77,9 +77,9 @@ def _report(args) -> int:
     from ..runtime.report.comparison import format_comparison
     from ..runtime.report.plots import write_run_plots
     from ..runtime.report.summary import format_summary
+    from ..runtime.report.sweep_table import format_sweep_table
     from ..runtime.run_file import read_run_file
     from ..runtime.sweep import is_sweep_file, read_sweep_file
-    from .sweeps import format_sweep_table
 
     paths = [Path(p) for p in args.runs]
     sweeps = [p for p in paths if is_sweep_file(p)]

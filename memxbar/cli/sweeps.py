@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: The /final metrics the table shows when a run has them, in this order.
-_HEADLINE = ("test_accuracy", "training_energy_J")
-
 
 def _sweep(args) -> int:
+    from ..runtime.report.sweep_table import format_sweep_table
     from ..runtime.sweep import parse_axis, run_sweep
 
     axes = [parse_axis(text) for text in args.over]
@@ -28,28 +26,6 @@ def _sweep(args) -> int:
     print(format_sweep_table(record))
     print(f"\nwrote {out} (the points' run files: {out.stem}_points/)")
     return 0
-
-
-def format_sweep_table(record) -> str:
-    """One row per point: its axis values, then the headline metrics and energies."""
-    import numpy as np
-
-    metrics = [m for m in _HEADLINE if m in record.final]
-    energies = sorted(record.energy)
-    header = [*record.keys, *metrics, *energies]
-    rows = []
-    for i, point in enumerate(record.points):
-        values = [str(point[k]) for k in record.keys]
-        for name in metrics:
-            values.append(f"{record.final[name][i]:.4g}")
-        for name in energies:
-            v = record.energy[name][i]
-            values.append("-" if np.isnan(v) else f"{v:.4g}")
-        rows.append(values)
-    widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
 
 
 def add_sweep_command(commands) -> None:

@@ -25,7 +25,7 @@ from ..outputs import checkpoint_path
 from ..progress import Progress
 from ..run_file import read_run_file
 from .axes import Axis, point_job_text, sweep_points
-from .sweep_file import SweepRecord, read_sweep_file, write_sweep_file
+from .sweep_file import SweepRecord, read_sweep_file, stored_points, write_sweep_file
 
 __all__ = ["point_folder", "run_sweep", "describe_point"]
 
@@ -66,7 +66,7 @@ def _claim(out: Path, record: SweepRecord, *, resume: bool, overwrite: bool) -> 
         if (before.job_yaml, before.keys, before.points) != (
             record.job_yaml,
             record.keys,
-            record.points,
+            stored_points(record.keys, record.points),
         ):
             raise ValueError(f"--resume: {out} is a sweep of another job or other points")
     elif present and not resume:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...hw_configs.files import atomic_write_bytes
 
-__all__ = ["SweepRecord", "write_sweep_file", "read_sweep_file", "is_sweep_file"]
+__all__ = ["SweepRecord", "write_sweep_file", "read_sweep_file", "is_sweep_file", "stored_points"]
 
 
 @dataclasses.dataclass
@@ -44,6 +44,13 @@ def _column(values) -> np.ndarray:
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return np.asarray(values)
     return np.asarray([str(v) for v in values], dtype=h5py.string_dtype())
+
+
+def stored_points(keys, points: list[dict]) -> list[dict]:
+    """``points`` as a sweep file gives them back (an axis of numbers and words is stored as
+    words, one of ints and floats as floats): what a resumed sweep compares with."""
+    columns = {k: [_value(v) for v in _column([p[k] for p in points])] for k in keys}
+    return [{k: columns[k][i] for k in keys} for i in range(len(points))]
 
 
 def write_sweep_file(path: str | Path, record: SweepRecord) -> None:
