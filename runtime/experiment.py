@@ -18,6 +18,7 @@ builds the experiment. Nothing here knows a particular kind.
 """
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import numpy as np
@@ -35,6 +36,14 @@ class AbstractExperiment(eqx.Module):
         fingerprint: the options that shape the run beyond the job text and seed (e.g. an
             epochs override); a checkpoint resumes only under the same ones.
     """
+
+    #: True when ``init`` and ``chunk`` read the experiment's static parts and array leaves
+    #: only, so that points differing only in array values (the seed) run stacked under
+    #: ``jax.vmap`` (:mod:`memxbar.runtime.sweep.batched`).
+    batchable: ClassVar[bool] = False
+    #: Fields ``chunk`` never reads (data sets, job text, factories used by ``init``): left
+    #: out of the vmapped program, so that runs of equal jobs share its compilation.
+    host_fields: ClassVar[tuple[str, ...]] = ()
 
     total_steps: AbstractVar[int]
     chunk_steps: AbstractVar[int]

@@ -19,8 +19,9 @@ from .interrupt import RunInterrupted, stop_if_requested, stop_requested
 from .outputs import claim_outputs
 from .progress import Progress
 from .run_file import RunRecord, write_run_file
+from .vmapped import chunk_function
 
-__all__ = ["run_job", "RunInterrupted"]
+__all__ = ["run_job", "RunInterrupted", "appended_history", "run_fingerprint"]
 
 
 def run_job(
@@ -58,7 +59,7 @@ def run_job(
         stop_if_requested("before the run started (nothing to resume: run it again)")
         key = jax.random.key(seed)
         state = experiment.init(key=key)
-        fingerprint = _fingerprint(job, seed, experiment)
+        fingerprint = run_fingerprint(job, seed, experiment)
         history: dict[str, np.ndarray] = {}
         if outputs.resume:
             state, _, history = load_checkpoint(outputs.checkpoint, state, fingerprint=fingerprint)
@@ -80,6 +81,7 @@ class _Chunks:
     def __init__(self, experiment, key, outputs, fingerprint, bar, stop_after):
         self.experiment, self.key, self.outputs = experiment, key, outputs
         self.fingerprint, self.bar, self.stop_after = fingerprint, bar, stop_after
+        self.chunk = chunk_function(experiment)
 
     def save(self, state, history) -> None:
         step = self.experiment.steps_done(state)
@@ -100,10 +102,8 @@ class _Chunks:
                 return state, history
             if chunks == 0:
                 self.bar.note("compiling the first chunk (XLA)")
-            state, records = experiment.chunk(
-                state, experiment.next_stop(step) - step, key=self.key
-            )
-            history = _appended(history, experiment.history_rows(records, state))
+            state, records = self.chunk(state, experiment.next_stop(step) - step, key=self.key)
+            history = appended_history(history, experiment.history_rows(records, state))
             self.save(state, history)
             saved, chunks = True, chunks + 1
             self.bar.advance(experiment.steps_done(state) - step, **experiment.progress(history))
@@ -111,7 +111,7 @@ class _Chunks:
                 stop_after = None  # the last chunk: nothing left to interrupt
 
 
-def _appended(history: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
+def appended_history(history: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
     """``history`` with every array of ``rows`` appended along the first axis."""
     out = dict(history)
     for name, values in rows.items():
@@ -125,7 +125,7 @@ def _stopped(step: int, total: int, outputs) -> str:
     )
 
 
-def _fingerprint(job, seed: int, experiment) -> str:
+def run_fingerprint(job, seed: int, experiment) -> str:
     """What a checkpoint must match to be resumed: the job's text, kind, seed and options."""
     text = f"{job.text}\nkind={job.kind}\nseed={seed}\n{experiment.fingerprint}"
     return hashlib.sha256(text.encode()).hexdigest()

@@ -8,6 +8,8 @@ after a resume.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -60,6 +62,17 @@ def _keys(key):
 
 class RateExperiment(AbstractExperiment):
     """A rate job made runnable (see :mod:`.experiment` for the contract)."""
+
+    batchable: ClassVar[bool] = True
+    host_fields: ClassVar[tuple[str, ...]] = (
+        "job",
+        "data",
+        "program",
+        "make_tile",
+        "snapshot_steps",
+        "eval_times_s",
+        "fingerprint",
+    )
 
     job: RateJob
     algorithm: AbstractAlgorithm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -47,7 +48,11 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     """Write ``fig`` as a PNG to ``path``; errors name the path."""
     path = Path(path)
     try:
-        fig.savefig(path, dpi=dpi, format="png")
+        with warnings.catch_warnings():
+            # matplotlib warns when placing a loc="best" legend takes long, which depends on
+            # how busy the machine is, not on the figure: the placement is still made.
+            warnings.filterwarnings("ignore", message='Creating legend with loc="best"')
+            fig.savefig(path, dpi=dpi, format="png")
     except OSError as err:
         raise OSError(f"cannot write figure '{path}': {err.strerror or err}") from None
     return path

@@ -14,6 +14,7 @@ from ...crossbar import ENERGY_CATEGORIES
 from ...hw_configs import format_joules
 from ..run_file import ENERGY_KEYS, RunRecord
 from .figure_files import make_output_dir
+from .figure_files import save_figure as save_figure_file
 
 __all__ = [
     "write_run_plots",
@@ -28,8 +29,7 @@ __all__ = [
 
 def save_figure(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure_file(fig, path, dpi=110)
 
 
 def write_run_plots(record: RunRecord, out_dir: str | Path, *, prefix: str = "") -> list[Path]:

@@ -25,6 +25,7 @@ from ..outputs import checkpoint_path
 from ..progress import Progress
 from ..run_file import read_run_file
 from .axes import Axis, point_job_text, sweep_points
+from .batched import NotBatchable, run_group, seed_groups
 from .sweep_file import SweepRecord, read_sweep_file, stored_points, write_sweep_file
 
 __all__ = ["point_folder", "run_sweep", "describe_point"]
@@ -84,6 +85,7 @@ def run_sweep(
     overwrite: bool = False,
     progress: bool = True,
     stop_after_points: int | None = None,
+    group_size: int = 64,
     **options,
 ) -> SweepRecord:
     """Run every point of ``axes`` over the job ``job_path``; write the sweep file ``out``.
@@ -93,6 +95,8 @@ def run_sweep(
         resume / overwrite: continue an interrupted sweep / start again.
         stop_after_points: stop (RunInterrupted) after this many points of this call, as an
             interruption between points would.
+        group_size: at most this many points (differing only in ``seed``) run together under
+            ``jax.vmap`` (:mod:`.batched`); 1 runs every point on its own.
         options: run options of the job's kind (``data_dir``, ``epochs``, ...).
     """
     job_path = Path(job_path)
@@ -114,31 +118,82 @@ def run_sweep(
         history={},
     )
     _claim(out, record, resume=resume, overwrite=overwrite)
+    folder = point_folder(out)
+    paths = [folder / f"point_{i:04d}.h5" for i in range(len(points))]
     runs = {}
-    ran = 0
+    for i, path in enumerate(paths):
+        if path.exists():  # finished in an earlier call (resume)
+            runs[i] = read_run_file(path)
+            if runs[i].job_yaml != jobs[i].text:
+                raise ValueError(f"--resume: {path} is not sweep point {i}'s run")
+    pending = [i for i in range(len(points)) if i not in runs]
+    groups = seed_groups(points, pending, max(1, group_size))
+    budget = _Budget(stop_after_points)
     name = f"sweep {job_path.stem}"
-    with Progress(len(points), name=name, unit="point", enabled=progress) as bar:
-        for i, job in enumerate(jobs):
+    with Progress(len(points), name=name, unit="point", initial=len(runs), enabled=progress) as bar:
+        for group in groups:
             stop_if_requested(f"after {len(runs)} of {len(points)} points: --resume to continue")
-            path = point_folder(out) / f"point_{i:04d}.h5"
-            if path.exists():  # finished in an earlier call (resume)
-                runs[i] = read_run_file(path)
-                if runs[i].job_yaml != job.text:
-                    raise ValueError(f"--resume: {path} is not sweep point {i}'s run")
-                bar.advance(1)
-                continue
-            if stop_after_points is not None and ran >= stop_after_points:
-                raise RunInterrupted(f"after {ran} points of this call: --resume to continue")
-            bar.note(f"point {i}: {describe_point(points[i])}")
-            runs[i] = run_job(
-                job, path, resume=checkpoint_path(path).exists(), progress=False, **options
-            )
-            ran += 1
+            budget.check(len(group))
+            bar.note(f"points {describe_group(points, group)}")
+            runs.update(_run_points(jobs, group, paths, folder, options, progress))
+            budget.spend(len(group))
             write_sweep_file(out, _collect(record, runs))
-            bar.advance(1)
+            bar.advance(len(group))
     record = _collect(record, runs)
     write_sweep_file(out, record)
     return record
+
+
+class _Budget:
+    """The test hook ``stop_after_points``: stop, as an interruption would, before a group
+    that would run more points than are left."""
+
+    def __init__(self, points: int | None):
+        self.left = points
+
+    def check(self, n: int) -> None:
+        if self.left is not None and n > self.left:
+            raise RunInterrupted("stopped between points (stop_after_points): --resume to continue")
+
+    def spend(self, n: int) -> None:
+        if self.left is not None:
+            self.left -= n
+
+
+def describe_group(points: list[dict], group: list[int]) -> str:
+    if len(group) == 1:
+        return f"{group[0]} ({describe_point(points[group[0]])})"
+    seeds = ",".join(str(points[i].get("seed", "")) for i in group)
+    rest = describe_point({k: v for k, v in points[group[0]].items() if k != "seed"})
+    return f"{group[0]}..{group[-1]} vmapped (seed={seeds}{', ' if rest else ''}{rest})"
+
+
+def _run_points(jobs, group, paths, folder, options, progress) -> dict:
+    """{point: run record} of ``group``'s points: stacked under vmap when they differ only
+    in the seed and their kind allows it, else one ordinary run after another."""
+    if len(group) > 1:
+        seeds = [jobs[i].seed for i in group]
+        checkpoint = folder / f"group_{group[0]:04d}.ckpt"
+        try:
+            records = run_group(
+                [jobs[i] for i in group],
+                seeds,
+                [paths[i] for i in group],
+                checkpoint,
+                options=options,
+                progress=progress,
+            )
+            return dict(zip(group, records, strict=True))
+        except NotBatchable:
+            pass
+    runs = {}
+    for i in group:
+        stop_if_requested("between points: --resume to continue")
+        path = paths[i]
+        runs[i] = run_job(
+            jobs[i], path, resume=checkpoint_path(path).exists(), progress=False, **options
+        )
+    return runs
 
 
 def _collect(record: SweepRecord, runs: dict) -> SweepRecord:

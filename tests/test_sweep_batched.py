@@ -1,0 +1,139 @@
+"""Sweep points that differ only in the seed run stacked under jax.vmap (issue 16): each point
+is still the run of its own job (its physics bit for bit, its float32 sums to rounding),
+whatever the group size, the sharding over local devices or an interruption."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import approx, job_mapping, write_yaml
+
+from memxbar.runtime.interrupt import RunInterrupted
+from memxbar.runtime.job import job_from_text
+from memxbar.runtime.loop import run_job
+from memxbar.runtime.run_file import read_run_file
+from memxbar.runtime.sweep import parse_axis, point_folder, point_job_text, run_sweep
+from memxbar.runtime.sweep.batched import run_group, seed_groups
+
+SEEDS = "seed=0:4"
+#: XLA compiles a program vmapped over B points with shape-dependent fusions: a float32 sum
+#: (the energy ledger's read energy, the per-step metric means over a batch) may then be
+#: reduced in another order than for one point, moving it by an ulp (2**-24 relative) now and
+#: then; a run's ledger accumulates a few hundred such sums, so 1e-6 (~17 ulp) bounds their
+#: drift with room. Everything the physics decides (pulses, conductances, weights, counters,
+#: accuracies) is compared bit for bit.
+ROUNDING_RTOL = 1e-6
+
+
+def assert_same_run(a, b) -> None:
+    """Two run records are the same run: weights, conductances, counters and accuracies equal;
+    energies and training metrics equal to float32 summation order (ROUNDING_RTOL)."""
+    assert a.job_yaml == b.job_yaml
+    for name in a.weights:
+        np.testing.assert_array_equal(a.weights[name], b.weights[name])
+    for name in a.conductances:
+        np.testing.assert_array_equal(a.conductances[name], b.conductances[name])
+    sums = set(a.metrics) | {k for k in a.final if k.endswith("_J")}
+    assert {k: v for k, v in a.final.items() if k not in sums} == {
+        k: v for k, v in b.final.items() if k not in sums
+    }
+    assert set(a.final) == set(b.final)
+    for name in sums:
+        assert a.final[name] == approx(b.final[name], rel=ROUNDING_RTOL, abs=0)
+    for name, value in a.energy_attrs.items():
+        assert value == approx(b.energy_attrs[name], rel=ROUNDING_RTOL, abs=0)
+    for name in a.energy:
+        np.testing.assert_allclose(a.energy[name], b.energy[name], rtol=ROUNDING_RTOL, atol=0)
+    for name in a.metrics:
+        np.testing.assert_allclose(a.metrics[name], b.metrics[name], rtol=ROUNDING_RTOL, atol=0)
+
+
+@pytest.fixture(scope="module")
+def pcm_job(tmp_path_factory):
+    return write_yaml(tmp_path_factory.mktemp("batched") / "tiny_pcm.yaml", job_mapping("pcm"))
+
+
+@pytest.fixture(scope="module")
+def vmapped_sweep(pcm_job, tmp_path_factory):
+    """The tiny PCM job over 4 seeds: one group of 4 points under vmap."""
+    out = tmp_path_factory.mktemp("vmapped") / "sweep.h5"
+    record = run_sweep(pcm_job, [parse_axis(SEEDS)], out, progress=False)
+    return out, record
+
+
+def point_run(out: Path, i: int):
+    return read_run_file(point_folder(out) / f"point_{i:04d}.h5")
+
+
+def test_points_differing_only_in_the_seed_form_groups():
+    points = [{"seed": s, "a": a} for a in (1, 2) for s in range(5)]
+    assert seed_groups(points, list(range(10)), 64) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert seed_groups(points, [0, 2, 3, 4, 7], 2) == [[0, 2], [3, 4], [7]]
+    assert seed_groups(points, list(range(10)), 1) == [[i] for i in range(10)]
+
+
+def test_a_vmapped_point_is_the_run_of_its_job_alone(pcm_job, vmapped_sweep, tmp_path):
+    out, record = vmapped_sweep
+    i = 2
+    text = point_job_text(pcm_job.read_text(), record.points[i], str(pcm_job))
+    alone = run_job(job_from_text(text, str(pcm_job)), tmp_path / "alone.h5", progress=False)
+    assert_same_run(point_run(out, i), alone)
+    # The seeds are different chips: their programmed conductances differ.
+    g = [point_run(out, j).conductances["hebbian"] for j in range(4)]
+    assert all(not np.array_equal(g[0], g[j]) for j in (1, 2, 3))
+
+
+def test_the_group_size_does_not_change_a_point(pcm_job, vmapped_sweep, tmp_path):
+    out, _ = vmapped_sweep
+    pairs = tmp_path / "pairs.h5"
+    run_sweep(pcm_job, [parse_axis(SEEDS)], pairs, progress=False, group_size=3)
+    for i in range(4):  # points 0-2 ran as a group of 3, point 3 alone
+        assert_same_run(point_run(pairs, i), point_run(out, i))
+
+
+def test_an_interrupted_group_resumes_from_its_checkpoint(pcm_job, vmapped_sweep, tmp_path):
+    out, record = vmapped_sweep
+    text = pcm_job.read_text()
+    jobs = [
+        job_from_text(point_job_text(text, p, str(pcm_job)), str(pcm_job)) for p in record.points
+    ]
+    seeds = [j.seed for j in jobs]
+    paths = [tmp_path / f"p{i}.h5" for i in range(4)]
+    checkpoint = tmp_path / "group.ckpt"
+    with pytest.raises(RunInterrupted):
+        run_group(jobs, seeds, paths, checkpoint, options={}, stop_after_chunks=1)
+    assert checkpoint.exists() and not any(p.exists() for p in paths)
+    run_group(jobs, seeds, paths, checkpoint, options={})
+    assert not checkpoint.exists()
+    for i, path in enumerate(paths):
+        assert_same_run(read_run_file(path), point_run(out, i))
+
+
+def test_sharded_over_four_devices_equals_unsharded(pcm_job, vmapped_sweep, tmp_path):
+    """The same sweep in a process with 4 virtual CPU devices: the point axis is sharded over
+    them (checked there), and every point file equals the unsharded one."""
+    out, _ = vmapped_sweep
+    sharded = tmp_path / "sharded.h5"
+    script = textwrap.dedent(
+        f"""
+        import jax
+        assert len(jax.devices()) == 4, jax.devices()
+        from memxbar.runtime.sweep import parse_axis, run_sweep
+        from memxbar.runtime.sweep import batched
+        assert batched.point_axis_sharding(4) is not None
+        run_sweep({str(pcm_job)!r}, [parse_axis({SEEDS!r})], {str(sharded)!r}, progress=False)
+        """
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for i in range(4):
+        assert_same_run(point_run(sharded, i), point_run(out, i))
