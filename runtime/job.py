@@ -169,6 +169,9 @@ def job_from_text(text: str, source: str) -> AbstractJob:
     """A job from its YAML text (``source`` names it in errors)."""
     mapping = parse_yaml(text, source)
     kind = mapping.pop("kind", "rate")
+    # A sweep section says how `memxbar sweep` varies the job; a run is one point of it
+    # (memxbar.runtime.sweep.axes.sweep_section reads and checks it).
+    mapping.pop("sweep", None)
     try:
         cls = job_class(kind)
     except ValueError as err:

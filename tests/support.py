@@ -500,3 +500,37 @@ def clipped_normal_moments(mu, sigma):
     mean = mu * norm.cdf(a) + sigma * norm.pdf(a)
     second = (mu * mu + sigma * sigma) * norm.cdf(a) + mu * sigma * norm.pdf(a)
     return mean, second - mean * mean
+
+
+#: XLA compiles a program vmapped over B points with shape-dependent fusions: a float32 sum
+#: (the energy ledger's read energy, the per-step metric means over a batch) may then be
+#: reduced in another order than for one point, moving it by an ulp (2**-24 relative) now and
+#: then; a run's ledger accumulates a few hundred such sums, so 1e-6 (~17 ulp) bounds their
+#: drift with room. Everything the physics decides (pulses, conductances, weights, counters,
+#: accuracies) is compared bit for bit.
+ROUNDING_RTOL = 1e-6
+
+
+def assert_same_run(a, b) -> None:
+    """Two run records are the same run: weights, conductances, counters and accuracies equal;
+    energies and training metrics equal to float32 summation order (ROUNDING_RTOL)."""
+    import numpy as np
+
+    assert a.job_yaml == b.job_yaml
+    for name in a.weights:
+        np.testing.assert_array_equal(a.weights[name], b.weights[name])
+    for name in a.conductances:
+        np.testing.assert_array_equal(a.conductances[name], b.conductances[name])
+    sums = set(a.metrics) | {k for k in a.final if k.endswith("_J")}
+    assert {k: v for k, v in a.final.items() if k not in sums} == {
+        k: v for k, v in b.final.items() if k not in sums
+    }
+    assert set(a.final) == set(b.final)
+    for name in sums:
+        assert a.final[name] == approx(b.final[name], rel=ROUNDING_RTOL, abs=0)
+    for name, value in a.energy_attrs.items():
+        assert value == approx(b.energy_attrs[name], rel=ROUNDING_RTOL, abs=0)
+    for name in a.energy:
+        np.testing.assert_allclose(a.energy[name], b.energy[name], rtol=ROUNDING_RTOL, atol=0)
+    for name in a.metrics:
+        np.testing.assert_allclose(a.metrics[name], b.metrics[name], rtol=ROUNDING_RTOL, atol=0)

@@ -9,11 +9,19 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from support import REPO
+from support import REPO, job_mapping
 
 from memxbar.hw_configs import ConfigError
 from memxbar.runtime.job import job_from_text
-from memxbar.runtime.sweep import Axis, apply_override, parse_axis, point_job_text, sweep_points
+from memxbar.runtime.sweep import (
+    Axis,
+    apply_override,
+    merge_axes,
+    parse_axis,
+    point_job_text,
+    sweep_points,
+    sweep_section,
+)
 
 
 @pytest.mark.parametrize(
@@ -135,3 +143,53 @@ def test_sweep_file_round_trip_and_the_points_a_resume_compares(tmp_path):
     assert back.done.tolist() == [True, False]
     np.testing.assert_array_equal(back.final["test_accuracy"], [0.5, np.nan])
     np.testing.assert_array_equal(back.history[0]["step"], np.arange(3))
+
+
+SECTION = """\
+name: j
+seed: 3
+sweep:
+  over:
+    seed: 0:6:2
+    hardware.chip_overrides.periphery.adc.bits: [4, 8]
+    readout.learning_rate: 0.05,0.02
+  zip: [[hardware.chip_overrides.periphery.adc.bits, readout.learning_rate]]
+"""
+
+
+def test_a_sweep_section_gives_axes_and_zip_groups():
+    axes, zipped = sweep_section(SECTION, "job.yaml")
+    assert axes == [
+        Axis("seed", (0, 2, 4)),
+        Axis("hardware.chip_overrides.periphery.adc.bits", (4, 8)),
+        Axis("readout.learning_rate", (0.05, 0.02)),
+    ]
+    assert zipped == [("hardware.chip_overrides.periphery.adc.bits", "readout.learning_rate")]
+    assert len(sweep_points(axes, zipped)) == 3 * 2
+    assert sweep_section("name: j\n", "job.yaml") == ([], [])
+    # The command line's axes replace the file's of the same key and add the others.
+    merged = merge_axes(axes, [parse_axis("seed=7,8"), parse_axis("training.epochs=1,2")])
+    assert [a.key for a in merged] == [axes[0].key, axes[1].key, axes[2].key, "training.epochs"]
+    assert merged[0].values == (7, 8)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("sweep: [seed]", r"job.yaml: sweep: expected a mapping"),
+        ("sweep:\n  over: {seed: 0:0}", r"job.yaml: sweep.over.seed: .*empty"),
+        ("sweep:\n  over: {seed: [1, [2]]}", r"job.yaml: sweep.over.seed: values must be"),
+        ("sweep:\n  over: {seed: {a: 1}}", r"job.yaml: sweep.over.seed: expected a list"),
+        ("sweep:\n  over: {seed: [1]}\n  zip: seed", r"job.yaml: sweep.zip: expected a list"),
+        ("sweep:\n  every: {seed: [1]}", r"job.yaml: sweep: expected a mapping with 'over'"),
+    ],
+)
+def test_a_bad_sweep_section_is_refused_naming_the_key(section, message):
+    with pytest.raises(ValueError, match=message):
+        sweep_section(f"name: j\n{section}\n", "job.yaml")
+
+
+def test_a_run_of_a_job_with_a_sweep_section_is_one_point():
+    mapping = job_mapping("ideal") | {"sweep": {"over": {"seed": "0:4"}}}
+    job = job_from_text(yaml.safe_dump(mapping), "job.yaml")
+    assert job.seed == mapping["seed"]

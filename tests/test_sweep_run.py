@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import job_mapping, run_cli, write_yaml
+from support import assert_png, job_mapping, run_cli, write_yaml
 
 from memxbar.runtime.interrupt import RunInterrupted
 from memxbar.runtime.job import job_from_text
@@ -92,8 +92,10 @@ def test_cli_prints_the_table_and_refuses_bad_axes_in_one_line(tiny_job, swept, 
     assert [float(r.split()[1]) for r in rows] == pytest.approx(
         [whole.final["test_accuracy"][0], whole.final["test_accuracy"][2]], abs=5e-4
     )
-    # report shows a sweep file's table; it refuses to mix sweeps and runs.
-    report = run_cli("report", str(swept))
+    assert result.stdout.strip().splitlines()[-1] == f"wrote {tmp_path / 'cli_over_seeds.png'}"
+    assert_png(tmp_path / "cli_over_seeds.png")
+    # report shows a sweep file's table and draws its figures; it refuses sweeps and runs mixed.
+    report = run_cli("report", str(swept), "--no-plots")
     assert report.returncode == 0, report.stderr
     assert report.stdout.splitlines()[1].split()[:3] == [
         "seed",
@@ -101,6 +103,10 @@ def test_cli_prints_the_table_and_refuses_bad_axes_in_one_line(tiny_job, swept, 
         "test_accuracy",
     ]
     assert len(report.stdout.strip().splitlines()) == 2 + 4
+    drawn = run_cli("report", str(swept))
+    figure = swept.parent / "sweep_vs_readout.learning_rate.png"
+    assert drawn.stdout.strip().splitlines()[-1] == f"wrote {figure}"
+    assert_png(figure)
     mixed = run_cli("report", str(swept), str(point_folder(swept) / "point_0000.h5"))
     assert mixed.returncode == 2 and "not both" in mixed.stderr
     bad = run_cli("sweep", str(tiny_job), "--over", "seed=3:3", "-o", str(tmp_path / "x.h5"))

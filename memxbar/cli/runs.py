@@ -77,6 +77,7 @@ def _report(args) -> int:
     from ..runtime.report.comparison import format_comparison
     from ..runtime.report.plots import write_run_plots
     from ..runtime.report.summary import format_summary
+    from ..runtime.report.sweep_plots import write_sweep_plots
     from ..runtime.report.sweep_table import format_sweep_table
     from ..runtime.run_file import read_run_file
     from ..runtime.sweep import is_sweep_file, read_sweep_file
@@ -86,8 +87,12 @@ def _report(args) -> int:
     if sweeps:
         if len(sweeps) != len(paths):
             raise ValueError("report: give sweep files (memxbar sweep) or run files, not both")
-        tables = [format_sweep_table(read_sweep_file(p)) for p in paths]  # all checked first
-        print("\n\n".join(f"{p}:\n{t}" for p, t in zip(paths, tables, strict=True)))
+        swept = [read_sweep_file(p) for p in paths]  # every file checked before printing
+        for i, (path, record) in enumerate(zip(paths, swept, strict=True)):
+            print(("\n" if i else "") + f"{path}:\n{format_sweep_table(record)}")
+            if not args.no_plots:
+                for plot in write_sweep_plots(record, path.parent, prefix=f"{path.stem}_"):
+                    print(f"wrote {plot}")
         return 0
     records = [read_run_file(path) for path in paths]  # every file checked before printing
     for i, (path, record) in enumerate(zip(paths, records, strict=True)):

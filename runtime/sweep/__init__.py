@@ -6,7 +6,15 @@ points one after another in this process and :mod:`.sweep_file` writes their res
 HDF5 file.
 """
 
-from .axes import Axis, apply_override, parse_axis, point_job_text, sweep_points
+from .axes import (
+    Axis,
+    apply_override,
+    merge_axes,
+    parse_axis,
+    point_job_text,
+    sweep_points,
+    sweep_section,
+)
 from .local import point_folder, run_sweep
 from .sweep_file import SweepRecord, is_sweep_file, read_sweep_file, write_sweep_file
 
@@ -14,6 +22,8 @@ __all__ = [
     "Axis",
     "SweepRecord",
     "apply_override",
+    "merge_axes",
+    "sweep_section",
     "is_sweep_file",
     "parse_axis",
     "point_folder",

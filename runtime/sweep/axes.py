@@ -24,7 +24,15 @@ import yaml
 
 from ...hw_configs import parse_yaml
 
-__all__ = ["Axis", "parse_axis", "sweep_points", "apply_override", "point_job_text"]
+__all__ = [
+    "Axis",
+    "parse_axis",
+    "sweep_points",
+    "apply_override",
+    "point_job_text",
+    "sweep_section",
+    "merge_axes",
+]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RANGE = re.compile(r"^(-?\d+):(-?\d+)(?::(-?\d+))?$")
@@ -66,6 +74,56 @@ def parse_axis(text: str) -> Axis:
             raise ValueError(f"sweep axis {text!r}: the range {values.strip()} is empty")
         return Axis(key, tuple(range(start, stop, step)))
     return Axis(key, tuple(_scalar(v, key) for v in values.split(",")))
+
+
+def sweep_section(job_text: str, source: str) -> tuple[list[Axis], list[tuple[str, ...]]]:
+    """The axes and zip groups of a job file's ``sweep:`` section (none if it has none)::
+
+        sweep:
+          over:
+            seed: 0:8                                       # START:STOP[:STEP], or
+            hardware.chip_overrides.periphery.adc.bits: [4, 6, 8]   # a list, or "4,6,8"
+          zip: [[key1, key2]]                               # optional: paired axes
+
+    ``memxbar run`` ignores the section; errors name ``source`` and the key.
+    """
+    section = parse_yaml(job_text, source).get("sweep")
+    if section is None:
+        return [], []
+    if not isinstance(section, dict) or set(section) - {"over", "zip"}:
+        raise ValueError(f"{source}: sweep: expected a mapping with 'over' (and 'zip')")
+    over = section.get("over") or {}
+    if not isinstance(over, dict):
+        raise ValueError(f"{source}: sweep.over: expected a mapping of job key to values")
+    axes = []
+    for key, values in over.items():
+        where = f"{source}: sweep.over.{key}"
+        if isinstance(values, list):
+            if any(v is None or isinstance(v, dict | list) for v in values):
+                raise ValueError(f"{where}: values must be numbers, booleans or words")
+            text = None
+        elif isinstance(values, str | int):
+            text = f"{key}={values}"
+        else:
+            raise ValueError(f"{where}: expected a list, START:STOP[:STEP] or V1,V2,...")
+        try:
+            axes.append(Axis(str(key), tuple(values)) if text is None else parse_axis(text))
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+    groups = section.get("zip") or []
+    if not isinstance(groups, list) or not all(
+        isinstance(g, list) and all(isinstance(k, str) for k in g) for g in groups
+    ):
+        raise ValueError(f"{source}: sweep.zip: expected a list of lists of axis keys")
+    return axes, [tuple(g) for g in groups]
+
+
+def merge_axes(file_axes: list[Axis], given: list[Axis]) -> list[Axis]:
+    """The job file's axes with the ``given`` ones (the command line's) added; a given axis
+    replaces the file's axis of the same key, in place."""
+    by_key = {a.key: a for a in given}
+    merged = [by_key.pop(a.key, a) for a in file_axes]
+    return merged + [a for a in given if a.key in by_key]
 
 
 def sweep_points(axes: list[Axis], zipped: list[tuple[str, ...]] = ()) -> list[dict]:

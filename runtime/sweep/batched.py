@@ -28,8 +28,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..interrupt import RunInterrupted, stop_requested
-from ..loop import appended_history, run_fingerprint
+from ..interrupt import RunInterrupted, stop_if_requested, stop_requested
+from ..loop import appended_history, run_fingerprint, run_job
+from ..outputs import checkpoint_path
 from ..progress import Progress
 from ..run_file import RunRecord, write_run_file
 from ..vmapped import (
@@ -41,7 +42,7 @@ from ..vmapped import (
     unstack_tree,
 )
 
-__all__ = ["NotBatchable", "run_group", "seed_groups"]
+__all__ = ["NotBatchable", "run_group", "run_points", "seed_groups"]
 
 
 def seed_groups(points: list[dict], pending: list[int], max_size: int) -> list[list[int]]:
@@ -152,4 +153,25 @@ def run_group(
         write_run_file(path, record)
         records.append(record)
     checkpoint.unlink(missing_ok=True)
+    return records
+
+
+def run_points(
+    jobs: list, paths: list[Path], options: dict, *, checkpoint: Path, progress: bool = False
+) -> list[RunRecord]:
+    """Run the points ``jobs`` (one group of :func:`seed_groups`) into their run files
+    ``paths``: stacked under vmap when there are several and their kind allows it
+    (``checkpoint``: the group's), else one ordinary run after another (each resuming from
+    its own checkpoint)."""
+    if len(jobs) > 1:
+        seeds = [job.seed for job in jobs]
+        try:
+            return run_group(jobs, seeds, paths, checkpoint, options=options, progress=progress)
+        except NotBatchable:
+            pass
+    records = []
+    for job, path in zip(jobs, paths, strict=True):
+        stop_if_requested("between points: --resume to continue")
+        resume = checkpoint_path(path).exists()
+        records.append(run_job(job, path, resume=resume, progress=False, **options))
     return records

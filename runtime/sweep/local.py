@@ -20,12 +20,10 @@ from ...hw_configs.files import check_output_file
 from ...hw_configs.yaml_reader import read_text
 from ..interrupt import RunInterrupted, stop_if_requested
 from ..job import job_from_text
-from ..loop import run_job
-from ..outputs import checkpoint_path
 from ..progress import Progress
-from ..run_file import read_run_file
-from .axes import Axis, point_job_text, sweep_points
-from .batched import NotBatchable, run_group, seed_groups
+from ..run_file import read_run_file, write_run_file
+from .axes import Axis, merge_axes, point_job_text, sweep_points, sweep_section
+from .batched import run_points, seed_groups
 from .sweep_file import SweepRecord, read_sweep_file, stored_points, write_sweep_file
 
 __all__ = ["point_folder", "run_sweep", "describe_point"]
@@ -86,6 +84,7 @@ def run_sweep(
     progress: bool = True,
     stop_after_points: int | None = None,
     group_size: int = 64,
+    cluster=None,
     **options,
 ) -> SweepRecord:
     """Run every point of ``axes`` over the job ``job_path``; write the sweep file ``out``.
@@ -93,16 +92,24 @@ def run_sweep(
     Args:
         zipped: groups of axis keys that advance together (:func:`.axes.sweep_points`).
         resume / overwrite: continue an interrupted sweep / start again.
-        stop_after_points: stop (RunInterrupted) after this many points of this call, as an
-            interruption between points would.
+        stop_after_points: stop (RunInterrupted) once this many points of this call have
+            finished (whole groups), as an interruption between points would.
         group_size: at most this many points (differing only in ``seed``) run together under
             ``jax.vmap`` (:mod:`.batched`); 1 runs every point on its own.
+        cluster: a :class:`.cluster.DaskCluster` to run the groups on (None: here).
         options: run options of the job's kind (``data_dir``, ``epochs``, ...).
     """
     job_path = Path(job_path)
     out = check_output_file(out)
     text = read_text(job_path)
-    points = sweep_points(list(axes), list(zipped))
+    file_axes, file_zipped = sweep_section(text, str(job_path))
+    axes = merge_axes(file_axes, list(axes))
+    zipped = file_zipped + list(zipped)
+    if not axes:
+        raise ValueError(
+            f"{job_path}: nothing to sweep: give --over KEY=VALUES or a sweep: section"
+        )
+    points = sweep_points(axes, zipped)
     jobs = _point_jobs(job_path, text, points)
     unknown = sorted(set(options) - set(jobs[0].run_options))
     if unknown:
@@ -120,80 +127,58 @@ def run_sweep(
     _claim(out, record, resume=resume, overwrite=overwrite)
     folder = point_folder(out)
     paths = [folder / f"point_{i:04d}.h5" for i in range(len(points))]
-    runs = {}
-    for i, path in enumerate(paths):
-        if path.exists():  # finished in an earlier call (resume)
-            runs[i] = read_run_file(path)
-            if runs[i].job_yaml != jobs[i].text:
-                raise ValueError(f"--resume: {path} is not sweep point {i}'s run")
-    pending = [i for i in range(len(points)) if i not in runs]
-    groups = seed_groups(points, pending, max(1, group_size))
-    budget = _Budget(stop_after_points)
+    runs = _finished_runs(jobs, paths)
+    groups = seed_groups(points, [i for i in range(len(points)) if i not in runs], group_size)
+    execute = run_groups_here if cluster is None else cluster.run_groups
     name = f"sweep {job_path.stem}"
     with Progress(len(points), name=name, unit="point", initial=len(runs), enabled=progress) as bar:
-        for group in groups:
-            stop_if_requested(f"after {len(runs)} of {len(points)} points: --resume to continue")
-            budget.check(len(group))
-            bar.note(f"points {describe_group(points, group)}")
-            runs.update(_run_points(jobs, group, paths, folder, options, progress))
-            budget.spend(len(group))
+        ran = 0
+        for group, records in execute(jobs, groups, paths, options, progress=progress, bar=bar):
+            for i, run in zip(group, records, strict=True):
+                runs[i] = run
+                if not paths[i].exists():  # a cluster worker's run: written here
+                    write_run_file(paths[i], run)
             write_sweep_file(out, _collect(record, runs))
             bar.advance(len(group))
+            ran += len(group)
+            left = len(points) - len(runs)
+            if left and stop_after_points is not None and ran >= stop_after_points:
+                raise RunInterrupted(f"after {ran} points of this call: --resume to continue")
     record = _collect(record, runs)
     write_sweep_file(out, record)
     return record
 
 
-class _Budget:
-    """The test hook ``stop_after_points``: stop, as an interruption would, before a group
-    that would run more points than are left."""
-
-    def __init__(self, points: int | None):
-        self.left = points
-
-    def check(self, n: int) -> None:
-        if self.left is not None and n > self.left:
-            raise RunInterrupted("stopped between points (stop_after_points): --resume to continue")
-
-    def spend(self, n: int) -> None:
-        if self.left is not None:
-            self.left -= n
-
-
-def describe_group(points: list[dict], group: list[int]) -> str:
-    if len(group) == 1:
-        return f"{group[0]} ({describe_point(points[group[0]])})"
-    seeds = ",".join(str(points[i].get("seed", "")) for i in group)
-    rest = describe_point({k: v for k, v in points[group[0]].items() if k != "seed"})
-    return f"{group[0]}..{group[-1]} vmapped (seed={seeds}{', ' if rest else ''}{rest})"
-
-
-def _run_points(jobs, group, paths, folder, options, progress) -> dict:
-    """{point: run record} of ``group``'s points: stacked under vmap when they differ only
-    in the seed and their kind allows it, else one ordinary run after another."""
-    if len(group) > 1:
-        seeds = [jobs[i].seed for i in group]
-        checkpoint = folder / f"group_{group[0]:04d}.ckpt"
-        try:
-            records = run_group(
-                [jobs[i] for i in group],
-                seeds,
-                [paths[i] for i in group],
-                checkpoint,
-                options=options,
-                progress=progress,
-            )
-            return dict(zip(group, records, strict=True))
-        except NotBatchable:
-            pass
+def _finished_runs(jobs, paths) -> dict:
+    """{point: run record} of the points whose run files exist (an earlier call's)."""
     runs = {}
-    for i in group:
-        stop_if_requested("between points: --resume to continue")
-        path = paths[i]
-        runs[i] = run_job(
-            jobs[i], path, resume=checkpoint_path(path).exists(), progress=False, **options
-        )
+    for i, path in enumerate(paths):
+        if path.exists():
+            runs[i] = read_run_file(path)
+            if runs[i].job_yaml != jobs[i].text:
+                raise ValueError(f"--resume: {path} is not sweep point {i}'s run")
     return runs
+
+
+def run_groups_here(jobs, groups, paths, options, *, progress, bar):
+    """Run the groups in this process, one after another; yield (group, run records)."""
+    for group in groups:
+        stop_if_requested("between points: --resume to continue")
+        bar.note(f"points {describe_group([jobs[i] for i in group], group)}")
+        checkpoint = paths[group[0]].with_name(f"group_{group[0]:04d}.ckpt")
+        members = [jobs[i] for i in group]
+        records = run_points(
+            members, [paths[i] for i in group], options, checkpoint=checkpoint, progress=progress
+        )
+        yield group, records
+
+
+def describe_group(jobs: list, group: list[int]) -> str:
+    """E.g. ``4..7 vmapped (seeds 0,1,2,3)`` or ``5 (seed 1)``."""
+    seeds = ",".join(str(job.seed) for job in jobs)
+    if len(group) == 1:
+        return f"{group[0]} (seed {seeds})"
+    return f"{group[0]}..{group[-1]} vmapped (seeds {seeds})"
 
 
 def _collect(record: SweepRecord, runs: dict) -> SweepRecord:
