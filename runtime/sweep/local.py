@@ -164,7 +164,7 @@ def run_groups_here(jobs, groups, paths, options, *, progress, bar):
     """Run the groups in this process, one after another; yield (group, run records)."""
     for group in groups:
         stop_if_requested("between points: --resume to continue")
-        bar.note(f"points {describe_group([jobs[i] for i in group], group)}")
+        bar.note(describe_group([jobs[i] for i in group], group))
         checkpoint = paths[group[0]].with_name(f"group_{group[0]:04d}.ckpt")
         members = [jobs[i] for i in group]
         records = run_points(
@@ -174,11 +174,11 @@ def run_groups_here(jobs, groups, paths, options, *, progress, bar):
 
 
 def describe_group(jobs: list, group: list[int]) -> str:
-    """E.g. ``4..7 vmapped (seeds 0,1,2,3)`` or ``5 (seed 1)``."""
+    """E.g. ``4 points vmapped (seeds 0,1,2,3)`` or ``point 5 (seed 1)``."""
     seeds = ",".join(str(job.seed) for job in jobs)
     if len(group) == 1:
-        return f"{group[0]} (seed {seeds})"
-    return f"{group[0]}..{group[-1]} vmapped (seeds {seeds})"
+        return f"point {group[0]} (seed {seeds})"
+    return f"{len(group)} points vmapped (seeds {seeds})"
 
 
 def _collect(record: SweepRecord, runs: dict) -> SweepRecord:
