@@ -85,7 +85,7 @@ def _vector_costs(program: Program, block: Block) -> tuple[float, float, float, 
     )
     devices = 2 * chip.tile.devices_per_side * block.rows * block.cols
     dac = block.rows * periphery.dac.energy_J
-    adc = block.cols * periphery.adc.energy_J
+    adc = block.cols * periphery.adc.conversion_energy_J
     latency = (
         periphery.read_pulse_s
         + math.ceil(block.cols / periphery.adc.per_tile) * periphery.adc.conversion_s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
-from ..hw_configs import param
+from ..hw_configs import InvalidParameter, param
 
 __all__ = ["DAC", "ADC", "quantise", "MAX_BITS"]
 
@@ -58,11 +58,35 @@ class ADC(eqx.Module):
         static=True,
     )
     output_range: float = param("full scale in units of (input_range · w_max)", gt=0.0)
-    energy_J: float = param("energy per conversion, J", ge=0.0)
     conversion_s: float = param("time of one conversion, s", gt=0.0)
     per_tile: int = param(
         "ADCs per tile, at most one per column; columns share them in turn", ge=1, static=True
     )
+    energy_J: float | None = param(
+        "energy per conversion, J, whatever the resolution (or give walden_fom_J)",
+        ge=0.0,
+        default=None,
+    )
+    walden_fom_J: float | None = param(
+        "Walden figure of merit, J per conversion step: a conversion costs FoM · 2^bits, so "
+        "the energy follows the resolution (or give energy_J)",
+        ge=0.0,
+        default=None,
+    )
+
+    def __check_init__(self):
+        if (self.energy_J is None) == (self.walden_fom_J is None):
+            given = "both" if self.energy_J is not None else "neither"
+            raise InvalidParameter(
+                "energy_J", f"give the energy per conversion or walden_fom_J, not {given}"
+            )
+
+    @property
+    def conversion_energy_J(self) -> float:
+        """Energy of one conversion, J: ``energy_J``, or FoM · 2^bits (Walden)."""
+        if self.energy_J is not None:
+            return self.energy_J
+        return self.walden_fom_J * 2.0**self.bits
 
     def convert(self, y_normalised):
         """Quantise outputs in full-scale units of (input_range · w_max); saturates."""

@@ -161,7 +161,7 @@ class PCMTile(AbstractTile):
         cost = dict(
             read=self.device.energy.read_J(view.total_S),
             dac=self.rows * self.periphery.dac.energy_J,
-            adc=2 * self.cols * self.periphery.adc.energy_J,
+            adc=2 * self.cols * self.periphery.adc.conversion_energy_J,
             device_reads=self.devices.g_prog_S.size,
             dac_conversions=self.rows,
             adc_conversions=2 * self.cols,
@@ -188,7 +188,7 @@ class PCMTile(AbstractTile):
         tile = tile._book(
             read=self.device.energy.read_J(jnp.sum((v * v) @ in_total)),
             dac=driven * dac.energy_J,
-            adc=vectors * n_out * self.periphery.adc.energy_J,
+            adc=vectors * n_out * self.periphery.adc.conversion_energy_J,
             mvm_vectors=vectors,
             device_reads=driven * n_out * 2 * self.devices_per_side,
             dac_conversions=driven,
@@ -245,7 +245,7 @@ class PCMTile(AbstractTile):
         tile = tile._book(
             read=self.device.energy.read_J(view.total_S),
             dac=self.rows * self.periphery.dac.energy_J,
-            adc=self.rows * self.cols * adc.energy_J,
+            adc=self.rows * self.cols * adc.conversion_energy_J,
             device_reads=self.devices.g_prog_S.size,
             dac_conversions=self.rows,
             adc_conversions=self.rows * self.cols,
@@ -383,7 +383,7 @@ class PCMTile(AbstractTile):
         tile, cost = self._reprogram(saturated, W, t, key=k_write)
         refresh_J = (
             self.device.energy.read_J(jnp.sum(g))
-            + self.rows * self.cols * self.periphery.adc.energy_J
+            + self.rows * self.cols * self.periphery.adc.conversion_energy_J
             + cost["reset"]
             + cost["set"]
             + cost["read"]

@@ -135,7 +135,7 @@ class VolatileTile(AbstractFastTile):
                 jnp.einsum("br,brc->", v * v, self.g_S[:, 0] + self.g_S[:, 1])
             ),
             dac=driven * dac.energy_J,
-            adc=batch * self.cols * adc.energy_J,
+            adc=batch * self.cols * adc.conversion_energy_J,
             mvm_vectors=batch,
             device_reads=driven * self.cols * 2,
             dac_conversions=driven,
@@ -154,7 +154,7 @@ class VolatileTile(AbstractFastTile):
         tile = self._book(
             read=self._read_energy_J(jnp.sum(self.g_S)),
             dac=batch * self.rows * p.dac.energy_J,
-            adc=batch * self.rows * self.cols * adc.energy_J,
+            adc=batch * self.rows * self.cols * adc.conversion_energy_J,
             device_reads=self.g_S.size,
             dac_conversions=batch * self.rows,
             adc_conversions=batch * self.rows * self.cols,

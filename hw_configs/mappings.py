@@ -63,6 +63,8 @@ def describe(obj: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
 
 
 def _pretty(value: Any, unit: str) -> tuple[str, str]:
+    if value is None:  # an optional parameter not given (another one stands for it)
+        return "-", ""
     if isinstance(value, tuple):
         # One prefix for the whole list, chosen from its largest entry.
         largest = max(value, key=abs)

@@ -227,13 +227,13 @@ def assert_counted_energy(record) -> dict[str, float]:
     assert energy["set"] == approx(f["set_pulses"] * device.set_pulse_J, rel=1e-5)
     assert energy["reset"] == approx(f["reset_pulses"] * device.reset_pulse_J, rel=1e-5)
     assert energy["dac"] == approx(f["dac_conversions"] * periphery.dac.energy_J, rel=1e-5)
-    assert energy["adc"] == approx(f["adc_conversions"] * periphery.adc.energy_J, rel=1e-5)
+    assert energy["adc"] == approx(f["adc_conversions"] * periphery.adc.conversion_energy_J, rel=1e-5)
     assert (energy["read"] > 0) == (f["device_reads"] > 0)
     assert energy["read"] <= f["device_reads"] * read_max
     fixed = (
         f["refresh_set_pulses"] * device.set_pulse_J
         + f["refresh_reset_pulses"] * device.reset_pulse_J
-        + f["refresh_adc_conversions"] * periphery.adc.energy_J
+        + f["refresh_adc_conversions"] * periphery.adc.conversion_energy_J
     )
     refresh_reads = energy["refresh"] - fixed
     assert -1e-5 * energy["refresh"] <= refresh_reads <= f["refresh_device_reads"] * read_max

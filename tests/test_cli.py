@@ -91,7 +91,8 @@ def test_chips_list_and_show(capsys):
     table = {line.split()[0]: line.split()[1:3] for line in lines[2:]}
     assert table["tile.count"][0] == "64"
     assert table["periphery.read_pulse_s"] == ["250", "ns"]
-    assert table["periphery.adc.energy_J"] == ["2.56", "pJ"]
+    assert table["periphery.adc.walden_fom_J"] == ["10", "fJ"]
+    assert table["periphery.adc.energy_J"][0] == "-"  # the FoM stands for it
     assert table["update.g_weight_max_S"] == ["8", "µS"]
     assert table["clock_Hz"] == ["1", "GHz"]
     assert "description" not in table

@@ -52,6 +52,8 @@ def make_chip(**changes) -> ChipSpec:
             mapping[section][name] = value
         elif section in ("dac", "adc"):
             mapping["periphery"][section][name] = value
+            if key == "adc_energy_J":  # a fixed energy per conversion replaces the preset's FoM
+                mapping["periphery"]["adc"]["walden_fom_J"] = None
         else:
             mapping["periphery"][key] = value
     return build(ChipSpec, mapping)

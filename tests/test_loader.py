@@ -476,3 +476,30 @@ def test_format_si(value, unit, text):
     assert format_si(value, unit) == text
     if unit == "J":
         assert format_joules(value) == text
+
+
+def test_adc_energy_follows_its_resolution_by_the_walden_figure_of_merit(tmp_path):
+    """pcm_256 states its ADC by a Walden FoM (10 fJ per conversion step): a conversion costs
+    FoM · 2^bits, so overriding the bits rescales the energy; a fixed energy_pJ does not."""
+    from memxbar.crossbar import load_chip
+
+    fom = load_chip("pcm_256").periphery.adc.walden_fom_J
+    assert fom == approx(10e-15, rel=1e-12)
+    for bits in (4, 6, 8):
+        adc = load_chip("pcm_256", {"periphery.adc.bits": bits}).periphery.adc
+        assert adc.conversion_energy_J == approx(fom * 2**bits, rel=1e-12)
+    assert load_chip("pcm_256").periphery.adc.conversion_energy_J == approx(2.56e-12, rel=1e-12)
+    text = (resources.files("memxbar.hw_configs") / "chips" / "pcm_256.yaml").read_text()
+    fixed = text.replace("walden_fom_fJ: 10.0", "energy_pJ: 3.0")
+    (tmp_path / "fixed.yaml").write_text(fixed)
+    for bits in (4, 8):
+        adc = load_chip(tmp_path / "fixed.yaml", {"periphery.adc.bits": bits}).periphery.adc
+        assert adc.conversion_energy_J == approx(3e-12, rel=1e-12)
+    both = text.replace("walden_fom_fJ: 10.0", "walden_fom_fJ: 10.0\n    energy_pJ: 3.0")
+    (tmp_path / "both.yaml").write_text(both)
+    with pytest.raises(ConfigError, match=r"both.yaml.*periphery\.adc\.energy_pJ.*not both"):
+        load_chip(tmp_path / "both.yaml")
+    neither = text.replace("walden_fom_fJ: 10.0", "")
+    (tmp_path / "neither.yaml").write_text(neither)
+    with pytest.raises(ConfigError, match=r"periphery\.adc\.energy_J.*not neither"):
+        load_chip(tmp_path / "neither.yaml")

@@ -488,7 +488,7 @@ def test_program_yaml_writes_the_numbers_the_presets_state(tmp_path, program):
         "conversion_s: 1.0e-08",
         "g_weight_max_S: 8.0e-06",
         "pulse_step_S: 6.0e-07",
-        "energy_J: 2.56e-12",
+        "walden_fom_J: 1.0e-14",
         "g_max_S: 2.5e-05",
         "clock_Hz: 1.0e+09",
         "endurance_cycles: 1.0e+08",
