@@ -80,6 +80,14 @@ def _kahan(total, error, increment):
     return t, (t - total) - y
 
 
+#: How :meth:`EnergyLedger.add` fails on a negative increment inside compiled code, read when
+#: it is traced: "default" raises (equinox's ``error_if``, a host callback), "nan" books NaN
+#: instead (every energy figure then reads NaN). JAX cannot store a program that holds a host
+#: callback in its persistent compilation cache; ``runtime/compilation_cache.py`` selects
+#: "nan" while the command line runs with the cache on.
+CHECKS = ["default"]
+
+
 class EnergyLedger(eqx.Module):
     """Joules per category and event counters; additive, never negative, a pytree.
 
@@ -114,8 +122,13 @@ class EnergyLedger(eqx.Module):
             [jnp.asarray(increments.get(k, 0.0), jnp.float32) for k in ENERGY_CATEGORIES]
         )
         c_inc = jnp.stack([jnp.asarray(increments.get(k, 0.0), jnp.float32) for k in COUNTERS])
-        e_inc = eqx.error_if(e_inc, jnp.any(e_inc < 0), "negative energy booked in the ledger")
-        c_inc = eqx.error_if(c_inc, jnp.any(c_inc < 0), "negative count booked in the ledger")
+        mode = CHECKS[0]
+        e_inc = eqx.error_if(
+            e_inc, jnp.any(e_inc < 0), "negative energy booked in the ledger", on_error=mode
+        )
+        c_inc = eqx.error_if(
+            c_inc, jnp.any(c_inc < 0), "negative count booked in the ledger", on_error=mode
+        )
         joules, joules_err = _kahan(self.joules, self.joules_err, e_inc)
         counts, counts_err = _kahan(self.counts, self.counts_err, c_inc)
         return EnergyLedger(joules, joules_err, counts, counts_err)

@@ -286,9 +286,12 @@ class PCMTile(AbstractTile):
         tile = tile._book(**program_cost(self.device.energy, targets, True))
         return tile.calibrate(t, key=k_cal)
 
-    def _apply_pulses(self, n_sides, t, key):
-        """Fire pulse counts (2, rows, cols) at the arbiter's device of each side."""
-        devices = fire_at_device(self.device, self.devices, self.arbiter, n_sides, t, key=key)
+    def _apply_pulses(self, n_sides, t, key, *, one_sided: bool = False):
+        """Fire pulse counts (2, rows, cols) at the arbiter's device of each side
+        (``one_sided``: no pair has pulses on both sides, see :func:`fire_at_device`)."""
+        devices = fire_at_device(
+            self.device, self.devices, self.arbiter, n_sides, t, key=key, one_sided=one_sided
+        )
         arbiter = (self.arbiter + 1) % self.devices_per_side
         return eqx.tree_at(lambda s: s.arbiter, self._with_devices(devices), arbiter)
 
@@ -325,8 +328,12 @@ class PCMTile(AbstractTile):
             stochastic=scheme == "stochastic",
             key=k_round,
         )
+        # Materialised once: XLA would otherwise fuse the rounding's random numbers into each
+        # of the counts' consumers (the pulse loop and the ledger's sums) and draw them 4 times.
+        n = jax.lax.optimization_barrier(n)
         latency = self.rows * jnp.max(n) * self.update_config.set_pulse_s
-        return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
+        # Rounded counts pulse one side of a pair only (the sign of its change).
+        return self._apply_pulses(n, t, k_pulse, one_sided=True)._book_update(n, latency)
 
     def update_outer(self, x, d, t, *, key, scale=1.0):
         """Apply dW = scale * sum_b outer(x_b, d_b), in parallel when the scheme is pulse_train."""

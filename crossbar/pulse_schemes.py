@@ -22,10 +22,15 @@ from ..devices.random import uniform_elementwise
 __all__ = ["fire_at_device", "rounded_pulses", "pulse_train_pulses"]
 
 
-def fire_at_device(device, devices, index, n_sides, t, *, key):
+def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool = False):
     """Fire pulse counts (2, rows, cols) at device ``index`` (of N) of each side of every pair.
 
     ``devices`` are the (2, N, rows, cols) states of model ``device``; returns the new states.
+    ``one_sided``: the caller promises that no pair has pulses on both sides (rounded
+    updates: a change has one sign). Then the pulsed side of each pair is gathered into one
+    (rows, cols) array and only that is pulsed, which halves the random numbers and the
+    per-device arithmetic of an update (benchmarks/README.md: an update's cost is its pulse
+    loop over the devices). The pulsed devices follow the same statistics either way.
     """
 
     def select(a):
@@ -34,8 +39,18 @@ def fire_at_device(device, devices, index, n_sides, t, *, key):
     def place(full, part):
         return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
 
-    chosen = device.set_pulses(jax.tree.map(select, devices), n_sides, t, key=key)
-    return jax.tree.map(place, devices, chosen)
+    chosen = jax.tree.map(select, devices)
+    if not one_sided:
+        return jax.tree.map(place, devices, device.set_pulses(chosen, n_sides, t, key=key))
+    # Side 0 where it has pulses, else side 1 (which then has pulses or none at all).
+    up = n_sides[0] > 0
+    pulsed = jax.tree.map(lambda a: jnp.where(up, a[0], a[1]), chosen)
+    fired = device.set_pulses(pulsed, jnp.where(up, n_sides[0], n_sides[1]), t, key=key)
+
+    def merge(old, new):
+        return jnp.stack([jnp.where(up, new, old[0]), jnp.where(up, old[1], new)])
+
+    return jax.tree.map(place, devices, jax.tree.map(merge, chosen, fired))
 
 
 def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):

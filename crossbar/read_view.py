@@ -57,6 +57,9 @@ class ReadView(eqx.Module):
     ) -> ReadView:
         """The view of ``devices`` (2, N, rows, cols) of model ``device`` at chip time t (s)."""
         g_mean, relative_sigma = device.read_statistics(devices, t)
+        # Materialised once: XLA would otherwise fuse the drift's logarithm and exponential
+        # into each of the view's sums and compute them several times per device.
+        g_mean, relative_sigma = jax.lax.optimization_barrier((g_mean, relative_sigma))
         return cls.of_conductances(g_mean, relative_sigma, wire_resistance_Ohm)
 
     @classmethod

@@ -123,6 +123,43 @@ class TiledMatrix(AbstractTile):
     def _replace(self, blocks) -> TiledMatrix:
         return eqx.tree_at(lambda s: s.blocks, self, tuple(blocks))
 
+    def _alike(self) -> list[list[int]]:
+        """The blocks in groups that one vmapped call can run: equal kind, shape and
+        non-array fields (settings), in order of first appearance."""
+        groups: dict = {}
+        for n, tile in enumerate(self.blocks):
+            static = eqx.partition(tile, eqx.is_array)[1]
+            leaves, treedef = jax.tree.flatten(static)
+            shapes = tuple(jnp.shape(a) for a in jax.tree.leaves(eqx.filter(tile, eqx.is_array)))
+            groups.setdefault((treedef, tuple(map(repr, leaves)), shapes), []).append(n)
+        return list(groups.values())
+
+    def _map_alike(self, fn, key):
+        """``fn(tile, key)`` of every block (one key of ``key`` per block, as :meth:`_grid`
+        splits them) → the results, in block order.
+
+        Blocks of one shape run as one ``eqx.filter_vmap`` call over their stacked states:
+        the program holds one copy of ``fn`` per block shape instead of one per block (XLA
+        compile time grows with the copies: a 784 × 2000 layer is 32 blocks but 4 shapes;
+        benchmarks/README.md). Stacking copies the blocks' states, so this serves the rare
+        operations (refresh), not the per-step ones.
+        """
+        keys = jax.random.split(key, len(self.blocks))
+        out = [None] * len(self.blocks)
+        for members in self._alike():
+            if len(members) == 1:
+                (n,) = members
+                out[n] = fn(self.blocks[n], keys[n])
+                continue
+            stacked = jax.tree.map(
+                lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0],
+                *(self.blocks[n] for n in members),
+            )
+            batched = eqx.filter_vmap(fn)(stacked, keys[jnp.asarray(members)])
+            for i, n in enumerate(members):
+                out[n] = jax.tree.map(lambda a, i=i: a[i] if eqx.is_array(a) else a, batched)
+        return out
+
     def _read(self, inputs, t, key, transpose: bool):
         """Each block reads its slice of the inputs; partial sums are added digitally."""
         n_in, n_out = (self.cols, self.rows) if transpose else (self.rows, self.cols)
@@ -190,7 +227,7 @@ class TiledMatrix(AbstractTile):
         )
 
     def refresh(self, t, *, key):
-        return self._replace(tile.refresh(t, key=k) for tile, _, _, k in self._grid(key))
+        return self._replace(self._map_alike(lambda tile, k: tile.refresh(t, key=k), key))
 
     def with_drift_compensation(self, enabled: bool):
         return self._replace(tile.with_drift_compensation(enabled) for tile in self.blocks)

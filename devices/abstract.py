@@ -13,7 +13,7 @@ from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
 from .programming_noise import ProgrammingNoise
-from .random import normal_elementwise
+from .random import normal_elementwise, normal_pair_elementwise
 from .read_noise import ReadNoise
 from .state import HEALTHY, STUCK_RESET, STUCK_SET, WORN_OUT, DeviceState
 
@@ -95,16 +95,15 @@ class AbstractDevice(eqx.Module):
         the device's window. A fresh drift exponent is drawn for the target conductance. Only
         devices where ``mask`` is true are written (all when ``mask`` is None).
         """
-        k_prog, k_nu = jax.random.split(key)
         shape = state.shape
         target = jnp.clip(
             jnp.broadcast_to(jnp.asarray(g_target, jnp.float32), shape),
             self.conductance.g_min_S,
             state.g_max_S,
         )
-        noise = self.programming_noise.sigma_S(target) * normal_elementwise(k_prog, shape)
-        g_new = jnp.maximum(target + noise, 0.0)
-        nu_z = normal_elementwise(k_nu, shape)
+        # Programming noise and the drift draw: the two words of one cipher call per device.
+        xi, nu_z = normal_pair_elementwise(key, shape)
+        g_new = jnp.maximum(target + self.programming_noise.sigma_S(target) * xi, 0.0)
         nu = self.drift.nu(target, nu_z)
         written = state.healthy if mask is None else state.healthy & mask
         touched = jnp.ones(shape, bool) if mask is None else jnp.broadcast_to(mask, shape)

@@ -13,7 +13,7 @@ from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
 from .programming_noise import ProgrammingNoise
-from .random import normal_elementwise
+from .random import normal_elementwise, normal_pair_elementwise
 from .read_noise import ReadNoise
 from .reset_response import ResetResponse
 from .set_response import CumulativeSet
@@ -59,7 +59,11 @@ class PulsePCM(AbstractDevice):
         return self.reset_response.g_reset_S
 
     def _reset_conductance(self, shape, key):
-        spread = self.reset_response.relative_spread * normal_elementwise(key, shape)
+        return self._reset_level(normal_elementwise(key, shape))
+
+    def _reset_level(self, xi):
+        """Conductance (S) after a RESET for standard-normal draws ``xi``."""
+        spread = self.reset_response.relative_spread * xi
         return jnp.maximum(self.reset_response.g_reset_S * (1.0 + spread), 0.0)
 
     def _fabricate(self, shape, *, key):
@@ -85,18 +89,23 @@ class PulsePCM(AbstractDevice):
         decay = self.set_response.memory_decay()
         g0 = self.drifted(state, t)
 
-        def one_pulse(i, carry):
-            g, memory = carry
+        def one_pulse(i, g, memory, xi):
             active = healthy & (i < n)
             memory_next = memory * decay
             mean = self.set_response.increment_mean_S(g, memory_next)
             std = self.set_response.increment_std_S(g, memory_next)
-            step = mean + std * normal_elementwise(jax.random.fold_in(key, i), shape)
-            g_next = jnp.clip(g + state.step_scale * step, 0.0, state.g_max_S)
+            g_next = jnp.clip(g + state.step_scale * (mean + std * xi), 0.0, state.g_max_S)
             return jnp.where(active, g_next, g), jnp.where(active, memory_next, memory)
 
+        def two_pulses(k, carry):
+            # Pulses 2k and 2k + 1 draw their increments from the two words of one cipher
+            # call per device: half the random-number cost of a pulse (the cost of an update).
+            xi_even, xi_odd = normal_pair_elementwise(jax.random.fold_in(key, k), shape)
+            carry = one_pulse(2 * k, *carry, xi_even)
+            return one_pulse(2 * k + 1, *carry, xi_odd)
+
         n_max = jnp.max(n) if n.size else jnp.int32(0)
-        g, memory = jax.lax.fori_loop(0, n_max, one_pulse, (g0, state.pulse_memory))
+        g, memory = jax.lax.fori_loop(0, (n_max + 1) // 2, two_pulses, (g0, state.pulse_memory))
         written = healthy & (n > 0)
         nu = self.drift.nu(g, state.nu_z)
         state = self.record_write(state, written, g, t, nu=nu, nu_z=state.nu_z, pulse_memory=memory)
@@ -111,9 +120,9 @@ class PulsePCM(AbstractDevice):
         """
         shape = state.shape
         mask = jnp.broadcast_to(jnp.asarray(mask, bool), shape)
-        k_g, k_nu = jax.random.split(key)
-        g = self._reset_conductance(shape, k_g)
-        nu_z = normal_elementwise(k_nu, shape)
+        # The level and the drift draw from the two words of one cipher call per device.
+        xi, nu_z = normal_pair_elementwise(key, shape)
+        g = self._reset_level(xi)
         written = state.healthy & mask
         state = self.record_write(
             state, written, g, t, nu=self.drift.nu(g, nu_z), nu_z=nu_z, pulse_memory=1.0

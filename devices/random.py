@@ -27,6 +27,7 @@ __all__ = [
     "key_words",
     "normal16",
     "normal_elementwise",
+    "normal_pair_elementwise",
     "threefry2x32",
     "uniform24",
     "uniform_elementwise",
@@ -84,17 +85,29 @@ def normal16(key, shape, dtype=jnp.float32):
     return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype).reshape(shape)
 
 
-def _elementwise_words(key, shape):
-    """One 32-bit cipher word per element of ``shape``, a function of the key and the
-    element's row-major flat index only."""
+def _elementwise_word_pair(key, shape):
+    """Two 32-bit cipher words per element of ``shape`` (one cipher call), functions of the
+    key and the element's row-major flat index only."""
     k0, k1 = key_words(key)
     index = jnp.zeros(shape, jnp.uint32)
     stride = 1
     for axis in reversed(range(len(shape))):
         index = index + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
         stride *= shape[axis]
-    a, _ = threefry2x32(k0, k1, index, jnp.zeros_like(index))
-    return a
+    return threefry2x32(k0, k1, index, jnp.zeros_like(index))
+
+
+def _elementwise_words(key, shape):
+    """One 32-bit cipher word per element of ``shape``, a function of the key and the
+    element's row-major flat index only."""
+    return _elementwise_word_pair(key, shape)[0]
+
+
+def _normal_of_word(a, dtype):
+    # 23 bits: (k + 0.5) 2^-22 − 1 is exact in float32 for k < 2^23, so u < 1 strictly
+    # (with 24 bits the largest k rounds to u = 1 and erf_inv gives inf, 1 sample in 2^24).
+    u = ((a >> 9).astype(jnp.float32) + 0.5) * (2.0 / (1 << 23)) - 1.0  # uniform in (-1, 1)
+    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
 
 
 def normal_elementwise(key, shape, dtype=jnp.float32):
@@ -106,11 +119,16 @@ def normal_elementwise(key, shape, dtype=jnp.float32):
     per element on CPU. Outside loops :func:`normal16` is the cheaper of the two. The tails end
     at ±5.3 σ (probability 2^-23).
     """
-    a = _elementwise_words(key, tuple(shape))
-    # 23 bits: (k + 0.5) 2^-22 − 1 is exact in float32 for k < 2^23, so u < 1 strictly
-    # (with 24 bits the largest k rounds to u = 1 and erf_inv gives inf, 1 sample in 2^24).
-    u = ((a >> 9).astype(jnp.float32) + 0.5) * (2.0 / (1 << 23)) - 1.0  # uniform in (-1, 1)
-    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+    return _normal_of_word(_elementwise_words(key, tuple(shape)), dtype)
+
+
+def normal_pair_elementwise(key, shape, dtype=jnp.float32):
+    """Two independent arrays of standard normal samples of ``shape`` from one cipher call
+    per element: :func:`normal_elementwise` spends only one of the two 32-bit words a
+    Threefry-2x32 call gives. Fuses into its consumer inside loops likewise; the first array
+    equals ``normal_elementwise(key, shape)``."""
+    a, b = _elementwise_word_pair(key, tuple(shape))
+    return _normal_of_word(a, dtype), _normal_of_word(b, dtype)
 
 
 def uniform_elementwise(key, shape):

@@ -11,11 +11,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_folders(tmp_path_factory):
-    """Every test sees an empty per-user data folder ($XDG_DATA_HOME/memxbar) and no download
-    mirror, so none reads data its developer fetched, writes to their home or goes online."""
+    """Every test sees an empty per-user data folder ($XDG_DATA_HOME/memxbar), an empty
+    compilation cache ($XDG_CACHE_HOME/memxbar/jax) and no download mirror, so none reads data
+    its developer fetched, writes to their home or goes online."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg_data_home")))
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache_home")))
         patch.delenv("MEMXBAR_DATA_MIRROR", raising=False)
+        patch.delenv("MEMXBAR_COMPILATION_CACHE", raising=False)
         yield
 
 

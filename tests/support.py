@@ -227,7 +227,9 @@ def assert_counted_energy(record) -> dict[str, float]:
     assert energy["set"] == approx(f["set_pulses"] * device.set_pulse_J, rel=1e-5)
     assert energy["reset"] == approx(f["reset_pulses"] * device.reset_pulse_J, rel=1e-5)
     assert energy["dac"] == approx(f["dac_conversions"] * periphery.dac.energy_J, rel=1e-5)
-    assert energy["adc"] == approx(f["adc_conversions"] * periphery.adc.conversion_energy_J, rel=1e-5)
+    assert energy["adc"] == approx(
+        f["adc_conversions"] * periphery.adc.conversion_energy_J, rel=1e-5
+    )
     assert (energy["read"] > 0) == (f["device_reads"] > 0)
     assert energy["read"] <= f["device_reads"] * read_max
     fixed = (

@@ -12,6 +12,7 @@ from memxbar.devices.random import (
     key_words,
     normal16,
     normal_elementwise,
+    normal_pair_elementwise,
     uniform24,
     uniform_elementwise,
 )
@@ -75,6 +76,21 @@ def test_elementwise_samples_are_independent_across_positions_and_keys():
     assert abs(np.corrcoef(z, z_next)[0, 1]) < 5 / math.sqrt(N)
     grid = np.asarray(normal_elementwise(key, (N // 100, 100)))
     np.testing.assert_array_equal(grid.ravel(), z.astype(np.float32))
+
+
+def test_pair_samples_are_two_independent_standard_normals():
+    # The two words of one cipher call: each array N(0, 1), the two uncorrelated at the same
+    # position (also in their squares: no dependence through the magnitude), the first equal
+    # to normal_elementwise's.
+    key = jax.random.key(11)
+    a, b = (np.asarray(z, np.float64) for z in normal_pair_elementwise(key, (N,)))
+    for z in (a, b):
+        assert abs(z.mean()) < 5 / math.sqrt(N)
+        assert abs(z.var() - 1.0) < 5 * math.sqrt(2 / N)
+        assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(a, b)[0, 1]) < 5 / math.sqrt(N)
+    assert abs(np.corrcoef(a * a, b * b)[0, 1]) < 5 / math.sqrt(N)
+    np.testing.assert_array_equal(a, np.asarray(normal_elementwise(key, (N,)), np.float64))
 
 
 def test_cipher_is_jax_threefry():

@@ -1011,3 +1011,28 @@ def test_bad_chip_yaml_names_file_and_key(tmp_path, old, new, key):
     assert isinstance(info.value, ValueError)
     with pytest.raises(ValueError, match=str(Path(path).name)):
         PCMTile.create(str(path), key=K(97), rows=2, cols=2)
+
+
+def test_tiled_refresh_of_alike_blocks_in_one_vmap_equals_block_by_block():
+    # 9 × 7 on tiles of 4 × 3: blocks of 4×3 (4 of them), 4×1 (2), 1×3 (2) and 1×1, one
+    # setting: one vmapped refresh per shape. Each block must get what its own refresh with
+    # its own key gives (to float rounding: XLA fuses the batched program differently).
+    def block(n, rows, cols):
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        return create(CHIP, key=K(n), rows=shape[0], cols=shape[1], w_max=0.5)
+
+    matrix = TiledMatrix.build(9, 7, 4, 3, block)
+    assert [len(group) for group in matrix._alike()] == [4, 2, 2, 1]
+    # Both sides pulsed up to near saturation, so that many pairs qualify for a refresh.
+    update = jax.jit(lambda m, dw, t, k: m.update(dw, t, key=k))  # compiled once, not op by op
+    for i in range(12):
+        matrix = update(matrix, jnp.full((9, 7), 0.2 * (-1) ** i), 1.0 + i, K(100 + i))
+    key, t = K(7), 20.0
+    grouped = jax.jit(lambda m: m.refresh(t, key=key))(matrix)
+    alone = jax.jit(lambda m: m._replace(tile.refresh(t, key=k) for tile, _, _, k in m._grid(key)))(
+        matrix
+    )
+    assert float(grouped.ledger.count("refreshes")) == float(alone.ledger.count("refreshes")) > 0
+    for a, b in zip(grouped.blocks, alone.blocks, strict=True):
+        for x, y in zip(jax.tree.leaves(a.devices), jax.tree.leaves(b.devices), strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-12)

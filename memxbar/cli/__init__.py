@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"memxbar {__version__}")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile every program afresh: do not read or write the compilation cache "
+        "($MEMXBAR_COMPILATION_CACHE, default $XDG_CACHE_HOME/memxbar/jax or "
+        "~/.cache/memxbar/jax; 'off' there also turns it off)",
+    )
     parser.set_defaults(func=lambda args: _print_help(parser))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -108,7 +115,15 @@ def main(argv: list[str] | None = None) -> int:
             for value in vars(args).values():
                 if isinstance(value, BadOption):
                     raise ValueError(value.message)
-            return args.func(args)
+            if args.no_cache:
+                return args.func(args)
+            # Before the command's first jitted call: JAX sets the cache up then.
+            from ..runtime.compilation_cache import enable_compilation_cache, storable_checks
+
+            if enable_compilation_cache() is None:
+                return args.func(args)
+            with storable_checks():
+                return args.func(args)
         except (ValueError, OSError) as err:
             print(f"memxbar: error: {_one_line(err)}", file=sys.stderr)
             return 2
