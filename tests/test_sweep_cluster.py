@@ -117,9 +117,8 @@ def test_an_interrupted_driver_resumes_with_its_finished_points(
     assert_same_points(out, local_sweep, 8)
 
 
-def test_cli_runs_a_sweep_on_a_local_cluster_and_refuses_both_options(
-    tiny_job, local_sweep, tmp_path
-):
+@pytest.mark.slow  # starts its own 2-worker cluster (30 s); the library tests above share one
+def test_cli_runs_a_sweep_on_a_local_cluster(tiny_job, local_sweep, tmp_path):
     out = tmp_path / "cli.h5"
     result = run_cli(
         "sweep",
@@ -134,6 +133,9 @@ def test_cli_runs_a_sweep_on_a_local_cluster_and_refuses_both_options(
     )
     assert result.returncode == 0, result.stderr
     assert_same_points(out, local_sweep, 8)
+
+
+def test_cli_refuses_a_scheduler_and_workers_together(tiny_job, tmp_path):
     both = run_cli(
         "sweep",
         str(tiny_job),
@@ -147,3 +149,4 @@ def test_cli_runs_a_sweep_on_a_local_cluster_and_refuses_both_options(
     )
     assert both.returncode == 2
     assert both.stderr.strip() == "memxbar: error: give either --scheduler ADDRESS or --workers N"
+    assert not (tmp_path / "x.h5").exists()
