@@ -21,7 +21,7 @@ from .progress import Progress
 from .run_file import RunRecord, write_run_file
 from .vmapped import chunk_function
 
-__all__ = ["run_job", "RunInterrupted", "appended_history", "run_fingerprint"]
+__all__ = ["run_job", "RunInterrupted", "appended_history", "checked_rows", "run_fingerprint"]
 
 
 def run_job(
@@ -103,12 +103,27 @@ class _Chunks:
             if chunks == 0:
                 self.bar.note("compiling the first chunk (XLA)")
             state, records = self.chunk(state, experiment.next_stop(step) - step, key=self.key)
-            history = appended_history(history, experiment.history_rows(records, state))
+            history = appended_history(
+                history, checked_rows(experiment.history_rows(records, state))
+            )
             self.save(state, history)
             saved, chunks = True, chunks + 1
             self.bar.advance(experiment.steps_done(state) - step, **experiment.progress(history))
             if stop_after is not None and experiment.steps_done(state) >= experiment.total_steps:
                 stop_after = None  # the last chunk: nothing left to interrupt
+
+
+def checked_rows(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``rows`` of a chunk, refused if its energy is NaN: with the compilation cache on, the
+    ledger books a negative increment (a bug) as NaN instead of raising inside the compiled
+    program (:data:`memxbar.crossbar.ledger.CHECKS`); a run must not go on from there."""
+    energy = rows.get("energy")
+    if energy is not None and np.isnan(np.asarray(energy, np.float64)).any():
+        raise RuntimeError(
+            "the energy ledger booked a negative increment (NaN energies): a bug in a tile's "
+            "bookkeeping; run with --no-cache to stop where it happens"
+        )
+    return rows
 
 
 def appended_history(history: dict[str, np.ndarray], rows: dict[str, np.ndarray]):

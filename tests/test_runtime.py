@@ -613,3 +613,21 @@ def test_plots_of_an_ideal_run_need_no_energy(ideal_run, tmp_path):
     assert {p.name for p in paths} >= {"ideal_metrics.png", "ideal_energy.png"}
     for path in paths:
         assert_png(path)
+
+
+def test_nan_energy_from_a_cached_program_stops_the_run(tmp_path, monkeypatch):
+    """With the compilation cache on, the ledger books a negative increment as NaN (no host
+    callback in a stored program); the driver refuses the chunk instead of writing NaN."""
+    from memxbar.runtime.rate_experiment import RateExperiment
+
+    history_rows = RateExperiment.history_rows
+
+    def corrupted(self, records, state):
+        rows = history_rows(self, records, state)
+        return rows | {"energy": np.where(np.arange(rows["energy"].size) == 1, np.nan, 1.0)}
+
+    monkeypatch.setattr(RateExperiment, "history_rows", corrupted)
+    job = load_job(write_yaml(tmp_path / "job.yaml", job_mapping("ideal")))
+    with pytest.raises(RuntimeError, match="negative increment .*--no-cache"):
+        run_job(job, tmp_path / "run.h5", progress=False)
+    assert not (tmp_path / "run.h5").exists()

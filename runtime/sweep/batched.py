@@ -29,7 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..interrupt import RunInterrupted, stop_if_requested, stop_requested
-from ..loop import appended_history, run_fingerprint, run_job
+from ..loop import appended_history, checked_rows, run_fingerprint, run_job
 from ..outputs import checkpoint_path
 from ..progress import Progress
 from ..run_file import RunRecord, write_run_file
@@ -138,7 +138,9 @@ def run_group(
             n_steps = first.next_stop(step) - step
             state, records = program(arrays, state, stacked_keys, n_steps)
             for i, experiment in enumerate(experiments):
-                rows = experiment.history_rows(unstack_tree(records, i), unstack_tree(state, i))
+                rows = checked_rows(
+                    experiment.history_rows(unstack_tree(records, i), unstack_tree(state, i))
+                )
                 named = {_history_key(i, k): v for k, v in rows.items()}
                 history = appended_history(history, named)
             save_checkpoint(
