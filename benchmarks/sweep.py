@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from memxbar.runtime.job import load_job
-from memxbar.runtime.sweep.batched import point_axis_sharding
+from memxbar.runtime.sweep.batched import placed, point_axis_sharding
 from memxbar.runtime.vmapped import VmappedChunk, chunk_function, chunk_view, stack_trees
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,14 +56,9 @@ def run_vmapped(exps, states, keys) -> None:
     first = exps[0]
     sharding = point_axis_sharding(len(exps))
 
-    def placed(tree):
-        if sharding is None:
-            return tree
-        return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
-
-    arrays = placed(stack_trees([eqx.filter(chunk_view(e), eqx.is_array) for e in exps]))
-    state = placed(stack_trees(states))
-    stacked_keys = placed(jnp.stack(keys))
+    arrays = placed(stack_trees([eqx.filter(chunk_view(e), eqx.is_array) for e in exps]), sharding)
+    state = placed(stack_trees(states), sharding)
+    stacked_keys = placed(jnp.stack(keys), sharding)
     program = VmappedChunk(first)
     step = 0
     while step < first.total_steps:

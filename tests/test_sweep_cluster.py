@@ -150,3 +150,15 @@ def test_cli_refuses_a_scheduler_and_workers_together(tiny_job, tmp_path):
     assert both.returncode == 2
     assert both.stderr.strip() == "memxbar: error: give either --scheduler ADDRESS or --workers N"
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_cli_checks_every_point_before_it_starts_a_cluster(tiny_job, tmp_path):
+    out = tmp_path / "bad.h5"
+    bad = run_cli(
+        "sweep", str(tiny_job), "--over=hardware.w_max=0.5,-1", "-o", str(out), "--workers", "2"
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("memxbar: error: sweep point 1 (hardware.w_max=-1)")
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "dask" not in bad.stderr.lower()  # refused before a cluster was started
+    assert not out.exists() and not point_folder(out).exists()

@@ -13,12 +13,15 @@ def _sweep(args) -> int:
     from ..runtime.report.sweep_table import format_sweep_table
     from ..runtime.sweep import parse_axis
     from ..runtime.sweep.cluster import dask_cluster
+    from ..runtime.sweep.local import plan_sweep
 
     axes = [parse_axis(text) for text in args.over]
     zipped = [tuple(k.strip() for k in group.split(",")) for group in args.zip]
     options = {"data_dir": args.data_dir} if args.data_dir is not None else {}
     out = Path(args.output)
     on_cluster = args.scheduler is not None or args.workers is not None
+    if on_cluster:  # every point checked before a cluster is started or reached
+        plan_sweep(args.job, axes, zipped, options)
     with dask_cluster(args.scheduler, args.workers) if on_cluster else nullcontext() as cluster:
         record = _run(args, axes, zipped, out, options, cluster)
     print(format_sweep_table(record))

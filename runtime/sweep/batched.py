@@ -42,7 +42,14 @@ from ..vmapped import (
     unstack_tree,
 )
 
-__all__ = ["NotBatchable", "run_group", "run_points", "seed_groups"]
+__all__ = [
+    "NotBatchable",
+    "placed",
+    "point_axis_sharding",
+    "run_group",
+    "run_points",
+    "seed_groups",
+]
 
 
 def seed_groups(points: list[dict], pending: list[int], max_size: int) -> list[list[int]]:
@@ -67,7 +74,8 @@ def point_axis_sharding(n_points: int):
     return NamedSharding(Mesh(np.asarray(devices), ("points",)), PartitionSpec("points"))
 
 
-def _placed(tree, sharding):
+def placed(tree, sharding):
+    """``tree`` with its arrays put on ``sharding`` (None: left where they are)."""
     if sharding is None:
         return tree
     return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
@@ -116,15 +124,15 @@ def run_group(
     check_alike(states, "initial states")
     first = experiments[0]
     sharding = point_axis_sharding(len(jobs))
-    arrays = _placed(stack_trees(arrays), sharding)
-    stacked_keys = _placed(jnp.stack(keys), sharding)
+    arrays = placed(stack_trees(arrays), sharding)
+    stacked_keys = placed(jnp.stack(keys), sharding)
     state = stack_trees(states)
     prints = map(run_fingerprint, jobs, seeds, experiments)
     fingerprint = hashlib.sha256("\n".join(prints).encode()).hexdigest()
     history: dict[str, np.ndarray] = {}
     if checkpoint.exists():
         state, _, history = load_checkpoint(checkpoint, state, fingerprint=fingerprint)
-    state = _placed(state, sharding)
+    state = placed(state, sharding)
     program = VmappedChunk(first)
     step = first.steps_done(unstack_tree(state, 0))
     name = f"{len(jobs)} chips vmapped"

@@ -26,7 +26,7 @@ from .axes import Axis, merge_axes, point_job_text, sweep_points, sweep_section
 from .batched import run_points, seed_groups
 from .sweep_file import SweepRecord, read_sweep_file, stored_points, write_sweep_file
 
-__all__ = ["point_folder", "run_sweep", "describe_point"]
+__all__ = ["point_folder", "plan_sweep", "run_sweep", "describe_point"]
 
 
 def point_folder(out: str | Path) -> Path:
@@ -73,6 +73,27 @@ def _claim(out: Path, record: SweepRecord, *, resume: bool, overwrite: bool) -> 
     folder.mkdir(exist_ok=True)
 
 
+def plan_sweep(job_path: str | Path, axes: list[Axis], zipped=(), options: dict | None = None):
+    """(job text, axes, zip groups, points, every point's checked job) of a sweep: the job
+    file's ``sweep:`` section merged with ``axes``; ValueError naming the point and key for
+    anything wrong, before any work (the CLI checks this before it starts a cluster)."""
+    job_path = Path(job_path)
+    text = read_text(job_path)
+    file_axes, file_zipped = sweep_section(text, str(job_path))
+    axes = merge_axes(file_axes, list(axes))
+    zipped = file_zipped + list(zipped)
+    if not axes:
+        raise ValueError(
+            f"{job_path}: nothing to sweep: give --over KEY=VALUES or a sweep: section"
+        )
+    points = sweep_points(axes, zipped)
+    jobs = _point_jobs(job_path, text, points)
+    unknown = sorted(set(options or {}) - set(jobs[0].run_options))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not an option of a {jobs[0].kind} job")
+    return text, axes, zipped, points, jobs
+
+
 def run_sweep(
     job_path: str | Path,
     axes: list[Axis],
@@ -101,19 +122,7 @@ def run_sweep(
     """
     job_path = Path(job_path)
     out = check_output_file(out)
-    text = read_text(job_path)
-    file_axes, file_zipped = sweep_section(text, str(job_path))
-    axes = merge_axes(file_axes, list(axes))
-    zipped = file_zipped + list(zipped)
-    if not axes:
-        raise ValueError(
-            f"{job_path}: nothing to sweep: give --over KEY=VALUES or a sweep: section"
-        )
-    points = sweep_points(axes, zipped)
-    jobs = _point_jobs(job_path, text, points)
-    unknown = sorted(set(options) - set(jobs[0].run_options))
-    if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not an option of a {jobs[0].kind} job")
+    text, axes, zipped, points, jobs = plan_sweep(job_path, axes, zipped, options)
     record = SweepRecord(
         job_yaml=text,
         keys=tuple(a.key for a in axes),
