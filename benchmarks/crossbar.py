@@ -10,6 +10,9 @@ Measured:
   read-noise variance of every device (the tile's cached view is at another time).
 - PCM mvm, cached view: 10 reads at one chip time in a ``lax.scan`` carrying the tile (the
   view is computed once, before), against a scan of 10 plain matmuls.
+- The same two reads with ``periphery.read_noise_variance: column_mean`` (the cheaper noise
+  mode: the outputs' read-noise variance from each column's mean device variance, one matvec
+  instead of a second matmul; crossbar/read_view.py). Every other row uses the exact mode.
 - PCM update: a full-tile update with stochastic rounding of 1–3 pulses per device.
 - IdealTile mvm.
 The jitted functions return only the outputs (y, or the new conductances for the update):
@@ -21,6 +24,7 @@ Run: ``python benchmarks/crossbar.py [--size 512] [--batch 256] [--repeats 20]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import statistics
 import time
@@ -64,6 +68,10 @@ def main(argv=None) -> None:
 
     create = jax.jit(PCMTile.create, static_argnames=("rows", "cols", "w_max"))
     tile = jax.block_until_ready(create(chip, key=k_tile, rows=n, cols=n, weights=W))
+    column_mean = dataclasses.replace(
+        chip, periphery=dataclasses.replace(chip.periphery, read_noise_variance="column_mean")
+    )
+    cheap_tile = jax.block_until_ready(create(column_mean, key=k_tile, rows=n, cols=n, weights=W))
     ideal = IdealTile.create(n, n, weights=W)
     # 1–3 pulses per device, both signs: |dW| uniform in [1, 3] · dw_pulse.
     dw = float(tile.dw_pulse)
@@ -87,10 +95,10 @@ def main(argv=None) -> None:
     ideal_mvm = jax.jit(lambda tile, x, key: tile.mvm(x, 0.0, key=key)[0])
 
     # The cached-view runs start from a tile whose view is already at 1 day.
-    _, cached = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key))(
-        tile, x, jnp.float32(DAY_S), keys[0]
-    )
-    assert float(cached.view_time_s) == DAY_S
+    read_at = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key)[1])
+    cached = read_at(tile, x, jnp.float32(DAY_S), keys[0])
+    cheap_cached = read_at(cheap_tile, x, jnp.float32(DAY_S), keys[0])
+    assert float(cached.view_time_s) == DAY_S == float(cheap_cached.view_time_s)
 
     def t_new(i):  # a new chip time for every call: the view is recomputed
         return jnp.float32(DAY_S + i)
@@ -109,6 +117,25 @@ def main(argv=None) -> None:
             median_time_s(
                 pcm_mvm_scan,
                 lambda i: (cached, xs, jnp.float32(DAY_S), jax.random.split(keys[i], SCAN_LENGTH)),
+                repeats=repeats,
+            ),
+            floor_scan,
+        ),
+        (
+            "  column_mean noise, fresh read view",
+            median_time_s(pcm_mvm, lambda i: (cheap_tile, x, t_new(i), keys[i]), repeats=repeats),
+            floor,
+        ),
+        (
+            "  column_mean noise, cached view",
+            median_time_s(
+                pcm_mvm_scan,
+                lambda i: (
+                    cheap_cached,
+                    xs,
+                    jnp.float32(DAY_S),
+                    jax.random.split(keys[i], SCAN_LENGTH),
+                ),
                 repeats=repeats,
             ),
             floor_scan,

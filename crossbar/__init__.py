@@ -17,7 +17,13 @@ from .energy_figures import ENERGY_FIGURES, EnergyFigure, figure, figures_of_kin
 from .fast_weights import AbstractFastTile, DigitalFastTile
 from .ideal_tile import IdealTile
 from .ir_drop import ir_drop_attenuation
-from .ledger import CATEGORY_COUNTERS, COUNTERS, ENERGY_CATEGORIES, EnergyLedger
+from .ledger import (
+    CATEGORY_COUNTERS,
+    COUNTERS,
+    ENERGY_CATEGORIES,
+    EnergyLedger,
+    with_empty_ledgers,
+)
 from .pcm_tile import PCMTile
 from .tile import AbstractTile
 from .tiled import TiledMatrix, block_edges
@@ -37,6 +43,7 @@ __all__ = [
     "ENERGY_FIGURES",
     "EnergyFigure",
     "EnergyLedger",
+    "with_empty_ledgers",
     "IdealTile",
     "PCMTile",
     "Periphery",

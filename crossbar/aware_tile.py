@@ -125,8 +125,23 @@ class AwareTile(AbstractExactWeightsTile):
             g = drifted * jax.lax.stop_gradient(jnp.sum(g) / total)
         noise = self.device.read_noise
         relative = noise.relative_sigma(g_programmed, self.drift_s + drift.t0_s)
-        view = ReadView.of_conductances(g, relative, self.chip.periphery.wire_resistance_Ohm)
-        return eqx.tree_at(lambda v: v.g_var_S2, view, jax.lax.stop_gradient(view.g_var_S2))
+        periphery = self.chip.periphery
+        view = ReadView.of_conductances(
+            g,
+            relative,
+            periphery.wire_resistance_Ohm,
+            line_means=periphery.read_noise_variance == "column_mean",
+        )
+
+        def variances(v):
+            return v.g_var_S2, v.col_mean_var_S2, v.row_mean_var_S2
+
+        return eqx.tree_at(
+            variances,
+            view,
+            jax.tree.map(jax.lax.stop_gradient, variances(view)),
+            is_leaf=lambda x: x is None,
+        )
 
     def _mvm(self, x, key, transpose: bool):
         n_in = self.cols if transpose else self.rows
@@ -140,7 +155,14 @@ class AwareTile(AbstractExactWeightsTile):
         per_unit = 1.0 / (self.chip.tile.devices_per_side * self.chip.update.g_weight_max_S)
         view = self._view(k_prog)
         out_sigma = jax.lax.stop_gradient(periphery.output_noise * adc.output_range)
-        sensed = view.sense(v, per_unit, out_sigma, transpose=transpose, key=k_read)
+        sensed = view.sense(
+            v,
+            per_unit,
+            out_sigma,
+            transpose=transpose,
+            key=k_read,
+            variance=periphery.read_noise_variance,
+        )
         y = straight_through(adc.convert(sensed), sensed) * dac.input_range * self.w_max
         return y, self.booked(mvm_vectors=jnp.size(x) // n_in)
 

@@ -76,6 +76,14 @@ class Periphery(eqx.Module):
     drift_compensation: bool = param(
         "rescale outputs by a reference read (global drift compensation)", static=True
     )
+    read_noise_variance: Literal["exact", "column_mean"] = param(
+        "variance of an output's 1/f read noise: 'exact' (sum_i v_i² σ_ij², a second matmul "
+        "per read) or 'column_mean' (sum_i v_i² times the line's mean σ², a cheaper "
+        "approximation: exact for inputs of equal magnitude, unbiased over the order of the "
+        "rows; crossbar/read_view.py)",
+        static=True,
+        default="exact",
+    )
 
     def read_time_s(self, outputs: int) -> float:
         """Time of one read, s: a read pulse, then ``outputs`` conversions shared in turn by

@@ -23,6 +23,7 @@ denominator of E_update, :mod:`.energy_figures`), ``update_calls``, ``weight_rea
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -33,6 +34,7 @@ __all__ = [
     "ENERGY_CATEGORIES",
     "COUNTERS",
     "CATEGORY_COUNTERS",
+    "with_empty_ledgers",
 ]
 
 #: Energy categories (J).
@@ -212,3 +214,16 @@ def _index(names: tuple[str, ...], name: str, what: str) -> int:
     if name not in names:
         raise ValueError(f"unknown ledger {what} {name!r}; known: {', '.join(names)}")
     return names.index(name)
+
+
+def with_empty_ledgers(tree):
+    """``tree`` (a tile, a tiled matrix, any pytree) with every EnergyLedger in it emptied:
+    zeros of the same shapes (a tiled matrix stacks the ledgers of alike blocks)."""
+
+    def is_ledger(x):
+        return isinstance(x, EnergyLedger)
+
+    def emptied(x):
+        return jax.tree.map(jnp.zeros_like, x) if is_ledger(x) else x
+
+    return jax.tree.map(emptied, tree, is_leaf=is_ledger)

@@ -31,8 +31,10 @@ class PCMTile(AbstractTile):
     Forward read (:meth:`mvm`): DAC quantisation and clipping of the inputs → conductances at
     chip time t (drift) → first-order IR drop → 1/f read noise and additive output noise,
     exact in distribution at the outputs (:meth:`ReadView.sense`: a batch costs one extra
-    matmul instead of a fresh read of every device) → ADC quantisation with saturation →
-    digital scaling and optional global drift compensation. (The clip of each read
+    matmul instead of a fresh read of every device; the chip's
+    ``periphery.read_noise_variance: column_mean`` replaces that matmul by an
+    approximation) → ADC quantisation with saturation → digital scaling and optional global
+    drift compensation. (The clip of each read
     conductance at 0 S is not applied in this form; it only matters far below 1 µS.)
 
     Updates (:meth:`update`): requested changes become SET-pulse counts on G+ (potentiation) or
@@ -103,7 +105,13 @@ class PCMTile(AbstractTile):
             ledger=EnergyLedger.zeros(),
             arbiter=jnp.zeros((), jnp.int32),
             drift_reference_S=jnp.zeros((), jnp.float32),
-            view=ReadView.compute(model, devices, t, spec.periphery.wire_resistance_Ohm),
+            view=ReadView.compute(
+                model,
+                devices,
+                t,
+                spec.periphery.wire_resistance_Ohm,
+                line_means=spec.periphery.read_noise_variance == "column_mean",
+            ),
             view_time_s=jnp.asarray(t, jnp.float32),
             w_max=float(w_max),
             rows=rows,
@@ -134,7 +142,11 @@ class PCMTile(AbstractTile):
 
         def fresh():
             return ReadView.compute(
-                self.device, self.devices, t, self.periphery.wire_resistance_Ohm
+                self.device,
+                self.devices,
+                t,
+                self.periphery.wire_resistance_Ohm,
+                line_means=self.periphery.read_noise_variance == "column_mean",
             )
 
         t = jnp.asarray(t, jnp.float32)
@@ -178,7 +190,14 @@ class PCMTile(AbstractTile):
         v = dac.convert(x) / dac.input_range
         per_unit = 1.0 / (self.devices_per_side * self.update_config.g_weight_max_S)
         out_sigma = self.periphery.output_noise * self.periphery.adc.output_range
-        sensed = view.sense(v, per_unit, out_sigma, transpose=transpose, key=k_read)
+        sensed = view.sense(
+            v,
+            per_unit,
+            out_sigma,
+            transpose=transpose,
+            key=k_read,
+            variance=self.periphery.read_noise_variance,
+        )
         y = self.periphery.adc.convert(sensed) * dac.input_range * self.w_max
         in_total = view.col_total_S if transpose else view.row_total_S
         vectors = math.prod(jnp.shape(x)[:-1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -42,6 +44,11 @@ class ReadView(eqx.Module):
         col_total_S: total conductance on each column (cols,), S (read energy of transposed MVMs).
         total_S: total conductance of the tile, S (the drift-compensation reference).
         total_var_S2: read-noise variance of ``total_S``, S².
+        col_mean_var_S2: ``g_var_S2`` averaged over the rows (cols,), S², for the cheaper
+            noise mode of forward reads (None unless the view was computed with
+            ``line_means``).
+        row_mean_var_S2: ``g_var_S2`` averaged over the columns (rows,), S², the same for
+            transposed reads.
     """
 
     g_diff_S: Float[Array, "rows cols"]
@@ -50,20 +57,33 @@ class ReadView(eqx.Module):
     col_total_S: Float[Array, " cols"]
     total_S: Float[Array, ""]
     total_var_S2: Float[Array, ""]
+    col_mean_var_S2: Float[Array, " cols"] | None = None
+    row_mean_var_S2: Float[Array, " rows"] | None = None
 
     @classmethod
     def compute(
-        cls, device: AbstractDevice, devices: DeviceState, t, wire_resistance_Ohm
+        cls,
+        device: AbstractDevice,
+        devices: DeviceState,
+        t,
+        wire_resistance_Ohm,
+        *,
+        line_means: bool = False,
     ) -> ReadView:
-        """The view of ``devices`` (2, N, rows, cols) of model ``device`` at chip time t (s)."""
+        """The view of ``devices`` (2, N, rows, cols) of model ``device`` at chip time t (s)
+        (``line_means``: with the lines' mean variances of the 'column_mean' noise mode)."""
         g_mean, relative_sigma = device.read_statistics(devices, t)
         # Materialised once: XLA would otherwise fuse the drift's logarithm and exponential
         # into each of the view's sums and compute them several times per device.
         g_mean, relative_sigma = jax.lax.optimization_barrier((g_mean, relative_sigma))
-        return cls.of_conductances(g_mean, relative_sigma, wire_resistance_Ohm)
+        return cls.of_conductances(
+            g_mean, relative_sigma, wire_resistance_Ohm, line_means=line_means
+        )
 
     @classmethod
-    def of_conductances(cls, g_mean, relative_sigma, wire_resistance_Ohm) -> ReadView:
+    def of_conductances(
+        cls, g_mean, relative_sigma, wire_resistance_Ohm, *, line_means: bool = False
+    ) -> ReadView:
         """The view of mean conductances ``g_mean`` (2, N, rows, cols), S, whose reads have
         the relative standard deviation ``relative_sigma`` (broadcastable), before IR drop.
 
@@ -83,23 +103,50 @@ class ReadView(eqx.Module):
             col_total_S=jnp.sum(g_total, axis=0),
             total_S=jnp.sum(row_total),
             total_var_S2=jnp.sum(g_var),
+            col_mean_var_S2=jnp.mean(g_var, axis=0) if line_means else None,
+            row_mean_var_S2=jnp.mean(g_var, axis=1) if line_means else None,
         )
 
-    def sense(self, v, per_unit, out_sigma, *, transpose: bool, key):
+    def sense(
+        self,
+        v,
+        per_unit,
+        out_sigma,
+        *,
+        transpose: bool,
+        key,
+        variance: Literal["exact", "column_mean"] = "exact",
+    ):
         """The outputs (..., out) of line voltages ``v`` (..., in) in units of the DAC range,
         before the ADC: ``(v @ g_diff) · per_unit`` with the devices' read noise and an output
-        noise of standard deviation ``out_sigma``, exact in distribution (variance
-        sum_i v_i² sigma_ij², one Gaussian per output)."""
-        g_diff, g_var = (
-            (self.g_diff_S.T, self.g_var_S2.T)
-            if transpose
-            else (
-                self.g_diff_S,
-                self.g_var_S2,
-            )
-        )
+        noise of standard deviation ``out_sigma``; one Gaussian per output.
+
+        ``variance`` ('exact' or 'column_mean', the chip's ``periphery.read_noise_variance``):
+        'exact' gives output j the read-noise variance sum_i v_i² σ_ij², exact in distribution
+        (a second matmul, ``(v·v) @ σ²``). 'column_mean' gives it (sum_i v_i²) · mean_i σ_ij²
+        (a matvec): the same when every input has the same magnitude or every device of the
+        line the same σ², and its expectation when the inputs' order over the rows is random;
+        it misplaces noise between outputs when large inputs meet devices of unusual σ. The
+        mean of the outputs is exact in both.
+        """
+        g_diff = self.g_diff_S.T if transpose else self.g_diff_S
         mean = (v @ g_diff) * per_unit
-        std = jnp.sqrt(((v * v) @ g_var) * per_unit**2 + out_sigma**2)
+        if variance == "exact":
+            g_var = self.g_var_S2.T if transpose else self.g_var_S2
+            read_var = (v * v) @ g_var
+        elif variance == "column_mean":
+            if self.col_mean_var_S2 is None:
+                raise ValueError(
+                    "ReadView.sense: variance='column_mean' needs a view computed with "
+                    "line_means=True"
+                )
+            line_var = self.row_mean_var_S2 if transpose else self.col_mean_var_S2
+            read_var = jnp.sum(v * v, axis=-1, keepdims=True) * line_var
+        else:
+            raise ValueError(
+                f"ReadView.sense: variance must be 'exact' or 'column_mean', got {variance!r}"
+            )
+        std = jnp.sqrt(read_var * per_unit**2 + out_sigma**2)
         return mean + std * normal_elementwise(key, mean.shape)
 
     def sense_differences(self, key):

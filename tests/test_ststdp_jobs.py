@@ -121,13 +121,12 @@ def test_frame_counts_books_only_the_sequences_reads():
     """A tile that has already booked energy (its programming) is charged only for the reads
     of the frames: the same joules as the same tile with an empty ledger, in proportion to
     the number of sequences, one read per step."""
-    import equinox as eqx
     import jax
     import jax.numpy as jnp
 
     from memxbar.algorithms.snn import LIF, SpikingNetwork
     from memxbar.algorithms.snn.frames import frame_counts
-    from memxbar.crossbar import EnergyLedger, load_chip
+    from memxbar.crossbar import load_chip, with_empty_ledgers
     from memxbar.devices import load_preset
     from memxbar.runtime.chip import tile_factory
 
@@ -136,7 +135,7 @@ def test_frame_counts_books_only_the_sequences_reads():
     tile = make("layer", "w", 16, 4, key=jax.random.key(0))
     tile = tile.program_weights(jnp.full((16, 4), 0.2), 0.0, key=jax.random.key(1))
     assert float(tile.ledger.total_J) > 0
-    empty = eqx.tree_at(lambda t: t.ledger, tile, EnergyLedger.zeros())
+    empty = with_empty_ledgers(tile)
     net = SpikingNetwork(
         lif=LIF(count=4, tau_m_s=0.02, psp_V=0.003),
         rule=None,

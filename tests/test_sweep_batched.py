@@ -59,6 +59,7 @@ def test_a_vmapped_point_is_the_run_of_its_job_alone(pcm_job, vmapped_sweep, tmp
     assert all(not np.array_equal(g[0], g[j]) for j in (1, 2, 3))
 
 
+@pytest.mark.slow  # 20 s; the default suite keeps test_a_vmapped_point_is_the_run_of_its_job_alone
 def test_the_group_size_does_not_change_a_point(pcm_job, vmapped_sweep, tmp_path):
     out, _ = vmapped_sweep
     pairs = tmp_path / "pairs.h5"
@@ -85,6 +86,7 @@ def test_an_interrupted_group_resumes_from_its_checkpoint(pcm_job, vmapped_sweep
         assert_same_run(read_run_file(path), point_run(out, i))
 
 
+@pytest.mark.slow  # 40 s: the program compiled again for a 4-device mesh
 def test_sharded_over_four_devices_equals_unsharded(pcm_job, vmapped_sweep, tmp_path):
     """The same sweep in a process with 4 virtual CPU devices: the point axis is sharded over
     them (checked there), and every point file equals the unsharded one."""

@@ -1013,26 +1013,58 @@ def test_bad_chip_yaml_names_file_and_key(tmp_path, old, new, key):
         PCMTile.create(str(path), key=K(97), rows=2, cols=2)
 
 
-def test_tiled_refresh_of_alike_blocks_in_one_vmap_equals_block_by_block():
-    # 9 × 7 on tiles of 4 × 3: blocks of 4×3 (4 of them), 4×1 (2), 1×3 (2) and 1×1, one
-    # setting: one vmapped refresh per shape. Each block must get what its own refresh with
-    # its own key gives (to float rounding: XLA fuses the batched program differently).
+def test_alike_blocks_run_stacked_and_each_gets_what_it_gets_alone():
+    # 5 × 4 on tiles of 2 × 3: blocks of 2×3 (2 of them), 2×1 (2), 1×3 and 1×1, one setting:
+    # stored as 4 groups (two stacked, two lone), every operation one vmapped call per group.
+    # Each block must get what the same operation on it alone, with its own key, gives (to
+    # float rounding: XLA fuses the batched program differently).
     def block(n, rows, cols):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
         return create(CHIP, key=K(n), rows=shape[0], cols=shape[1], w_max=0.5)
 
-    matrix = TiledMatrix.build(9, 7, 4, 3, block)
-    assert [len(group) for group in matrix._alike()] == [4, 2, 2, 1]
-    # Both sides pulsed up to near saturation, so that many pairs qualify for a refresh.
-    update = jax.jit(lambda m, dw, t, k: m.update(dw, t, key=k))  # compiled once, not op by op
-    for i in range(12):
-        matrix = update(matrix, jnp.full((9, 7), 0.2 * (-1) ** i), 1.0 + i, K(100 + i))
-    key, t = K(7), 20.0
-    grouped = jax.jit(lambda m: m.refresh(t, key=key))(matrix)
-    alone = jax.jit(lambda m: m._replace(tile.refresh(t, key=k) for tile, _, _, k in m._grid(key)))(
-        matrix
-    )
-    assert float(grouped.ledger.count("refreshes")) == float(alone.ledger.count("refreshes")) > 0
-    for a, b in zip(grouped.blocks, alone.blocks, strict=True):
-        for x, y in zip(jax.tree.leaves(a.devices), jax.tree.leaves(b.devices), strict=True):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-12)
+    matrix = TiledMatrix.build(5, 4, 2, 3, block)
+    assert matrix.members == ((0, 2), (1, 3), (4,), (5,))
+    assert matrix.groups[0].devices.g_prog_S.shape[0] == 2
+
+    def slices(n):
+        i, j = divmod(n, len(matrix.col_edges) - 1)
+        rows = slice(matrix.row_edges[i], matrix.row_edges[i + 1])
+        return rows, slice(matrix.col_edges[j], matrix.col_edges[j + 1])
+
+    x = jax.random.uniform(K(5), (3, 5), minval=-1.0, maxval=1.0)
+    dW = jnp.full((5, 4), 0.2)
+
+    # Refresh goes through the same group machinery as these three (its own test of a
+    # stacked refresh would add 30 s of compilation to the default suite).
+    def steps(m, key, t):
+        k_update, k_read, k_weights = jax.random.split(key, 3)
+        m = m.update(dW, t, key=k_update)
+        y, m = m.mvm(x, t, key=k_read)
+        W, m = m.read_weights(t, key=k_weights)
+        return y, W, m
+
+    def steps_alone(m, key, t):
+        keys = [jax.random.split(k, m.n_blocks) for k in jax.random.split(key, 3)]
+        y, W, tiles = jnp.zeros((3, 4)), jnp.zeros((5, 4)), []
+        for n, tile in enumerate(m.blocks):
+            rows, cols = slices(n)
+            tile = tile.update(dW[rows, cols], t, key=keys[0][n])
+            part, tile = tile.mvm(x[:, rows], t, key=keys[1][n])
+            y = y.at[:, cols].add(part)
+            part, tile = tile.read_weights(t, key=keys[2][n])
+            W = W.at[rows, cols].set(part)
+            tiles.append(tile)
+        return y, W, tiles
+
+    y, W, grouped = jit(steps)(matrix, K(7), 20.0)
+    y_alone, W_alone, alone = jit(steps_alone)(matrix, K(7), 20.0)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(y_alone), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(W), np.asarray(W_alone), rtol=1e-5, atol=1e-6)
+    total = alone[0].ledger
+    for tile in alone[1:]:
+        total = total + tile.ledger
+    assert float(grouped.ledger.count("set_pulses")) == float(total.count("set_pulses")) > 0
+    np.testing.assert_allclose(float(grouped.ledger.total_J), float(total.total_J), rtol=1e-5)
+    for a, b in zip(grouped.blocks, alone, strict=True):
+        for u, v in zip(jax.tree.leaves(a.devices), jax.tree.leaves(b.devices), strict=True):
+            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-12)

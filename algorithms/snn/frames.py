@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...crossbar import AbstractFastTile, AbstractTile, EnergyLedger
+from ...crossbar import AbstractFastTile, AbstractTile, EnergyLedger, with_empty_ledgers
 from .engine import init_state, run_windows
 from .network import SpikingNetwork
 from .sources import RateCodedImages
@@ -84,9 +84,9 @@ def frame_counts(
         )
     # Empty ledgers: each sequence books only what it costs (summed below), not what the tiles
     # did before.
-    tile = eqx.tree_at(lambda t: t.ledger, tile, EnergyLedger.zeros())
+    tile = with_empty_ledgers(tile)
     if fast is not None:
-        fast = eqx.tree_at(lambda t: t.ledger, fast, EnergyLedger.zeros())
+        fast = with_empty_ledgers(fast)
     n = frames.shape[0]
     pad = (-n) % batch
     padded = np.concatenate([frames, np.zeros((pad, *frames.shape[1:]), np.float32)])
