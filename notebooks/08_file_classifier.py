@@ -100,7 +100,7 @@ job_text = job_text.replace("csv: files.csv.gz", f"csv: {csv_path.resolve()}")
 job_mapping = yaml.safe_load(job_text)
 if SMALL:
     job_mapping["data"]["max_files"] = 3000
-    job_mapping["training"]["epochs"] = 1
+    job_mapping["training"]["epochs"] = 3
     job_mapping["training"]["files_per_chunk"] = 1000
     job_mapping["stream"] = None  # a Python installation may lack the example's subtree
 elif not any(r["path"].startswith(job_mapping["stream"]["new_subtree"] + "/") for r in rows):

@@ -51,7 +51,8 @@ def test_notebook_scans_runs_both_jobs_and_draws_the_figures(tmp_path):
     for run, record in records.items():
         assert record.kind == "files", run
         assert record.final["train_files"] + record.final["test_files"] == 3000, run
-        assert 0 < record.final["training_presentations"] <= record.final["train_files"], run
+        # The notebook's small size trains 3 epochs: every training file at most 3 times.
+        assert 0 < record.final["training_presentations"] <= 3 * record.final["train_files"], run
     assert records["files_snn_ideal"].setup["tiles"] == "ideal"
     assert records["files_snn_pcm"].setup["tiles"] == "pcm"
     ideal, pcm = (records[run].final for run in RUNS)
