@@ -31,7 +31,7 @@
 #
 # Data: the tree in `MEMXBAR_FILES_TREE` (default `/usr`, or this Python installation where
 # there is no `/usr`), or an existing scan in `MEMXBAR_FILES_CSV`. `MEMXBAR_NOTEBOOK_SMALL=1`
-# scans this Python installation and keeps 3,000 files and one epoch (for the tests; the
+# scans this Python installation and keeps 3,000 files and 3 epochs (for the tests; the
 # numbers then mean little); `MEMXBAR_NOTEBOOK_OUT` is the folder for the files written
 # (default `notebooks/out`). A tree of ~70,000 files takes a few minutes on 2 CPU cores.
 
