@@ -130,7 +130,7 @@ class AwareTile(AbstractExactWeightsTile):
             g,
             relative,
             periphery.wire_resistance_Ohm,
-            line_means=periphery.read_noise_variance == "column_mean",
+            line_means=periphery.view_line_means,
         )
 
         def variances(v):

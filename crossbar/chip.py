@@ -85,6 +85,11 @@ class Periphery(eqx.Module):
         default="exact",
     )
 
+    @property
+    def view_line_means(self) -> bool:
+        """Whether read views keep the lines' mean noise variances ('column_mean' reads)."""
+        return self.read_noise_variance == "column_mean"
+
     def read_time_s(self, outputs: int) -> float:
         """Time of one read, s: a read pulse, then ``outputs`` conversions shared in turn by
         the tile's ADCs."""

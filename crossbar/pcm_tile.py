@@ -110,7 +110,7 @@ class PCMTile(AbstractTile):
                 devices,
                 t,
                 spec.periphery.wire_resistance_Ohm,
-                line_means=spec.periphery.read_noise_variance == "column_mean",
+                line_means=spec.periphery.view_line_means,
             ),
             view_time_s=jnp.asarray(t, jnp.float32),
             w_max=float(w_max),
@@ -146,7 +146,7 @@ class PCMTile(AbstractTile):
                 self.devices,
                 t,
                 self.periphery.wire_resistance_Ohm,
-                line_means=self.periphery.read_noise_variance == "column_mean",
+                line_means=self.periphery.view_line_means,
             )
 
         t = jnp.asarray(t, jnp.float32)
