@@ -1,15 +1,25 @@
 """Brian2 (C++ standalone) versions of benchmarks/snn.py's networks A and B: the peer run.
 
-Each network is built as the memxbar jobs define it: Poisson inputs (A: 20 inputs copying a
-10 Hz mother train with c = 0.25 and 80 independent at 10/20/35/50 Hz, drawn per step as
-``PoissonSpikes`` draws them; B: 1000 independent 20 Hz inputs), current-based LIF neurons
-with a one-step synaptic current (a spike through weight w raises v by
-w · psp · (τ_m/dt)(1 − e^(−dt/τ_m)), memxbar's jump), pair STDP with traces, soft bounds
-(μ = 1), heterosynaptic depression a_post per output spike, and synaptic fatigue of every input
-(e ← e (1 − U) per spike, recovery to 1 with τ_f; the pre trace adds the efficacy sent).
-Differences of work that remain: Brian2 updates weights at every spike (memxbar once per window
-of K steps, a delayed update) and integrates fatigue per synapse (memxbar per input). The
-benchmark prints both simulators' output rates so a reader sees they did the same amount of
+Each network is built to do what memxbar's engine does, step for step (in distribution):
+
+- Inputs are drawn online, every step, as ``PoissonSpikes`` draws them (A: 20 inputs copying
+  a 10 Hz mother train with c = 0.25 and 80 independent at 10/20/35/50 Hz, one uniform per
+  input and step choosing copy or own train; B: 1000 independent 20 Hz inputs).
+- A step runs in memxbar's order: the inputs of step n reach the neurons in step n (the
+  sources and the presynaptic pathway are scheduled at the start of the step), the membrane
+  is integrated exactly with a one-step synaptic current,
+  v ← v_rest + (v − v_rest) α + w · psp · (τ_m/dt)(1 − α) per spike, α = exp(−dt/τ_m),
+  the threshold is checked in the same step, and a neuron that fired is held at v_reset,
+  inputs ignored, for the refractory steps (a counter, as memxbar's LIF).
+- Pair STDP with traces and soft bounds (μ = 1), depression scaled by the efficacy sent,
+  heterosynaptic depression a_post per output spike, and synaptic fatigue of every input
+  (e ← e (1 − U) per spike, recovery to 1 with τ_f; the pre trace adds the efficacy sent).
+  Weights are held for a window of K steps and updated after it from the window's summed
+  potentiation and depression, as memxbar's delayed update (a ``run_regularly`` operation).
+
+Differences of work that remain: Brian2 integrates fatigue and traces per synapse and event
+(memxbar per input and step, dense), and draws its random numbers with its own generator.
+The benchmark prints both simulators' output rates, so a reader sees they did the same
 spiking.
 
 Brian2 ≥ 2.11 needs Python ≥ 3.13 (``pip install memxbar[peers]`` installs it there); with
@@ -63,24 +73,49 @@ def _stdp(**rule) -> dict:
     return dict(rule, use=0.5, tau_f_s=2.0)
 
 
-def _correlated_trains(rates_Hz, copy_prob, mother_Hz, duration_s, dt_s, seed):
-    """(indices, times_s) of inputs drawn per step as ``PoissonSpikes``: input i copies the
-    mother's step with probability c_i, else fires on its own at the thinned probability."""
-    rng = np.random.default_rng(seed)
-    steps = round(duration_s / dt_s)
-    rates, c = np.asarray(rates_Hz), np.asarray(copy_prob)
+def _correlated_inputs(b2, rates_Hz, copy_prob, mother_Hz, dt_s):
+    """Inputs drawn per step as ``PoissonSpikes`` draws them, at the start of each step.
+
+    Input i copies the mother's step when its uniform u < c_i, else fires when
+    u < c_i + (1 − c_i) p_own, p_own = (p − c p_m) / (1 − c): its rate stays exactly p/dt.
+    Returns the objects to run, the inputs (the synapses' source) last.
+    """
+    rates, c = np.asarray(rates_Hz, float), np.asarray(copy_prob, float)
     p, p_m = rates * dt_s, mother_Hz * dt_s
-    p_own = (p - c * p_m) / (1.0 - c)
-    mother = rng.random(steps) < p_m
-    copies = rng.random((steps, rates.size)) < c
-    own = rng.random((steps, rates.size)) < p_own
-    fired = np.where(copies, mother[:, None], own)
-    step, index = np.nonzero(fired)
-    return index, step * dt_s
+    p_own = np.where(c < 1.0, (p - c * p_m) / np.maximum(1.0 - c, 1e-12), 0.0)
+    mother = b2.NeuronGroup(1, "fired : 1", namespace={"p_m": float(p_m)})
+    mother.run_regularly("fired = int(rand() < p_m)", when="start", order=-1)
+    inputs = b2.NeuronGroup(
+        rates.size,
+        """u : 1
+        c : 1 (constant)
+        p_own : 1 (constant)
+        mother_fired : 1 (linked)""",
+        threshold="(u < c and mother_fired > 0.5) or (u >= c and u < c + (1 - c) * p_own)",
+        reset="",
+    )
+    inputs.mother_fired = b2.linked_var(mother, "fired", index=np.zeros(rates.size, int))
+    inputs.c = c
+    inputs.p_own = p_own
+    inputs.run_regularly("u = rand()", when="start", order=0)
+    inputs.thresholder["spike"].when = "start"
+    inputs.thresholder["spike"].order = 1
+    return [mother, inputs]
 
 
-def _run(inputs, n_out, lif, rule, duration_s, dt_s, w_init, seed):
-    """Build and run one network in C++ standalone; (run time s, output rate Hz)."""
+def _poisson_inputs(b2, n: int, rate_Hz: float):
+    """``n`` independent Poisson inputs, drawn at the start of each step."""
+    inputs = b2.PoissonGroup(n, rate_Hz * b2.Hz)
+    inputs.thresholder["spike"].when = "start"
+    inputs.thresholder["spike"].order = 1
+    return [inputs]
+
+
+def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed):
+    """Build and run one network in C++ standalone; (run time s, output rate Hz).
+
+    ``inputs(b2)`` returns the input objects, the synapses' source last.
+    """
     import brian2 as b2
 
     directory = tempfile.mkdtemp(prefix="memxbar_brian2_")
@@ -89,51 +124,75 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, w_init, seed):
     b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
     b2.defaultclock.dt = dt_s * b2.second
     b2.seed(seed)
-    source = inputs(b2)
+    sources = inputs(b2)
+    held_steps = round(lif["refractory_s"] / dt_s)
     neurons = b2.NeuronGroup(
         n_out,
-        "dv/dt = (v_rest - v) / tau_m : 1 (unless refractory)",
-        threshold="v >= v_th",
-        reset="v = v_reset",
-        refractory=lif["refractory_s"] * b2.second,
-        method="exact",
+        """v : 1
+        i_in : 1
+        held : integer""",
+        threshold="v >= v_th and held == 0",
+        reset="v = v_reset\nheld = held_steps + 1",
         namespace={
-            "v_rest": lif["v_rest_V"],
             "v_th": lif["v_threshold_V"],
+            "v_rest": lif["v_rest_V"],
             "v_reset": lif["v_reset_V"],
-            "tau_m": lif["tau_m_s"] * b2.second,
+            "held_steps": held_steps,
+            "alpha": math.exp(-dt_s / lif["tau_m_s"]),
         },
     )
+    # memxbar's LIF step: exact decay, the step's input, held at reset while refractory.
+    neurons.run_regularly(
+        """v = v_rest + (v - v_rest) * alpha + i_in
+        i_in = 0
+        v = v_reset * int(held > 0) + v * int(held == 0)""",
+        when="groups",
+    )
+    neurons.run_regularly("held = held - int(held > 0)", when="end")
     neurons.v = lif["v_rest_V"]
     synapses = b2.Synapses(
-        source,
+        sources[-1],
         neurons,
         """w : 1
+        potentiation : 1
+        depression : 1
         deff/dt = (1 - eff) / tau_f : 1 (event-driven)
         dapre/dt = -apre / tau_plus : 1 (event-driven)
         dapost/dt = -apost / tau_minus : 1 (event-driven)""",
-        on_pre="""v_post += jump * w * eff
+        on_pre="""i_in_post += jump * w * eff
         apre += eff
-        w = clip(w - a_minus * apost * w, 0, 1)
+        depression += a_minus * eff * apost
         eff = eff * (1 - U)""",
-        on_post="""apost += 1
-        w = clip(w + a_plus * apre * (1 - w) - a_post * w, 0, 1)""",
+        on_post="""potentiation += apre
+        depression += a_post
+        apost += 1""",
         namespace={
             "jump": lif["psp_V"] * _jump_factor(lif["tau_m_s"], dt_s),
             "tau_f": rule["tau_f_s"] * b2.second,
             "U": rule["use"],
             "tau_plus": rule["tau_plus_s"] * b2.second,
             "tau_minus": rule["tau_minus_s"] * b2.second,
-            "a_plus": rule["a_plus"],
             "a_minus": rule["a_minus"],
+            "a_plus": rule["a_plus"],
             "a_post": rule["a_post"],
         },
+    )
+    synapses.pre.when = "start"
+    synapses.pre.order = 2
+    # The window's delayed update with the weights held during it (soft bounds, μ = 1).
+    synapses.run_regularly(
+        """w = clip(w + a_plus * (1 - w) * potentiation - w * depression, 0, 1)
+        potentiation = 0
+        depression = 0""",
+        dt=window_steps * dt_s * b2.second,
+        when="start",
+        order=-2,
     )
     synapses.connect()
     synapses.w = w_init
     synapses.eff = 1.0
     spikes = b2.SpikeMonitor(neurons, record=False)
-    network = b2.Network(source, neurons, synapses, spikes)
+    network = b2.Network(*sources, neurons, synapses, spikes)
     network.run(duration_s * b2.second)
     b2.device.build(directory=directory, compile=True, run=True, debug=False)
     rate = float(np.sum(spikes.count[:])) / (n_out * duration_s)
@@ -144,21 +203,20 @@ def run_network_a(duration_s: float = 50.0, seed: int = 0):
     """Network A (examples/fstdp_*.yaml): (run time s, output rate Hz)."""
     rates = np.repeat([10.0, 10.0, 20.0, 35.0, 50.0], 20)
     copy = np.where(np.arange(100) < 20, 0.25, 0.0)
-    index, times = _correlated_trains(rates, copy, 10.0, duration_s, 1e-3, seed)
 
     def inputs(b2):
-        return b2.SpikeGeneratorGroup(100, index, times * b2.second)
+        return _correlated_inputs(b2, rates, copy, 10.0, 1e-3)
 
     rule = _stdp(a_plus=0.05, a_minus=0.01, tau_plus_s=0.010, tau_minus_s=0.020, a_post=0.0025)
-    return _run(inputs, 1, _lif(0.050), rule, duration_s, 1e-3, 0.5, seed)
+    return _run(inputs, 1, _lif(0.050), rule, duration_s, 1e-3, 10, 0.5, seed)
 
 
-def run_network_b(duration_s: float = 10.0, seed: int = 0):
+def run_network_b(duration_s: float = 10.0, window_steps: int = 10, seed: int = 0):
     """Network B (benchmarks/snn.py ``network_b``): (run time s, output rate Hz)."""
 
     def inputs(b2):
-        return b2.PoissonGroup(1000, 20.0 * b2.Hz)
+        return _poisson_inputs(b2, 1000, 20.0)
 
     rule = _stdp(a_plus=0.05, a_minus=0.06, tau_plus_s=0.020, tau_minus_s=0.020, a_post=0.0)
     w_init = "0.5 + 0.1 * (2 * rand() - 1)"
-    return _run(inputs, 100, _lif(6e-3), rule, duration_s, 1e-3, w_init, seed)
+    return _run(inputs, 100, _lif(6e-3), rule, duration_s, 1e-3, window_steps, w_init, seed)
