@@ -33,11 +33,25 @@ def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool =
     loop over the devices). The pulsed devices follow the same statistics either way.
     """
 
-    def select(a):
-        return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
+    if jax.tree.leaves(devices)[0].shape[1] == 1:
+        # One device per side: the index can only be 0. Static slices keep a stacked group of
+        # tiles (TiledMatrix), whose indices are batched, from turning a dynamic index into a
+        # gather and a scatter of every device array (2.5x the cost of its update).
 
-    def place(full, part):
-        return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
+        def select(a):
+            return a[:, 0]
+
+        def place(full, part):
+            del full
+            return part[:, None]
+
+    else:
+
+        def select(a):
+            return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
+
+        def place(full, part):
+            return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
 
     chosen = jax.tree.map(select, devices)
     if not one_sided:
