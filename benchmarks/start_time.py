@@ -1,7 +1,7 @@
 """Start time of an MNIST-shaped PCM SoftHebb run: process start to its first chunk done.
 
-The layer of the paper (784 -> 2000 on 32 tiles of pcm_256, 4 block shapes), one chunk of 8
-steps of batch 32 on random inputs, with the persistent compilation cache in CACHE_DIR and
+The layer of the paper (784 -> 2000 on 32 tiles of pcm_256, blocks of 196 x 250), one chunk
+of 8 steps of batch 32 on random inputs, with the persistent compilation cache in CACHE_DIR and
 the ledger's storable checks (as the CLI runs). Run it twice with the same folder: the first
 run compiles (cold cache), the second loads the programs (warm cache).
 

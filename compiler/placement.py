@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from ..crossbar.chip import ChipSpec, TileGeometry
+from ..crossbar.tiled import block_edges
 from ..devices import AbstractDevice, load_preset
 from .network import Network
 from .program import Block, Program
@@ -36,13 +38,16 @@ class DoesNotFit(ValueError):
 def split_blocks(rows: int, cols: int, tile: TileGeometry) -> list[tuple[int, int, int, int]]:
     """Tile-sized blocks ``(row_start, row_stop, col_start, col_stop)`` of a rows×cols matrix.
 
-    Rows are cut every ``tile.rows``, columns every ``tile.cols``; blocks are listed row block
-    by row block, columns inside.
+    Rows are split into ceil(rows / tile.rows) balanced parts, columns likewise
+    (:func:`memxbar.crossbar.block_edges`: parts differ by at most one row or column); blocks
+    are listed row block by row block, columns inside. The runtime's tiled matrices split the
+    same way.
     """
+    row_edges, col_edges = block_edges(rows, tile.rows), block_edges(cols, tile.cols)
     return [
-        (r, min(r + tile.rows, rows), c, min(c + tile.cols, cols))
-        for r in range(0, rows, tile.rows)
-        for c in range(0, cols, tile.cols)
+        (r0, r1, c0, c1)
+        for r0, r1 in itertools.pairwise(row_edges)
+        for c0, c1 in itertools.pairwise(col_edges)
     ]
 
 

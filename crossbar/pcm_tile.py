@@ -60,6 +60,9 @@ class PCMTile(AbstractTile):
     devices_per_side: int = eqx.field(static=True)
 
     refreshes: ClassVar[bool] = True
+    #: Fields every operation changes alike in all tiles it is applied to (the arbiter turns
+    #: after every update): a TiledMatrix keeps them once for a group of alike blocks.
+    lockstep_fields: ClassVar[tuple[str, ...]] = ("arbiter",)
 
     @classmethod
     def create(

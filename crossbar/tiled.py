@@ -21,10 +21,20 @@ __all__ = ["TiledMatrix", "block_edges"]
 
 
 def block_edges(size: int, block: int) -> tuple[int, ...]:
-    """Edges (0, block, 2·block, ..., size) of a split of ``size`` into ``block``-sized parts."""
+    """Edges (0, ..., size) of a split of ``size`` into k = ceil(size / block) parts of at most
+    ``block``, balanced: the parts differ in size by at most one (the larger ones last).
+
+    784 rows on 256-row tiles are cut 196/196/196/196 rather than 256/256/256/16: the same
+    4 tiles, but the blocks are alike, so a tiled matrix stacks them into one group and runs
+    (and compiles) one program for all of them instead of one per block shape, and no column
+    carries more rows than it must (IR drop, ADC range).
+    """
     if size < 1 or block < 1:
         raise ValueError(f"block_edges: size and block must be ≥ 1, got {size}, {block}")
-    return (*range(0, size, block), size)
+    parts = -(-size // block)
+    small, larger = divmod(size, parts)
+    sizes = [small] * (parts - larger) + [small + 1] * larger
+    return (0, *itertools.accumulate(sizes))
 
 
 def _stack(tiles):
@@ -33,7 +43,17 @@ def _stack(tiles):
     its own group, unstacked, so that it runs exactly as it does outside a tiled matrix."""
     if len(tiles) == 1:
         return tiles[0]
-    return jax.tree.map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *tiles)
+    group = jax.tree.map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *tiles)
+    # Fields that every operation advances alike in all blocks (PCMTile's arbiter) stay one
+    # 0-d value, shared by the group: a batched index would turn each selection by it into a
+    # gather and a scatter of every device array.
+    for name in getattr(type(tiles[0]), "lockstep_fields", ()):
+        values = [getattr(tile, name) for tile in tiles]
+        if not any(isinstance(v, jax.core.Tracer) for v in values) and all(
+            bool(jnp.all(v == values[0])) for v in values[1:]
+        ):
+            group = eqx.tree_at(lambda g, name=name: getattr(g, name), group, values[0])
+    return group
 
 
 def _stacked(leaf) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from support import REPO, approx, assert_one_line_error, run_cli
 
 from memxbar.cli import main
@@ -28,7 +31,7 @@ from memxbar.compiler import (
     mapping_report,
     mapping_summary,
 )
-from memxbar.crossbar import ChipSpec, load_chip
+from memxbar.crossbar import ChipSpec, IdealTile, TiledMatrix, block_edges, load_chip
 from memxbar.devices import load_preset
 from memxbar.hw_configs import build, dump
 
@@ -75,9 +78,10 @@ def test_dense_784x2000_on_256x256_uses_4x8_tiles():
     assert compile is compile_network
     assert program.tiles_used == 32
     assert program.tiles() == tuple(range(32))
-    row_ranges = [(0, 256), (256, 512), (512, 768), (768, 784)]
-    col_ranges = [(c, min(c + 256, 2000)) for c in range(0, 2000, 256)]
-    assert col_ranges[-1] == (1792, 2000) and len(col_ranges) == 8
+    # Balanced splits: 784 = 4 x 196 rows, 2000 = 8 x 250 columns, so all 32 blocks are alike.
+    row_ranges = [(0, 196), (196, 392), (392, 588), (588, 784)]
+    col_ranges = [(c, c + 250) for c in range(0, 2000, 250)]
+    assert col_ranges[-1] == (1750, 2000) and len(col_ranges) == 8
     expected = [
         Block("fc1", "weight", 8 * i + j, r0, r1, c0, c1)
         for i, (r0, r1) in enumerate(row_ranges)
@@ -85,7 +89,7 @@ def test_dense_784x2000_on_256x256_uses_4x8_tiles():
     ]
     assert program.blocks == tuple(expected)
     assert (coverage(program, "fc1", "weight", (784, 2000)) == 1).all()
-    assert all(b.rows <= 256 and b.cols <= 256 for b in program.blocks)
+    assert {(b.rows, b.cols) for b in program.blocks} == {(196, 250)}
     assert program.utilisation() == approx(784 * 2000 / (32 * 256 * 256))
     # Four row blocks of every column range are added digitally.
     sums = program.partial_sums()
@@ -95,6 +99,34 @@ def test_dense_784x2000_on_256x256_uses_4x8_tiles():
     assert program.update_scheme == "stochastic"
     assert program.device_preset == "pcm_gst_pulse"
     assert program.device == DEVICE
+
+
+@given(size=st.integers(1, 5000), block=st.integers(1, 600))
+def test_block_edges_split_balanced_into_the_fewest_parts(size, block):
+    edges = block_edges(size, block)
+    parts = np.diff(edges)
+    assert edges[0] == 0 and edges[-1] == size
+    assert len(parts) == math.ceil(size / block)  # as few tiles as filling them would use
+    assert parts.max() <= block and parts.max() - parts.min() <= 1
+    assert (np.diff(parts) >= 0).all()  # the larger parts last
+
+
+def test_compiler_and_runtime_split_a_matrix_alike():
+    # The program's blocks are the blocks the runtime's tiled matrix runs.
+    net = Network("mlp", (Dense(name="fc1", in_features=785, out_features=300),))
+    program = compile(net, CHIP, device=DEVICE)
+
+    def block(n, rows, cols):
+        return IdealTile.create(rows.stop - rows.start, cols.stop - cols.start)
+
+    matrix = TiledMatrix.build(785, 300, 256, 256, block)
+    pairs = itertools.product(
+        itertools.pairwise(matrix.row_edges), itertools.pairwise(matrix.col_edges)
+    )
+    placed = [(b.row_start, b.row_stop, b.col_start, b.col_stop) for b in program.blocks]
+    assert placed == [(r0, r1, c0, c1) for (r0, r1), (c0, c1) in pairs]
+    assert [b.rows for b in program.blocks] == [196, 196, 196, 196, 196, 196, 197, 197]
+    assert {b.cols for b in program.blocks} == {150}
 
 
 def test_compile_loads_the_chips_device_preset_by_default():
@@ -112,10 +144,10 @@ def test_conv2d_places_its_im2col_matrix():
         rule=PlasticityRule.create("softhebb", {"inv_tau": 10.0}),
     )
     program = compile(Network("cnn", (conv,)), CHIP, device=DEVICE)
-    # im2col: (kh * kw * cin, cout) = (75, 300) → one row block, two column blocks.
+    # im2col: (kh * kw * cin, cout) = (75, 300) → one row block, two column blocks of 150.
     assert [(b.row_start, b.row_stop, b.col_start, b.col_stop) for b in program.blocks] == [
-        (0, 75, 0, 256),
-        (0, 75, 256, 300),
+        (0, 75, 0, 150),
+        (0, 75, 150, 300),
     ]
     assert (coverage(program, "conv", "weight", (75, 300)) == 1).all()
     assert program.partial_sums() == ()
@@ -130,8 +162,8 @@ def test_recurrent_layer_compiles_and_reports():
     assert [
         (b.matrix, b.row_start, b.row_stop, b.col_start, b.col_stop) for b in program.blocks
     ] == [
-        ("input", 0, 256, 0, 200),
-        ("input", 256, 300, 0, 200),
+        ("input", 0, 150, 0, 200),
+        ("input", 150, 300, 0, 200),
         ("recurrent", 0, 200, 0, 200),
     ]
     assert [p.tiles for p in program.partial_sums()] == [(0, 1)]
@@ -285,12 +317,13 @@ def test_report_numbers_match_a_hand_computation():
     s = mapping_summary(program)
 
     read = 0.2**2 * (1 / 3) * 250e-9 * (8e-6 / 4)  # J per device read
-    # fc: blocks 4x4, 4x1, 2x4, 2x1 (rows x cols), one vector each.
-    fc_blocks = [(4, 4), (4, 1), (2, 4), (2, 1)]
+    # fc: 6 rows split 3 + 3, 5 columns 2 + 3: blocks 3x2, 3x3, 3x2, 3x3 (rows x cols), one
+    # vector each.
+    fc_blocks = [(3, 2), (3, 3), (3, 2), (3, 3)]
     fc_dac = sum(r * 0.1e-12 for r, c in fc_blocks)
     fc_adc = sum(c * 2e-12 for r, c in fc_blocks)
     fc_read = sum(2 * 2 * r * c * read for r, c in fc_blocks)
-    fc_latency = 250e-9 + 2 * 10e-9  # the 4-column blocks: ceil(4/2) conversions
+    fc_latency = 250e-9 + 2 * 10e-9  # the 3-column blocks: ceil(3/2) conversions
     # conv: one 4x3 block, 4 vectors.
     conv_dac, conv_adc, conv_read = 4 * 4 * 0.1e-12, 4 * 3 * 2e-12, 4 * 2 * 2 * 12 * read
     conv_latency = 4 * (250e-9 + 2 * 10e-9)
@@ -312,12 +345,12 @@ def test_report_numbers_match_a_hand_computation():
     assert s["inference"]["energy_J"] == approx(total)
     assert s["inference"]["latency_s"] == approx(fc_latency + conv_latency)
     # Updates: one SET pulse of the preset (2 pJ) per event; full update = every synapse once,
-    # tiles row by row (4 rows of fc's largest blocks, 4 rows of conv), layers in sequence.
+    # tiles row by row (3 rows of fc's blocks, 4 rows of conv), layers in sequence.
     assert s["update_event"] == {"pulses": 1.0, "energy_J": approx(2e-12), "latency_s": 100e-9}
     # The estimated energy figures are the quantities a run measures under the same names.
     assert s["estimates"] == {"E_update": approx(2e-12), "E_inference": approx(total)}
     assert s["full_update"]["energy_J"] == approx(42 * 2e-12)
-    assert s["full_update"]["latency_s"] == approx((4 + 4) * 100e-9)
+    assert s["full_update"]["latency_s"] == approx((3 + 4) * 100e-9)
     assert s["partial_sums"] == 2
 
     text = mapping_report(program)

@@ -95,7 +95,7 @@ def test_yaml_round_trip(tmp_path, program):
     assert not (tmp_path / "program.h5").exists()
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# memxbar program")
-    assert "- {tile: 0, layer: conv, matrix: weight, rows: [0, 45], cols: [0, 32]}" in text
+    assert "- {tile: 0, layer: conv, matrix: weight, rows: [0, 45], cols: [0, 20]}" in text
 
 
 def test_network_mapping_round_trip():

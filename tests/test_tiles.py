@@ -178,7 +178,7 @@ def test_tiles_follow_the_abstract_final_pattern():
 
 
 def _grid(kind: str) -> TiledMatrix:
-    """A 6 × 5 matrix on tiles of at most 4 × 3: blocks of 4×3, 4×2, 2×3, 2×2."""
+    """A 6 × 5 matrix on tiles of at most 4 × 3, split balanced: blocks of 3×2, 3×3, 3×2, 3×3."""
 
     def block(n, rows, cols):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
@@ -195,8 +195,8 @@ def test_tiled_matrix_assembles_pulse_steps_and_conductances_of_its_blocks():
     steps = np.asarray(matrix.dw_pulse)
     g = np.asarray(matrix.programmed_conductances())
     assert steps.shape == (6, 5) and g.shape == (2, CHIP.tile.devices_per_side, 6, 5)
-    blocks = [(slice(0, 4), slice(0, 3)), (slice(0, 4), slice(3, 5))]
-    blocks += [(slice(4, 6), slice(0, 3)), (slice(4, 6), slice(3, 5))]
+    blocks = [(slice(0, 3), slice(0, 2)), (slice(0, 3), slice(2, 5))]
+    blocks += [(slice(3, 6), slice(0, 2)), (slice(3, 6), slice(2, 5))]
     for n, (block, (rows, cols)) in enumerate(zip(matrix.blocks, blocks, strict=True)):
         # Each block has its own w_max, so its own pulse step w_max / (N g_w) · step
         # = w_max · 0.6 µS / 8 µS with one device per side.
@@ -687,6 +687,38 @@ def test_multi_device_synapses_rotate_the_arbiter_and_read_the_sum(tmp_path):
     )
 
 
+def test_alike_multi_device_blocks_share_one_arbiter_and_rotate_it_together():
+    # pcm_hermes_128: two devices per side. Two alike blocks are stacked; the arbiter, which
+    # every update turns in all blocks alike, is kept once (0-d) for the group, so selecting
+    # the pulsed device stays a slice (a batched index would gather and scatter every device
+    # array). Each block's pulses land on device 0, then 1, then 0, as a lone tile's do.
+    chip = load_chip("pcm_hermes_128")
+    assert chip.tile.devices_per_side == 2
+
+    def block(n, rows, cols):
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        return create(chip, key=K(60 + n), rows=shape[0], cols=shape[1], w_max=0.5)
+
+    matrix = TiledMatrix.build(4, 6, 4, 3, block)
+    assert matrix.members == ((0, 1),)
+    assert matrix.groups[0].arbiter.shape == ()
+    assert matrix.groups[0].devices.g_prog_S.shape == (2, 2, 2, 4, 3)
+    dW = jnp.asarray(np.where(np.arange(24).reshape(4, 6) % 2, 1.0, -1.0), jnp.float32)
+    dW = dW * 2.0 * matrix.blocks[0].dw_pulse
+    grouped = jit(lambda m, k: m.update(dW, T(0.0), key=k))
+    counts = []
+    for step in range(3):
+        assert all(int(b.arbiter) == step % 2 for b in matrix.blocks)
+        matrix = grouped(matrix, K(70 + step))
+        counts.append(np.asarray(matrix.groups[0].devices.set_pulses))
+    # Pulses each device has received after each update: (device 0, device 1).
+    for step, (first, second) in enumerate(((1, 0), (1, 1), (2, 1))):
+        pulsed = counts[step].sum(axis=2)  # both devices of a side: (blocks, 2 sides, r, c)
+        np.testing.assert_array_equal(counts[step][:, :, 0], first / (first + second) * pulsed)
+        assert (counts[step][:, :, 1] == second / (first + second) * pulsed).all()
+        assert pulsed.sum() > 0
+
+
 # --- pulse trains ---------------------------------------------------------------------------
 
 
@@ -1014,17 +1046,18 @@ def test_bad_chip_yaml_names_file_and_key(tmp_path, old, new, key):
 
 
 def test_alike_blocks_run_stacked_and_each_gets_what_it_gets_alone():
-    # 5 × 4 on tiles of 2 × 3: blocks of 2×3 (2 of them), 2×1 (2), 1×3 and 1×1, one setting:
-    # stored as 4 groups (two stacked, two lone), every operation one vmapped call per group.
+    # 5 × 5 on tiles of 2 × 3, split balanced (rows 1 + 2 + 2, columns 2 + 3): blocks of 1×2,
+    # 1×3, 2×2 (2 of them) and 2×3 (2), one setting: stored as 4 groups (two lone, two
+    # stacked), every operation one vmapped call per group.
     # Each block must get what the same operation on it alone, with its own key, gives (to
     # float rounding: XLA fuses the batched program differently).
     def block(n, rows, cols):
         shape = (rows.stop - rows.start, cols.stop - cols.start)
         return create(CHIP, key=K(n), rows=shape[0], cols=shape[1], w_max=0.5)
 
-    matrix = TiledMatrix.build(5, 4, 2, 3, block)
-    assert matrix.members == ((0, 2), (1, 3), (4,), (5,))
-    assert matrix.groups[0].devices.g_prog_S.shape[0] == 2
+    matrix = TiledMatrix.build(5, 5, 2, 3, block)
+    assert matrix.members == ((0,), (1,), (2, 4), (3, 5))
+    assert matrix.groups[2].devices.g_prog_S.shape[0] == 2
 
     def slices(n):
         i, j = divmod(n, len(matrix.col_edges) - 1)
@@ -1032,7 +1065,7 @@ def test_alike_blocks_run_stacked_and_each_gets_what_it_gets_alone():
         return rows, slice(matrix.col_edges[j], matrix.col_edges[j + 1])
 
     x = jax.random.uniform(K(5), (3, 5), minval=-1.0, maxval=1.0)
-    dW = jnp.full((5, 4), 0.2)
+    dW = jnp.full((5, 5), 0.2)
 
     # Refresh goes through the same group machinery as these three (its own test of a
     # stacked refresh would add 30 s of compilation to the default suite).
@@ -1045,7 +1078,7 @@ def test_alike_blocks_run_stacked_and_each_gets_what_it_gets_alone():
 
     def steps_alone(m, key, t):
         keys = [jax.random.split(k, m.n_blocks) for k in jax.random.split(key, 3)]
-        y, W, tiles = jnp.zeros((3, 4)), jnp.zeros((5, 4)), []
+        y, W, tiles = jnp.zeros((3, 5)), jnp.zeros((5, 5)), []
         for n, tile in enumerate(m.blocks):
             rows, cols = slices(n)
             tile = tile.update(dW[rows, cols], t, key=keys[0][n])
