@@ -27,7 +27,7 @@ def block_edges(size: int, block: int) -> tuple[int, ...]:
     784 rows on 256-row tiles are cut 196/196/196/196 rather than 256/256/256/16: the same
     4 tiles, but the blocks are alike, so a tiled matrix stacks them into one group and runs
     (and compiles) one program for all of them instead of one per block shape, and no column
-    carries more rows than it must (IR drop, ADC range).
+    carries more rows than it must (less IR drop).
     """
     if size < 1 or block < 1:
         raise ValueError(f"block_edges: size and block must be ≥ 1, got {size}, {block}")
