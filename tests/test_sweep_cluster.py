@@ -67,6 +67,7 @@ def test_a_local_cluster_gives_the_local_sweep(tiny_job, local_sweep, client, tm
     assert not list(point_folder(out).glob("*.ckpt"))
 
 
+@pytest.mark.slow  # 15 s; keeps the default suite under 10 min on 2 cores (CI)
 def test_a_killed_worker_has_its_group_rerun_elsewhere(tiny_job, local_sweep, client, tmp_path):
     killed = []
     pids = client.run(os.getpid)  # worker address -> its process
