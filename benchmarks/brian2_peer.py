@@ -35,7 +35,7 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["brian2_missing", "run_network_a", "run_network_b"]
+__all__ = ["brian2_missing", "run_peer"]
 
 
 def brian2_missing() -> str | None:
@@ -55,35 +55,51 @@ def _jump_factor(tau_m_s: float, dt_s: float) -> float:
     return tau_m_s / dt_s * -math.expm1(-dt_s / tau_m_s)
 
 
-def _lif(psp_V: float) -> dict:
-    """The LIF of both jobs: memxbar's defaults (rest and reset −70 mV, threshold −54 mV),
-    τ_m = 5 ms, 2 ms refractory, a jump of ``psp_V`` per unit weight."""
-    return dict(
-        tau_m_s=0.005,
-        psp_V=psp_V,
-        refractory_s=0.002,
-        v_rest_V=-0.070,
-        v_reset_V=-0.070,
-        v_threshold_V=-0.054,
-    )
+def _check_supported(net, source) -> None:
+    """Raise ValueError naming the first setting the peer does not model."""
+    from memxbar.algorithms.snn import STDP, PoissonSpikes
+
+    rule, lif = net.rule, net.lif
+    unsupported = [
+        ("source", not isinstance(source, PoissonSpikes), "a PoissonSpikes source"),
+        ("rule", not isinstance(rule, STDP), "an STDP rule"),
+    ]
+    for field, bad, needed in unsupported:
+        if bad:
+            raise ValueError(f"brian2_peer: {field}: the peer models only {needed}")
+    unsupported = [
+        ("source.mother_rates_Hz", np.size(source.mother_rates_Hz) > 1, "one mother train"),
+        ("rule.mu", rule.mu != 1.0, "mu = 1 (soft bounds)"),
+        ("rule.fatigue", rule.fatigue is None, "synaptic fatigue"),
+        ("rule.w_min/w_max", (rule.w_min, rule.w_max) != (0.0, 1.0), "bounds 0 and 1"),
+        ("lif.tau_syn_s", lif.tau_syn_s != 0.0, "a one-step synaptic current (0)"),
+        ("lif.lateral_inhibition_V", lif.lateral_inhibition_V != 0.0, "no lateral inhibition"),
+        ("lif.winner_take_all", lif.winner_take_all, "no winner-take-all"),
+        ("short_term", net.short_term is not None, "no short-term plasticity"),
+        ("write_every_windows", net.write_every_windows != 1, "writes after every window (1)"),
+    ]
+    for field, bad, needed in unsupported:
+        if bad:
+            raise ValueError(f"brian2_peer: {field}: the peer models only {needed}")
 
 
-def _stdp(**rule) -> dict:
-    """STDP settings with the fatigue of both jobs (U = 0.5, τ_f = 2 s)."""
-    return dict(rule, use=0.5, tau_f_s=2.0)
+def _inputs(b2, source, dt_s):
+    """``source`` (PoissonSpikes) drawn per step as memxbar draws it, at the start of each step.
 
-
-def _correlated_inputs(b2, rates_Hz, copy_prob, mother_Hz, dt_s):
-    """Inputs drawn per step as ``PoissonSpikes`` draws them, at the start of each step.
-
-    Input i copies the mother's step when its uniform u < c_i, else fires when
-    u < c_i + (1 − c_i) p_own, p_own = (p − c p_m) / (1 − c): its rate stays exactly p/dt.
-    Returns the objects to run, the inputs (the synapses' source) last.
+    Independent inputs are a PoissonGroup. Correlated ones: input i copies the mother's step
+    when its uniform u < c_i, else fires when u < c_i + (1 − c_i) p_own,
+    p_own = (p − c p_m) / (1 − c): its rate stays exactly p/dt. Returns the objects to run,
+    the inputs (the synapses' source) last.
     """
-    rates, c = np.asarray(rates_Hz, float), np.asarray(copy_prob, float)
-    p, p_m = rates * dt_s, mother_Hz * dt_s
+    rates, c = np.asarray(source.rates_Hz, float), np.asarray(source.copy_prob, float)
+    if not np.any(c > 0):
+        inputs = b2.PoissonGroup(rates.size, rates * b2.Hz)
+        inputs.thresholder["spike"].when = "start"
+        inputs.thresholder["spike"].order = 1
+        return [inputs]
+    p, p_m = rates * dt_s, float(np.ravel(source.mother_rates_Hz)[0]) * dt_s
     p_own = np.where(c < 1.0, (p - c * p_m) / np.maximum(1.0 - c, 1e-12), 0.0)
-    mother = b2.NeuronGroup(1, "fired : 1", namespace={"p_m": float(p_m)})
+    mother = b2.NeuronGroup(1, "fired : 1", namespace={"p_m": p_m})
     mother.run_regularly("fired = int(rand() < p_m)", when="start", order=-1)
     inputs = b2.NeuronGroup(
         rates.size,
@@ -103,20 +119,22 @@ def _correlated_inputs(b2, rates_Hz, copy_prob, mother_Hz, dt_s):
     return [mother, inputs]
 
 
-def _poisson_inputs(b2, n: int, rate_Hz: float):
-    """``n`` independent Poisson inputs, drawn at the start of each step."""
-    inputs = b2.PoissonGroup(n, rate_Hz * b2.Hz)
-    inputs.thresholder["spike"].when = "start"
-    inputs.thresholder["spike"].order = 1
-    return [inputs]
+def run_peer(net, source, weights, duration_s: float, seed: int = 0):
+    """Run memxbar's spiking layer ``net`` (a SpikingNetwork) fed by ``source`` in Brian2's
+    C++ standalone mode, from the initial ``weights`` (n_inputs, n_neurons); returns
+    (run time s, output rate Hz).
 
+    Every parameter is read from ``net`` and ``source``, the objects memxbar runs.
 
-def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed):
-    """Build and run one network in C++ standalone; (run time s, output rate Hz).
-
-    ``inputs(b2)`` returns the input objects, the synapses' source last.
+    Raises:
+        ValueError: naming the first setting of ``net`` or ``source`` the peer does not model.
     """
     import brian2 as b2
+
+    _check_supported(net, source)
+    lif, rule, dt_s = net.lif, net.rule, net.dt_s
+    weights = np.asarray(weights, np.float64)
+    n_out = weights.shape[1]
 
     directory = tempfile.mkdtemp(prefix="memxbar_brian2_")
     b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
@@ -124,8 +142,8 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
     b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
     b2.defaultclock.dt = dt_s * b2.second
     b2.seed(seed)
-    sources = inputs(b2)
-    held_steps = round(lif["refractory_s"] / dt_s)
+    sources = _inputs(b2, source, dt_s)
+    held_steps = round(lif.refractory_s / dt_s)
     neurons = b2.NeuronGroup(
         n_out,
         """v : 1
@@ -134,11 +152,11 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
         threshold="v >= v_th and held == 0",
         reset="v = v_reset\nheld = held_steps + 1",
         namespace={
-            "v_th": lif["v_threshold_V"],
-            "v_rest": lif["v_rest_V"],
-            "v_reset": lif["v_reset_V"],
+            "v_th": lif.v_threshold_V,
+            "v_rest": lif.v_rest_V,
+            "v_reset": lif.v_reset_V,
             "held_steps": held_steps,
-            "alpha": math.exp(-dt_s / lif["tau_m_s"]),
+            "alpha": math.exp(-dt_s / lif.tau_m_s),
         },
     )
     # memxbar's LIF step: exact decay, the step's input, held at reset while refractory.
@@ -149,7 +167,7 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
         when="groups",
     )
     neurons.run_regularly("held = held - int(held > 0)", when="end")
-    neurons.v = lif["v_rest_V"]
+    neurons.v = lif.v_rest_V
     synapses = b2.Synapses(
         sources[-1],
         neurons,
@@ -167,14 +185,14 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
         depression += a_post
         apost += 1""",
         namespace={
-            "jump": lif["psp_V"] * _jump_factor(lif["tau_m_s"], dt_s),
-            "tau_f": rule["tau_f_s"] * b2.second,
-            "U": rule["use"],
-            "tau_plus": rule["tau_plus_s"] * b2.second,
-            "tau_minus": rule["tau_minus_s"] * b2.second,
-            "a_minus": rule["a_minus"],
-            "a_plus": rule["a_plus"],
-            "a_post": rule["a_post"],
+            "jump": lif.psp_V * _jump_factor(lif.tau_m_s, dt_s),
+            "tau_f": rule.fatigue.tau_s * b2.second,
+            "U": rule.fatigue.use,
+            "tau_plus": rule.tau_plus_s * b2.second,
+            "tau_minus": rule.tau_minus_s * b2.second,
+            "a_minus": rule.a_minus,
+            "a_plus": rule.a_plus,
+            "a_post": rule.a_post,
         },
     )
     synapses.pre.when = "start"
@@ -184,12 +202,13 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
         """w = clip(w + a_plus * (1 - w) * potentiation - w * depression, 0, 1)
         potentiation = 0
         depression = 0""",
-        dt=window_steps * dt_s * b2.second,
+        dt=net.window_steps * dt_s * b2.second,
         when="start",
         order=-2,
     )
     synapses.connect()
-    synapses.w = w_init
+    # Brian2 orders all-to-all synapses by presynaptic index, then postsynaptic: row-major.
+    synapses.w = weights.ravel()
     synapses.eff = 1.0
     spikes = b2.SpikeMonitor(neurons, record=False)
     network = b2.Network(*sources, neurons, synapses, spikes)
@@ -197,26 +216,3 @@ def _run(inputs, n_out, lif, rule, duration_s, dt_s, window_steps, w_init, seed)
     b2.device.build(directory=directory, compile=True, run=True, debug=False)
     rate = float(np.sum(spikes.count[:])) / (n_out * duration_s)
     return float(b2.device._last_run_time), rate
-
-
-def run_network_a(duration_s: float = 50.0, seed: int = 0):
-    """Network A (examples/fstdp_*.yaml): (run time s, output rate Hz)."""
-    rates = np.repeat([10.0, 10.0, 20.0, 35.0, 50.0], 20)
-    copy = np.where(np.arange(100) < 20, 0.25, 0.0)
-
-    def inputs(b2):
-        return _correlated_inputs(b2, rates, copy, 10.0, 1e-3)
-
-    rule = _stdp(a_plus=0.05, a_minus=0.01, tau_plus_s=0.010, tau_minus_s=0.020, a_post=0.0025)
-    return _run(inputs, 1, _lif(0.050), rule, duration_s, 1e-3, 10, 0.5, seed)
-
-
-def run_network_b(duration_s: float = 10.0, window_steps: int = 10, seed: int = 0):
-    """Network B (benchmarks/snn.py ``network_b``): (run time s, output rate Hz)."""
-
-    def inputs(b2):
-        return _poisson_inputs(b2, 1000, 20.0)
-
-    rule = _stdp(a_plus=0.05, a_minus=0.06, tau_plus_s=0.020, tau_minus_s=0.020, a_post=0.0)
-    w_init = "0.5 + 0.1 * (2 * rand() - 1)"
-    return _run(inputs, 100, _lif(6e-3), rule, duration_s, 1e-3, window_steps, w_init, seed)

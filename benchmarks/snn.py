@@ -17,11 +17,12 @@ Run: ``python benchmarks/snn.py [--repeats 3] [--seeds 64] [--skip-a] [--skip-b]
 
 The peer: when Brian2 is importable (``pip install memxbar[peers]``; Brian2 >= 2.11 needs
 Python >= 3.13), the same networks run in Brian2's C++ standalone mode in this process
-(benchmarks/brian2_peer.py: inputs drawn online, memxbar's step order, LIF with a refractory
-counter, weights updated per window of K = 10 steps) and every row is compared with its time;
-otherwise the script says so and prints memxbar's times alone. Both simulators' output rates
-are printed, so that a reader sees they did the same spiking (the peer always runs K = 10, so
-the rows with K = 50 or M > 1 learn a little differently and their rates drift from the peer's).
+(benchmarks/brian2_peer.py ``run_peer``: built from the same SpikingNetwork, source and
+initial weights memxbar runs; inputs drawn online, memxbar's step order, LIF with a refractory
+counter, weights updated per window) and every row is compared with its time; otherwise the
+script says so and prints memxbar's times alone. Both simulators' output rates are printed,
+so that a reader sees they did the same spiking (the peer runs B at K = 10, M = 1, so the rows
+with K = 50 or M > 1 learn a little differently and their rates drift from the peer's).
 Goals (issues 6, 17): (B) on ideal tiles no slower than Brian2, PCM within 2x of ideal; (A) 64
 seeds in less wall time than 64 sequential Brian2 runs.
 
@@ -58,7 +59,7 @@ from memxbar.algorithms.snn import (
 )
 from memxbar.crossbar import IdealTile, PCMTile, load_chip
 from memxbar.runtime.job import load_job
-from memxbar.runtime.spiking_experiment import build_sources, build_tile
+from memxbar.runtime.spiking_experiment import build_sources, build_tile, initial_weights
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -135,6 +136,11 @@ def network_b(window_steps: int, write_every: int, max_pulses: int = 0) -> Spiki
     )
 
 
+def initial_weights_b(key, n_in: int, n_out: int):
+    """Benchmark B's initial weights: uniform in 0.5 ± 0.1."""
+    return 0.5 + 0.1 * jax.random.uniform(key, (n_in, n_out), minval=-1.0, maxval=1.0)
+
+
 #: Benchmark B's settings: (window steps K, write every M windows, pulses per write cap).
 B_SETTINGS = ((10, 1, 0), (50, 1, 0), (50, 10, 2), (50, 20, 2), (100, 10, 2))
 
@@ -146,7 +152,7 @@ def workload_b(kind: str, window_steps: int, write_every: int, max_pulses: int):
     sources = PoissonSpikes.create(rates)
     net = network_b(window_steps, write_every, max_pulses)
     k_w, k_tile, k_run = jax.random.split(jax.random.key(1), 3)
-    W0 = 0.5 + 0.1 * jax.random.uniform(k_w, (n_in, n_out), minval=-1.0, maxval=1.0)
+    W0 = initial_weights_b(k_w, n_in, n_out)
     if kind == "ideal":
         tile = IdealTile.create(n_in, n_out, weights=W0)
     else:
@@ -189,15 +195,24 @@ def report(title: str, rows: dict, repeats: int, peer, per: int = 1):
 
 
 def brian2_peer(network: str):
-    """(run time s, output rate Hz) of Brian2 on network 'a' or 'b', or None (printed why)."""
+    """(run time s, output rate Hz) of Brian2 on network 'a' or 'b' (the same network, source
+    and initial weights memxbar runs), or None (printed why)."""
     import brian2_peer as peer
 
     missing = peer.brian2_missing()
     if missing is not None:
         print(f"  no peer run: {missing}")
         return None
-    run = peer.run_network_a if network == "a" else peer.run_network_b
-    return run()
+    if network == "a":
+        job = load_job(EXAMPLES / "fstdp_ideal.yaml")
+        key = jax.random.split(jax.random.split(jax.random.key(0), 1)[0], 3)[1]
+        net = dataclasses.replace(job.engine, write_every_windows=1)
+        source, weights = build_sources(job, key=key), initial_weights(job, key=key)
+        return peer.run_peer(net, source, weights, job.simulation.duration_s)
+    n_in, n_out = 1000, 100
+    weights = initial_weights_b(jax.random.split(jax.random.key(1), 3)[0], n_in, n_out)
+    source = PoissonSpikes.create(np.full(n_in, 20.0))
+    return peer.run_peer(network_b(10, 1), source, weights, 10.0)
 
 
 def main() -> None:
