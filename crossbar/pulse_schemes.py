@@ -34,9 +34,10 @@ def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool =
     """
 
     if jax.tree.leaves(devices)[0].shape[1] == 1:
-        # One device per side: the index can only be 0. Static slices keep a stacked group of
-        # tiles (TiledMatrix), whose indices are batched, from turning a dynamic index into a
-        # gather and a scatter of every device array (2.5x the cost of its update).
+        # One device per side: the index can only be 0. Under vmap with a batched index (the
+        # chips of a vmapped sweep; a TiledMatrix group keeps its arbiter once, see
+        # PCMTile.lockstep_fields) a dynamic index becomes a gather and a scatter of every
+        # device array (2.5x the cost of an update); static slices never do.
 
         def select(a):
             return a[:, 0]
