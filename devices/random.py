@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "erf_inv",
     "key_words",
     "normal16",
     "normal_elementwise",
@@ -35,6 +36,32 @@ __all__ = [
 ]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+# The single-precision inverse error function of M. Giles, "Approximating the erfinv
+# function", GPU Computing Gems Jade Edition (2011): polynomials in w = -ln(1 - x^2), central
+# (w < 5, in w - 2.5) and tail (in sqrt(w) - 3), highest power first.
+_ERFINV_CENTRAL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_ERFINV_TAIL = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
 _PARITY = 0x1BD11BDA
 _HALF = 1 << 16
 
@@ -55,6 +82,28 @@ def threefry2x32(k0, k1, x0, x1):
             x0 = x0 + ks[s % 3]
             x1 = x1 + ks[(s + 1) % 3] + jnp.uint32(s)
     return x0, x1
+
+
+def _horner(coefficients, w):
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = c + p * w
+    return p
+
+
+def erf_inv(x):
+    """The inverse error function of float32 ``x`` in (-1, 1), Giles's approximation.
+
+    The same polynomials as ``jax.lax.erf_inv``, with w = -ln((1 - x)(1 + x)) instead of
+    -log1p(-x^2): on the samplers' grids 1 ± x are exact, so the tails come out more
+    accurate (max error 5.5e-7 against float64 over all 2^23 points of
+    :func:`normal_elementwise`'s grid, where ``lax.erf_inv`` errs by 1.5e-5), and XLA:CPU's
+    log is ~8x faster than its log1p (a Gaussian ~20 % cheaper; benchmarks/README.md).
+    """
+    w = -jnp.log((1.0 - x) * (1.0 + x))
+    central = _horner(_ERFINV_CENTRAL, w - 2.5)
+    tail = _horner(_ERFINV_TAIL, jnp.sqrt(w) - 3.0)
+    return jnp.where(w < 5.0, central, tail) * x
 
 
 def key_words(key):
@@ -82,7 +131,7 @@ def normal16(key, shape, dtype=jnp.float32):
     a, b = threefry2x32(k0, k1, counter, jnp.zeros_like(counter))
     halves = jnp.concatenate([a >> 16, a & (_HALF - 1), b >> 16, b & (_HALF - 1)])[:n]
     u = (halves.astype(jnp.float32) + 0.5) * (2.0 / _HALF) - 1.0  # uniform in (-1, 1)
-    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype).reshape(shape)
+    return (math.sqrt(2.0) * erf_inv(u)).astype(dtype).reshape(shape)
 
 
 def _elementwise_word_pair(key, shape):
@@ -107,7 +156,7 @@ def _normal_of_word(a, dtype):
     # 23 bits: (k + 0.5) 2^-22 − 1 is exact in float32 for k < 2^23, so u < 1 strictly
     # (with 24 bits the largest k rounds to u = 1 and erf_inv gives inf, 1 sample in 2^24).
     u = ((a >> 9).astype(jnp.float32) + 0.5) * (2.0 / (1 << 23)) - 1.0  # uniform in (-1, 1)
-    return (math.sqrt(2.0) * jax.lax.erf_inv(u)).astype(dtype)
+    return (math.sqrt(2.0) * erf_inv(u)).astype(dtype)
 
 
 def normal_elementwise(key, shape, dtype=jnp.float32):
