@@ -1,9 +1,11 @@
 """Speed of crossbar tiles relative to a plain jitted matmul (docs/architecture.md).
 
 A 512 × 512 tile, batch 256, on the pcm_256 chip (8-bit DAC/ADC, read noise, IR drop, global
-drift compensation), read 1 day after programming. Every time is the median of repeated,
-jitted calls after warm-up, stated as a ratio to a jitted ``x @ W`` of the same shapes
-measured in the same process (ratios survive a noisy machine better than times).
+drift compensation), read 1 day after programming. The rows are jitted calls, timed
+round-robin after warm-up (each round calls every row once), and each is stated as the median
+over rounds of its ratio to a jitted ``x @ W`` of the same shapes timed in the same round,
+with the quartiles of that ratio (ratios survive a noisy machine better than times, and a
+ratio within one round best).
 
 Measured:
 - PCM mvm, fresh read view: the first read at a new chip time computes drift, IR drop and
@@ -38,17 +40,21 @@ DAY_S = 86400.0
 SCAN_LENGTH = 10
 
 
-def median_time_s(fn, make_args, *, repeats: int, warmup: int = 3) -> float:
-    """Median wall time (s) of ``fn(*make_args(i))`` over ``repeats`` calls after warm-up."""
-    for i in range(warmup):
-        jax.block_until_ready(fn(*make_args(i)))
-    times = []
+def round_robin_s(rows, *, repeats: int, warmup: int = 3) -> list[list[float]]:
+    """Wall times (s) of every row's ``fn(*make_args(i))``, the rows called in turn in each of
+    ``repeats`` rounds after ``warmup`` calls each: a row and its reference matmul are timed
+    seconds apart, so load that comes and goes hits both (their ratio is taken per round)."""
+    for _, fn, make_args, _ in rows:
+        for i in range(warmup):
+            jax.block_until_ready(fn(*make_args(i)))
+    times = [[] for _ in rows]
     for i in range(repeats):
-        args = make_args(warmup + i)
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for row, (_, fn, make_args, _) in zip(times, rows, strict=True):
+            args = make_args(warmup + i)
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            row.append(time.perf_counter() - start)
+    return times
 
 
 def main(argv=None) -> None:
@@ -103,67 +109,59 @@ def main(argv=None) -> None:
     def t_new(i):  # a new chip time for every call: the view is recomputed
         return jnp.float32(DAY_S + i)
 
-    floor = median_time_s(matmul, lambda i: (x, W), repeats=repeats)
-    floor_scan = median_time_s(matmul_scan, lambda i: (xs, W), repeats=repeats)
+    def scan_keys(i):
+        return jax.random.split(keys[i], SCAN_LENGTH)
+
+    # (label, jitted function, arguments of call i, the row it is a ratio to)
     rows = [
-        ("plain x @ W (jit)", floor, floor),
-        (
-            "PCM mvm, fresh read view",
-            median_time_s(pcm_mvm, lambda i: (tile, x, t_new(i), keys[i]), repeats=repeats),
-            floor,
-        ),
+        ("plain x @ W (jit)", matmul, lambda i: (x, W), 0),
+        (f"plain scan of {SCAN_LENGTH} x @ W", matmul_scan, lambda i: (xs, W), 1),
+        ("PCM mvm, fresh read view", pcm_mvm, lambda i: (tile, x, t_new(i), keys[i]), 0),
         (
             f"PCM mvm, cached view (scan of {SCAN_LENGTH})",
-            median_time_s(
-                pcm_mvm_scan,
-                lambda i: (cached, xs, jnp.float32(DAY_S), jax.random.split(keys[i], SCAN_LENGTH)),
-                repeats=repeats,
-            ),
-            floor_scan,
+            pcm_mvm_scan,
+            lambda i: (cached, xs, jnp.float32(DAY_S), scan_keys(i)),
+            1,
         ),
         (
             "  column_mean noise, fresh read view",
-            median_time_s(pcm_mvm, lambda i: (cheap_tile, x, t_new(i), keys[i]), repeats=repeats),
-            floor,
+            pcm_mvm,
+            lambda i: (cheap_tile, x, t_new(i), keys[i]),
+            0,
         ),
         (
             "  column_mean noise, cached view",
-            median_time_s(
-                pcm_mvm_scan,
-                lambda i: (
-                    cheap_cached,
-                    xs,
-                    jnp.float32(DAY_S),
-                    jax.random.split(keys[i], SCAN_LENGTH),
-                ),
-                repeats=repeats,
-            ),
-            floor_scan,
+            pcm_mvm_scan,
+            lambda i: (cheap_cached, xs, jnp.float32(DAY_S), scan_keys(i)),
+            1,
         ),
         (
             "PCM update (stochastic, 1-3 pulses)",
-            median_time_s(pcm_update, lambda i: (tile, dW, t_new(i), keys[i]), repeats=repeats),
-            floor,
+            pcm_update,
+            lambda i: (tile, dW, t_new(i), keys[i]),
+            0,
         ),
-        (
-            "IdealTile mvm",
-            median_time_s(ideal_mvm, lambda i: (ideal, x, keys[i]), repeats=repeats),
-            floor,
-        ),
+        ("IdealTile mvm", ideal_mvm, lambda i: (ideal, x, keys[i]), 0),
     ]
+    times = round_robin_s(rows, repeats=repeats)
 
     print(
         f"crossbar tiles, {n}x{n}, batch {batch}, pcm_256 periphery, read at 1 day; "
-        f"median of {repeats}; JAX {jax.__version__} on {jax.devices()[0].platform} "
-        f"({platform.processor() or platform.machine()})"
+        f"{repeats} rounds, rows round-robin; JAX {jax.__version__} on "
+        f"{jax.devices()[0].platform} ({platform.processor() or platform.machine()})"
     )
     print(
-        f"plain matmul floor: {1e3 * floor:.3f} ms; "
-        f"scan of {SCAN_LENGTH}: {1e3 * floor_scan:.3f} ms"
+        f"plain matmul floor: {1e3 * statistics.median(times[0]):.3f} ms; "
+        f"scan of {SCAN_LENGTH}: {1e3 * statistics.median(times[1]):.3f} ms (medians)"
     )
-    print(f"{'operation':40s} {'time':>10s} {'ratio to matmul':>16s}")
-    for name, seconds, reference in rows:
-        print(f"{name:40s} {1e3 * seconds:8.3f} ms {seconds / reference:15.2f}x")
+    print(f"{'operation':40s} {'median':>10s} {'ratio to matmul':>16s} {'quartiles':>13s}")
+    for (name, _, _, reference), row in zip(rows, times, strict=True):
+        ratios = [t / r for t, r in zip(row, times[reference], strict=True)]
+        low, _, high = statistics.quantiles(ratios, n=4)
+        print(
+            f"{name:40s} {1e3 * statistics.median(row):8.3f} ms "
+            f"{statistics.median(ratios):15.2f}x {low:6.2f}-{high:.2f}"
+        )
 
 
 if __name__ == "__main__":
