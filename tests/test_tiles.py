@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import (
     approx,
     clipped_normal_moments,
@@ -152,6 +154,27 @@ def test_ideal_tile_is_exact():
     assert float(tile.ledger.count("mvm_vectors")) == 6
     assert float(updated.ledger.count("update_events")) == 20
     assert float(updated.ledger.total_J) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([0.0, -0.0, 1e-37, -1.2e-38, 3.0e38, -1.0, 0.5, np.inf, -np.inf]),
+        min_size=12,
+        max_size=12,
+    )
+)
+def test_an_exact_tile_books_one_update_event_per_non_zero_change(entries):
+    dW = np.array(entries, np.float32).reshape(3, 4)
+    tile = IdealTile.create(3, 4).update(dW, 0.0, key=K(0))
+    assert float(tile.ledger.count("update_events")) == np.count_nonzero(dW)
+
+
+def test_a_nan_change_makes_the_update_event_count_nan():
+    dW = np.zeros((3, 4), np.float32)
+    dW[1, 2] = np.nan
+    tile = IdealTile.create(3, 4).update(dW, 0.0, key=K(0))
+    assert np.isnan(float(tile.ledger.count("update_events")))
 
 
 # --- the tile interface ------------------------------------------------------------------------
