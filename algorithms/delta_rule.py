@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..crossbar import AbstractTile
+from ..devices import prng
 
 __all__ = ["TrainingRun", "delta_rule_sequence", "uniform_weights"]
 
@@ -44,7 +45,7 @@ def _train_chunk(tile, teacher, xs, t, dt_s, learning_rate, keys):
     def step(carry, inputs):
         tile, t = carry
         x, key = inputs
-        k_read, k_update = jax.random.split(key)
+        k_read, k_update = prng.split(key)
         y, tile = tile.mvm(x, t, key=k_read)
         error = x @ teacher - y
         # Largest eigenvalue of xᵀx for uniform inputs (Marchenko–Pastur edge, E x² = 1/3).
@@ -87,12 +88,12 @@ def delta_rule_sequence(
         raise ValueError(
             f"steps, batch and refresh_every must be ≥ 1, got {steps}, {batch}, {refresh_every}"
         )
-    k_teacher, k_x, k_steps, k_refresh = jax.random.split(key, 4)
+    k_teacher, k_x, k_steps, k_refresh = prng.split(key, 4)
     w_max = float(tile.w_max)
     teacher = uniform_weights(tile.rows, tile.cols, w_max / 2, key=k_teacher)
     xs = jax.random.uniform(k_x, (steps, batch, tile.rows), jnp.float32, -1.0, 1.0)
-    step_keys = jax.random.split(k_steps, steps)
-    refresh_keys = jax.random.split(k_refresh, -(-steps // refresh_every))
+    step_keys = prng.split(k_steps, steps)
+    refresh_keys = prng.split(k_refresh, -(-steps // refresh_every))
     t = jnp.float32(t0_s)
     losses = []
     for chunk, start in enumerate(range(0, steps, refresh_every)):

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from ..crossbar import AbstractTile
+from ..devices import prng
 from ..hw_configs import InvalidParameter, build_within, param
 from .base import AbstractAlgorithm
 
@@ -106,7 +107,7 @@ def tile_step(tile: AbstractTile, x, t, params: SoftHebbParams, *, key):
     Returns:
         (tile, y, W_read): the updated tile, the soft-WTA outputs and the weights read.
     """
-    k_mvm, k_read, k_update = jax.random.split(key, 3)
+    k_mvm, k_read, k_update = prng.split(key, 3)
     u, tile = tile.mvm(x, t, key=k_mvm)
     W, tile = tile.read_weights(t, key=k_read)
     dW, y = softhebb_delta(x, u, W, params)
@@ -147,7 +148,7 @@ class ShallowSoftHebb(AbstractAlgorithm):
         )
 
     def init(self, make_tile, *, key):
-        k_tile, k_w, k_prog = jax.random.split(key, 3)
+        k_tile, k_w, k_prog = prng.split(key, 3)
         tile = make_tile(self.layer_name, "weight", self.n_inputs, self.n_neurons, key=k_tile)
         W0 = init_weights(self.n_inputs, self.n_neurons, self.params.init_radius, key=k_w)
         return {self.layer_name: tile.program_weights(W0, 0.0, key=k_prog)}

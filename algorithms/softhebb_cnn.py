@@ -50,6 +50,7 @@ from jax import lax
 
 from ..crossbar import AbstractTile
 from ..crossbar.conv import ConvGeometry, PaddingMode, matrix_to_kernel
+from ..devices import prng
 from ..hw_configs import InvalidParameter, build_within, param
 from .base import AbstractAlgorithm
 from .conv_blocks import (
@@ -137,7 +138,7 @@ def conv_tile_step(tile: AbstractTile, geometry: ConvGeometry, images, t, rule, 
         measured before the update, the signed outputs y (positions, out_c) and the weights
         read.
     """
-    k_mvm, k_read, k_update = jax.random.split(key, 3)
+    k_mvm, k_read, k_update = prng.split(key, 3)
     patches = geometry.patches(images)
     u, tile = tile.mvm(patches, t, key=k_mvm)
     W, tile = tile.read_weights(t, key=k_read)
@@ -283,8 +284,8 @@ class ConvSoftHebb(AbstractAlgorithm):
 
     def init(self, make_tile, *, key):
         tiles, norms = {}, {}
-        for layer, k in zip(self.layers, jax.random.split(key, len(self.layers)), strict=True):
-            k_tile, k_w, k_prog = jax.random.split(k, 3)
+        for layer, k in zip(self.layers, prng.split(key, len(self.layers)), strict=True):
+            k_tile, k_w, k_prog = prng.split(k, 3)
             rows, cols = layer.geometry.rows, layer.out_channels
             tile = make_tile(layer.name, "weight", rows, cols, key=k_tile)
             W0 = init_conv_weights(rows, cols, layer.params.rule.init_radius, key=k_w)
@@ -296,7 +297,7 @@ class ConvSoftHebb(AbstractAlgorithm):
         h = self.images(x)
         tiles, norms = {}, {}
         deviations, winners = [], []
-        for layer, k in zip(self.layers, jax.random.split(key, len(self.layers)), strict=True):
+        for layer, k in zip(self.layers, prng.split(key, len(self.layers)), strict=True):
             h, norms[layer.name] = batch_norm_train(h, state["norm"][layer.name])
             tile, u, y, W = conv_tile_step(
                 state["tiles"][layer.name], layer.geometry, h, t, layer.params.rule, key=k
@@ -314,7 +315,7 @@ class ConvSoftHebb(AbstractAlgorithm):
     def features(self, state, x, t, *, key):
         h = self.images(x)
         tiles = {}
-        for layer, k in zip(self.layers, jax.random.split(key, len(self.layers)), strict=True):
+        for layer, k in zip(self.layers, prng.split(key, len(self.layers)), strict=True):
             h = batch_norm_eval(h, state["norm"][layer.name])
             u, tiles[layer.name] = layer.geometry.mvm(state["tiles"][layer.name], h, t, key=k)
             h = layer.activate(u)

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ..devices import AbstractDevice
+from ..devices import AbstractDevice, prng
 from ..devices.random import normal_elementwise
 from .chip import ChipSpec
 from .exact_tile import AbstractExactWeightsTile
@@ -113,7 +113,7 @@ class AwareTile(AbstractExactWeightsTile):
         sigma = jax.lax.stop_gradient(self.device.programming_noise.sigma_S(targets))
         drift = self.device.drift
         if self.drift_s > 0:
-            key, k_nu = jax.random.split(key)
+            key, k_nu = prng.split(key)
         g = g_programmed = jnp.maximum(
             targets + sigma * normal_elementwise(key, targets.shape), 0.0
         )
@@ -146,7 +146,7 @@ class AwareTile(AbstractExactWeightsTile):
     def _mvm(self, x, key, transpose: bool):
         n_in = self.cols if transpose else self.rows
         self.check_input(x, n_in, "y" if transpose else "x")
-        k_prog, k_read = jax.random.split(key)
+        k_prog, k_read = prng.split(key)
         if self.device_key is not None:
             k_prog = self.device_key
         periphery = self.chip.periphery
@@ -186,7 +186,7 @@ def with_device_draw(tree, key):
     tiles = [leaf for leaf in jax.tree.leaves(tree, is_leaf=_is_aware) if _is_aware(leaf)]
     if not tiles:
         return tree
-    keys = [jax.random.fold_in(key, i) for i in range(len(tiles))]
+    keys = [prng.fold_in(key, i) for i in range(len(tiles))]
 
     def where(t):
         return [leaf for leaf in jax.tree.leaves(t, is_leaf=_is_aware) if _is_aware(leaf)]

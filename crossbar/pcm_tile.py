@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from ..devices import AbstractDevice, DeviceState, load_preset
+from ..devices import AbstractDevice, DeviceState, load_preset, prng
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ledger import EnergyLedger
 from .programming import pair_targets, program_cost, reset_and_program, saturated_pairs
@@ -98,7 +98,7 @@ class PCMTile(AbstractTile):
         model = load_preset(spec.device_preset) if device is None else device
         model = spec.periphery.read_model(model)
         n = spec.tile.devices_per_side
-        k_init, k_prog = jax.random.split(key)
+        k_init, k_prog = prng.split(key)
         devices = model.init((2, n, rows, cols), key=k_init)
         tile = cls(
             device=model,
@@ -187,7 +187,7 @@ class PCMTile(AbstractTile):
     def _mvm(self, x, t, key, transpose: bool):
         n_in, n_out = (self.cols, self.rows) if transpose else (self.rows, self.cols)
         self.check_input(x, n_in, "y" if transpose else "x")
-        k_read, k_ref = jax.random.split(key)
+        k_read, k_ref = prng.split(key)
         view, tile = self._view_at(t)
         dac = self.periphery.dac
         v = dac.convert(x) / dac.input_range
@@ -259,7 +259,7 @@ class PCMTile(AbstractTile):
         conductances are shared with an MVM at the same time). As in :meth:`mvm`, the clip of
         each device's read at 0 S is not applied; it only matters far below 1 µS.
         """
-        k_read, k_ref = jax.random.split(key)
+        k_read, k_ref = prng.split(key)
         view, tile = self._view_at(t)
         W = view.sense_differences(k_read) * self.w_scale
         adc = self.periphery.adc
@@ -301,7 +301,7 @@ class PCMTile(AbstractTile):
         preset's program-and-verify iterations per device. The drift reference is re-taken.
         """
         self.check_matrix(W, "program_weights: W")
-        k_prog, k_cal = jax.random.split(key)
+        k_prog, k_cal = prng.split(key)
         targets = pair_targets(W, self.w_scale, self.devices_per_side)
         devices = self.device.program(self.devices, targets, t, key=k_prog)
         tile = self._with_devices(devices)
@@ -342,7 +342,7 @@ class PCMTile(AbstractTile):
                 "PCMTile.update: the chip's update scheme is 'pulse_train', which updates outer "
                 "products in parallel; call update_outer(x, d, t, key=...) instead"
             )
-        k_round, k_pulse = jax.random.split(key)
+        k_round, k_pulse = prng.split(key)
         n = rounded_pulses(
             dW,
             self.dw_pulse,
@@ -362,7 +362,7 @@ class PCMTile(AbstractTile):
         if self.update_config.scheme != "pulse_train":
             return outer_product_update(self, x, d, t, key=key, scale=scale)
         self.check_outer(x, d)
-        k_train, k_pulse = jax.random.split(key)
+        k_train, k_pulse = prng.split(key)
         length = self.update_config.pulse_train_length
         n = pulse_train_pulses(
             x, d, scale, self.dw_pulse, length, self.update_config.max_pulses, key=k_train
@@ -389,7 +389,7 @@ class PCMTile(AbstractTile):
         dW = jnp.asarray(dW)
         self.check_matrix(dW, "reset_and_reprogram: dW")
         self.check_matrix(W_read, "reset_and_reprogram: W_read")
-        k_set, k_write = jax.random.split(key)
+        k_set, k_write = prng.split(key)
         tile = self.update(jnp.maximum(dW, 0.0), t, key=k_set)
         lowered = dW < 0
         target = jnp.clip(W_read + dW, -self.w_max, self.w_max)
@@ -404,7 +404,7 @@ class PCMTile(AbstractTile):
         is booked under ``refresh`` and counted by the ``refresh_*`` counters (its device
         reads, SET and RESET pulses and ADC conversions); ``refreshes`` counts synapses.
         """
-        k_read, k_write = jax.random.split(key)
+        k_read, k_write = prng.split(key)
         g = self.device.read(self.devices, t, key=k_read)
         saturated = saturated_pairs(g, self.update_config)
         g_pos, g_neg = side_sums(g)

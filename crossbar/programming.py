@@ -6,10 +6,9 @@ Pure functions of device states, shared by a PCM tile's absolute writes
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from ..devices import AbstractDevice, DeviceState
+from ..devices import AbstractDevice, DeviceState, prng
 from .chip import UpdateConfig
 from .read_view import side_sums
 
@@ -58,7 +57,7 @@ def reset_and_program(
         (``reset``, ``reset_pulses``) and of the program-and-verify writes (``set``, ``read``
         of the verify reads, ``set_pulses``, ``device_reads``).
     """
-    k_reset, k_prog = jax.random.split(key)
+    k_reset, k_prog = prng.split(key)
     mask = jnp.broadcast_to(synapses[None, None], devices.shape)
     devices = device.reset(devices, mask, t, key=k_reset)
     written = mask & (targets > 0)

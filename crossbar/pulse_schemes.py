@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..devices import prng
 from ..devices.random import uniform_elementwise
 
 __all__ = ["fire_at_device", "rounded_pulses", "pulse_train_pulses"]
@@ -107,7 +108,7 @@ def pulse_train_pulses(x, d, scale, dw_pulse, length: int, max_pulses: int, *, k
     c = jnp.sqrt(gain * x_max / d_max)
     p = jnp.minimum(a * jnp.abs(x), 1.0)
     q = jnp.minimum(c * jnp.abs(d), 1.0)
-    k_row, k_col = jax.random.split(key)
+    k_row, k_col = prng.split(key)
     batch = x.shape[0]
     row_fires = uniform_elementwise(k_row, (batch, length, x.shape[1])) < p[:, None, :]
     col_fires = uniform_elementwise(k_col, (batch, length, d.shape[1])) < q[:, None, :]

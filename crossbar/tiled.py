@@ -14,6 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ..devices import prng
 from .ledger import EnergyLedger
 from .tile import AbstractTile
 
@@ -109,7 +110,7 @@ class TiledMatrix(AbstractTile):
     program then holds one copy of each tile operation per block shape instead of one per
     block: a 784 × 2000 layer on 256 × 256
     tiles is 32 blocks but 4 shapes, and XLA's compile time grows with the copies
-    (benchmarks/README.md). Each block draws from its own key (``jax.random.split(key, n)``
+    (benchmarks/README.md). Each block draws from its own key (``prng.split(key, n)``
     over the blocks), so a block's result is the same as when it runs alone, up to float
     rounding of the vmapped arithmetic. ``blocks`` gives the tiles one by one.
     """
@@ -219,7 +220,7 @@ class TiledMatrix(AbstractTile):
         ``writes``: fn gives new tiles (else None, and the matrix is returned as it is).
         Returns (outputs in block order, the matrix with the new tiles).
         """
-        keys = jax.random.split(jax.random.key(0) if key is None else key, self.n_blocks)
+        keys = prng.split(jax.random.key(0) if key is None else key, self.n_blocks)
         outputs = [None] * self.n_blocks
         groups = []
         for group, members in zip(self.groups, self.members, strict=True):

@@ -24,10 +24,10 @@ global erase) are not booked.
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ..devices import prng
 from ..devices.random import normal_elementwise
 from ..devices.volatile import VolatileDevice
 from .chip import Periphery
@@ -166,12 +166,12 @@ class VolatileTile(AbstractFastTile):
     def advance(self, divisor, x, d, *, key):
         self._check(x, self.rows, "x")
         self._check(d, self.cols, "d")
-        k_relax, k_write = jax.random.split(key)
+        k_relax, k_write = prng.split(key)
         scale = self.column_scale / divisor
         g = self.device.relax(self.g_S, self.tau_s, self.step_s, key=k_relax)
         request = self.gain * (x[:, :, None] * d[:, None, :]) / (scale[:, None, :] * self.f_per_S)
         delta = jnp.stack([jnp.maximum(request, 0.0), jnp.maximum(-request, 0.0)], axis=1)
-        k_write, k_renorm = jax.random.split(k_write)
+        k_write, k_renorm = prng.split(k_write)
         g = self.device.write(g, delta, key=k_write)
         pulses = jnp.sum(delta > 0)
         # Renormalising a column rewrites its devices to scale · G (one pulse per device

@@ -4,8 +4,9 @@ Two models share :class:`AbstractDevice`: the statistical model of programmed we
 (programming noise, conductance-dependent drift, 1/f read noise; Nandakumar et al. 2019) and
 the pulse-level model for on-chip learning (cumulative SET with pulse memory, abrupt RESET,
 device variation, faults, wear; Nandakumar et al. 2018); energy per operation; the one
-random-number module (:mod:`.random`); and the volatile element of fast, decaying synaptic
-terms (:class:`VolatileDevice`). It builds on hw_configs only.
+random-number module (:mod:`.random`) and its key derivation (:mod:`.prng`: ``jax.random``'s
+split and fold_in, bit for bit, without XLA:CPU's rolled cipher loop); and the volatile element
+of fast, decaying synaptic terms (:class:`VolatileDevice`). It builds on hw_configs only.
 """
 
 from .abstract import AbstractDevice

@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from . import prng
 from .conductance import ConductanceRange
 from .drift import Drift
 from .energy import DeviceEnergy
@@ -64,7 +65,7 @@ class AbstractDevice(eqx.Module):
     def init(self, shape, *, key) -> DeviceState:
         """A fresh array of devices of ``shape``: RESET, drift clock at t = 0 s, faults drawn."""
         shape = tuple(shape)
-        k_fault, k_fab, k_nu = jax.random.split(key, 3)
+        k_fault, k_fab, k_nu = prng.split(key, 3)
         u = jax.random.uniform(k_fault, shape)
         p_set, p_reset = self.faults.p_stuck_set, self.faults.p_stuck_reset
         fault = jnp.where(

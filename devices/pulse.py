@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from ..hw_configs import InvalidParameter, format_si, section
+from . import prng
 from .abstract import AbstractDevice
 from .conductance import ConductanceRange
 from .drift import Drift
@@ -67,7 +68,7 @@ class PulsePCM(AbstractDevice):
         return jnp.maximum(self.reset_response.g_reset_S * (1.0 + spread), 0.0)
 
     def _fabricate(self, shape, *, key):
-        k_step, k_gmax, k_reset = jax.random.split(key, 3)
+        k_step, k_gmax, k_reset = prng.split(key, 3)
         step_scale = jnp.maximum(
             1.0 + self.variability.step_relative * jax.random.normal(k_step, shape), 0.0
         )
@@ -100,7 +101,7 @@ class PulsePCM(AbstractDevice):
         def two_pulses(k, carry):
             # Pulses 2k and 2k + 1 draw their increments from the two words of one cipher
             # call per device: half the random-number cost of a pulse (the cost of an update).
-            xi_even, xi_odd = normal_pair_elementwise(jax.random.fold_in(key, k), shape)
+            xi_even, xi_odd = normal_pair_elementwise(prng.fold_in(key, k), shape)
             carry = one_pulse(2 * k, *carry, xi_even)
             return one_pulse(2 * k + 1, *carry, xi_odd)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import equinox as eqx
-import jax
 
 from ..crossbar import ChipSpec, IdealTile, PCMTile, TiledMatrix
-from ..devices import load_preset
+from ..devices import load_preset, prng
 
 __all__ = ["tile_factory"]
 
@@ -44,7 +43,7 @@ def tile_factory(chip: ChipSpec, kind: Literal["pcm", "ideal"], w_max: float, *,
                 return IdealTile.create(*shape)
             return _create_pcm_tile(
                 chip,
-                key=jax.random.fold_in(key, n),
+                key=prng.fold_in(key, n),
                 rows=shape[0],
                 cols=shape[1],
                 w_max=w_max,

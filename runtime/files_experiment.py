@@ -39,6 +39,7 @@ from ..algorithms.snn import SpikingNetwork, TimedPatterns, init_state, run_wind
 from ..algorithms.snn.frames import assign_labels, frame_predictions, group_predictions
 from ..compiler import Program, compile_network
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger
+from ..devices import prng
 from ..hw_configs import format_joules
 from .chip import tile_factory
 from .experiment import AbstractExperiment
@@ -143,7 +144,7 @@ class FilesExperiment(AbstractExperiment):
         return jnp.clip(W, rule.w_min, rule.w_max).astype(jnp.float32)
 
     def init(self, *, key) -> FilesState:
-        k_tile, k_weights, k_program, _ = jax.random.split(key, 4)
+        k_tile, k_weights, k_program, _ = prng.split(key, 4)
         job = self.job
         chip = job.chip()
         device = job.device(chip) if job.hardware.tiles == "pcm" else None
@@ -158,7 +159,7 @@ class FilesExperiment(AbstractExperiment):
         return dataclasses.replace(self.patterns, order=jnp.asarray(order, jnp.int32))
 
     def chunk(self, state: FilesState, n_steps: int, *, key):
-        k_run = jax.random.split(key, 4)[3]
+        k_run = prng.split(key, 4)[3]
         tile, engine, records = _run(
             self.net,
             state.tile,
@@ -267,7 +268,7 @@ def _test(experiment: FilesExperiment, tile, t_test: float, k_label, k_test, bar
 
 def _finish(experiment: FilesExperiment, state: FilesState, history, key) -> RunRecord:
     job, data = experiment.job, experiment.data
-    k_label, k_test, k_frozen, k_learn, k_cal = jax.random.split(key, 5)
+    k_label, k_test, k_frozen, k_learn, k_cal = prng.split(key, 5)
     t_end = experiment.total_steps * job.code.dt_s
     t_test = t_end + job.training.test_delay_s
     parts = 2 + (job.supervised is None) + (2 if job.stream is not None else 0)

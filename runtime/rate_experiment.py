@@ -18,6 +18,7 @@ import numpy as np
 from ..algorithms import AbstractAlgorithm, train_readout
 from ..compiler import Program, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, EnergyLedger, figure
+from ..devices import prng
 from ..hw_configs import format_joules
 from .data.datasets import Dataset
 from .experiment import AbstractExperiment
@@ -49,7 +50,7 @@ def _batch_order(schedule: Schedule, key) -> jax.Array:
     and the epoch number; the last partial batch of an epoch is dropped."""
     spe, b = schedule.steps_per_epoch, schedule.batch_size
     epochs = [
-        jax.random.permutation(jax.random.fold_in(key, epoch), schedule.n_train)[: spe * b]
+        jax.random.permutation(prng.fold_in(key, epoch), schedule.n_train)[: spe * b]
         for epoch in range(schedule.epochs)
     ]
     return jnp.concatenate(epochs).reshape(-1, b).astype(jnp.int32)
@@ -57,7 +58,7 @@ def _batch_order(schedule: Schedule, key) -> jax.Array:
 
 def _keys(key):
     """The run's keys: (init, data order, training, evaluation)."""
-    return jax.random.split(key, 4)
+    return prng.split(key, 4)
 
 
 class RateExperiment(AbstractExperiment):
@@ -158,7 +159,7 @@ def evaluate(experiment, state, history, *, key) -> RunRecord:
     those of training, the initial programming excluded.
     """
     algorithm, schedule = experiment.algorithm, experiment.schedule
-    k_cal, k_train, k_test, k_drift = jax.random.split(key, 4)
+    k_cal, k_train, k_test, k_drift = prng.split(key, 4)
     t_end = schedule.time_of(schedule.total_steps - 1)
     learner = state.learner
     trained = _difference(tiles_ledger(algorithm, learner).values(), state.initial.values())
@@ -253,7 +254,7 @@ def _drift_study(experiment, learner, t_end, readout, *, key):
                 algorithm.with_tiles(learner, tiles),
                 data.x_test,
                 t_end + delay,
-                key=jax.random.fold_in(key, 2 * i + j),
+                key=prng.fold_in(key, 2 * i + j),
             )
             f = algorithm.readout_features(u, config)
             results[label].append(float(readout.accuracy(f, data.y_test)))

@@ -18,6 +18,7 @@ import numpy as np
 from ..algorithms.recurrent import SequenceClassifier, evaluate
 from ..compiler import program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, EnergyLedger, VolatileTile, figure
+from ..devices import prng
 from .chip import tile_factory
 from .data.assoc_retrieval import N_SYMBOLS, SEQUENCE_LENGTH
 from .run_file import ENERGY_KEYS, RunRecord
@@ -51,7 +52,7 @@ def fast_extent(model: SequenceClassifier, tokens, *, key):
         product = jnp.maximum(
             product, jnp.max(jnp.abs(jnp.einsum("br,brc->bc", z, cell.fast.stored)))
         )
-        cell, state, _, _ = cell.step(state, x[:, step], 0.0, key=jax.random.fold_in(key, step))
+        cell, state, _, _ = cell.step(state, x[:, step], 0.0, key=prng.fold_in(key, step))
         stored = jnp.maximum(stored, jnp.max(jnp.abs(cell.fast.stored)))
     return stored, product
 
@@ -60,7 +61,7 @@ def program_fast_tile(experiment, model: SequenceClassifier, *, key) -> Volatile
     """The STPN's fast weights on the job's volatile tile: its λ and γ programmed, the weight
     at g_max (``f_max``) and the ADC range of its MVM fitted to the largest |F̃| and |z·F̃|
     ``model`` reaches on (at most 1000) validation sequences, +10 %, unless the job sets them."""
-    k_extent, k_fast = jax.random.split(key)
+    k_extent, k_fast = prng.split(key)
     config = experiment.job.fast_weights
     tokens = experiment.data.x_validation[: min(1000, len(experiment.data.x_validation))]
     stored, product = (float(v) for v in fast_extent(model, tokens, key=k_extent))
@@ -82,15 +83,15 @@ def program_fast_tile(experiment, model: SequenceClassifier, *, key) -> Volatile
 def program_chip(experiment, model: SequenceClassifier, *, key) -> SequenceClassifier:
     """``model``'s weights programmed onto the job's PCM chip (see the module docstring)."""
     job, chip = experiment.job, experiment.chip
-    k_tiles, k_cal, k_read, k_fast = jax.random.split(key, 4)
+    k_tiles, k_cal, k_read, k_fast = prng.split(key, 4)
     tiles = {"input": model.cell.w_in, "recurrent": model.cell.w_rec, "readout": model.readout}
     programmed = {}
     for i, (name, tile) in enumerate(tiles.items()):
-        k_make, k_prog = jax.random.split(jax.random.fold_in(k_tiles, i))
+        k_make, k_prog = prng.split(prng.fold_in(k_tiles, i))
         make = tile_factory(chip, "pcm", job.w_max(name), device=experiment.device)
         pcm = make("cell", name, tile.rows, tile.cols, key=k_make)
         pcm = pcm.program_weights(tile.true_weights(), 0.0, key=k_prog)
-        programmed[name] = pcm.calibrate(CALIBRATION_S, key=jax.random.fold_in(k_cal, i))
+        programmed[name] = pcm.calibrate(CALIBRATION_S, key=prng.fold_in(k_cal, i))
     chip_model = eqx.tree_at(
         lambda m: (m.cell.w_in, m.cell.w_rec, m.readout),
         model,
@@ -99,9 +100,7 @@ def program_chip(experiment, model: SequenceClassifier, *, key) -> SequenceClass
     if not hasattr(model.cell, "fast"):
         return chip_model
     w_in, t_in = programmed["input"].read_weights(CALIBRATION_S, key=k_read)
-    w_rec, t_rec = programmed["recurrent"].read_weights(
-        CALIBRATION_S, key=jax.random.fold_in(k_read, 1)
-    )
+    w_rec, t_rec = programmed["recurrent"].read_weights(CALIBRATION_S, key=prng.fold_in(k_read, 1))
     volatile = program_fast_tile(experiment, model, key=k_fast)
     return eqx.tree_at(
         lambda m: (m.cell.w_in, m.cell.w_rec, m.cell.fast, m.cell.w_reference),
@@ -134,7 +133,7 @@ def _test(experiment, model, t, key):
 def run_record(experiment, state, history, *, key) -> RunRecord:
     """The run record of a finished recurrent run."""
     job = experiment.job
-    k_soft, k_chip, k_test, k_drift = jax.random.split(key, 4)
+    k_soft, k_chip, k_test, k_drift = prng.split(key, 4)
     best = state.best
     _, trained_accuracy, measure = _test(experiment, best, 0.0, k_soft)
     final = {
@@ -218,7 +217,7 @@ def _drift_study(experiment, chip, eval_times, key):
     for i, t in enumerate(eval_times):
         for j, label in enumerate(results):
             model = _with_compensation(chip, label == "compensated")
-            _, accuracy, _ = _test(experiment, model, t, jax.random.fold_in(key, 2 * i + j))
+            _, accuracy, _ = _test(experiment, model, t, prng.fold_in(key, 2 * i + j))
             results[label].append(float(accuracy))
     return {k: np.asarray(v, np.float64) for k, v in results.items()}
 

@@ -28,6 +28,7 @@ from ..algorithms.recurrent import (
 )
 from ..compiler import Program, compile_network
 from ..crossbar import AwareTile, IdealTile
+from ..devices import prng
 from .data.assoc_retrieval import N_SYMBOLS, AssocSplits, assoc_splits
 from .experiment import AbstractExperiment
 
@@ -50,7 +51,7 @@ class RecurrentState(eqx.Module):
 
 def _keys(key):
     """The run's keys: (init, training, validation, finish)."""
-    return jax.random.split(key, 4)
+    return prng.split(key, 4)
 
 
 class RecurrentExperiment(AbstractExperiment):
@@ -119,10 +120,10 @@ class RecurrentExperiment(AbstractExperiment):
                 data.y_train,
                 training.batch_size,
                 N_SYMBOLS,
-                key=jax.random.fold_in(k_train, epoch),
+                key=prng.fold_in(k_train, epoch),
                 chip_per_batch=training.chip_per_batch,
             )
-            validation, measure = self.validate(model, jax.random.fold_in(k_val, epoch))
+            validation, measure = self.validate(model, prng.fold_in(k_val, epoch))
             better = validation > state.best_validation
             best = jax.tree.map(
                 functools.partial(jnp.where, better),

@@ -34,6 +34,7 @@ from ..algorithms.snn import (
 )
 from ..compiler import Program, compile_network, program_to_yaml
 from ..crossbar import COUNTERS, ENERGY_CATEGORIES, AbstractTile, EnergyLedger, figure
+from ..devices import prng
 from ..hw_configs import format_joules
 from .chip import tile_factory
 from .data.weather import WeatherSpikes
@@ -97,7 +98,7 @@ def build_tile(job: SpikingJob, *, key) -> AbstractTile:
     chip = job.chip()
     device = job.device(chip) if job.hardware.tiles == "pcm" else None
     make_tile = tile_factory(chip, job.hardware.tiles, job.hardware.w_max, device=device)
-    k_tile, k_weights, k_program = jax.random.split(key, 3)
+    k_tile, k_weights, k_program = prng.split(key, 3)
     rows, cols = job.inputs.n_inputs, job.neurons.count
     tile = make_tile(LAYER, "synapses", rows, cols, key=k_tile)
     return tile.program_weights(initial_weights(job, key=k_weights), 0.0, key=k_program)
@@ -160,7 +161,7 @@ class SpikingState(eqx.Module):
 
 def _keys(key):
     """The run's keys: (spike sources, tile programming, simulation)."""
-    return jax.random.split(key, 3)
+    return prng.split(key, 3)
 
 
 class SpikingExperiment(AbstractExperiment):

@@ -26,6 +26,7 @@ import numpy as np
 from ..algorithms.snn import SpikingNetwork
 from ..algorithms.snn.frames import assign_labels, frame_counts, frame_predictions
 from ..crossbar import ENERGY_CATEGORIES, DigitalFastTile, VolatileTile
+from ..devices import prng
 from .experiment import AbstractExperiment
 from .progress import Progress
 from .rate_experiment import RateExperiment, evaluate
@@ -114,7 +115,7 @@ class STSTDPExperiment(AbstractExperiment):
         )
 
     def finish(self, state, history, *, key):
-        k_rate, k_cal, k_fast, k_eval = jax.random.split(key, 4)
+        k_rate, k_cal, k_fast, k_eval = prng.split(key, 4)
         record = evaluate(self.rate, state, history, key=k_rate)
         return sequences_record(self, state, record, k_cal, k_fast, k_eval)
 
@@ -139,7 +140,7 @@ def sequences_record(experiment: STSTDPExperiment, state, record, k_cal, k_fast,
     n_classes = data.n_classes
     w_only, with_fast = experiment.network(fast=False), experiment.network(fast=True)
     fast = experiment.fast_tile(key=k_fast)
-    keys = iter(jax.random.split(k_eval, 2 + 2 * len(config.speeds)))
+    keys = iter(prng.split(k_eval, 2 + 2 * len(config.speeds)))
 
     def counts(net, frames, key, fast_tile=None):
         return frame_counts(

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..crossbar import ENERGY_CATEGORIES
+from ..devices import prng
 
 __all__ = [
     "Schedule",
@@ -58,7 +59,7 @@ class Schedule:
 def map_tiles(algorithm, state, fn, key):
     """The state with every tile replaced by ``fn(tile, key)``, one key of ``key`` per tile."""
     tiles = algorithm.tiles(state)
-    keys = jax.random.split(key, len(tiles))
+    keys = prng.split(key, len(tiles))
     return algorithm.with_tiles(
         state, {name: fn(tile, k) for (name, tile), k in zip(tiles.items(), keys, strict=True)}
     )
@@ -95,10 +96,10 @@ def train_chunk(algorithm, schedule, refresh_every, state, x_train, indices, ste
     def body(state, inputs):
         idx, step = inputs
         t = schedule.time_of(step)
-        k_step = jax.random.fold_in(key, step)
+        k_step = prng.fold_in(key, step)
         state, metrics = algorithm.train_step(state, x_train[idx], t, key=k_step)
         if refresh_every > 0 and any(t.refreshes for t in algorithm.tiles(state).values()):
-            k_refresh = jax.random.fold_in(k_step, 1)
+            k_refresh = prng.fold_in(k_step, 1)
             state = jax.lax.cond(
                 (step + 1) % refresh_every == 0,
                 lambda s: refresh_all(algorithm, s, t, key=k_refresh),
@@ -120,7 +121,7 @@ def batched_features(algorithm, state, x, t, *, key, batch: int = 256):
     t = jnp.asarray(t, jnp.float32)  # traced, so evaluations at other times reuse the compilation
     n = x.shape[0]
     n_full = n // batch
-    k_scan, k_rest = jax.random.split(key)
+    k_scan, k_rest = prng.split(key)
 
     parts = []
     if n_full:
@@ -137,7 +138,7 @@ def batched_features(algorithm, state, x, t, *, key, batch: int = 256):
 def _scan_features(algorithm, state, chunks, t, key):
     def body(state, inputs):
         i, xb = inputs
-        f, state = algorithm.features(state, xb, t, key=jax.random.fold_in(key, i))
+        f, state = algorithm.features(state, xb, t, key=prng.fold_in(key, i))
         return state, f
 
     state, feats = jax.lax.scan(body, state, (jnp.arange(chunks.shape[0]), chunks))

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from ...crossbar import with_device_draw
+from ...devices import prng
 from .classifier import SequenceClassifier, trainable_spec
 
 __all__ = ["train_epoch", "evaluate"]
@@ -48,14 +49,14 @@ def train_epoch(
         (model, opt_state, mean loss, mean accuracy) over the epoch's batches.
     """
     n_batches = _batches(tokens.shape[0], batch_size)
-    k_perm, k_steps = jax.random.split(key)
+    k_perm, k_steps = prng.split(key)
     order = jax.random.permutation(k_perm, tokens.shape[0])[: n_batches * batch_size]
     params, static = eqx.partition(model, trainable_spec(model))
 
     def loss_of(params, x, y, k):
         model = eqx.combine(params, static)
         if chip_per_batch:
-            k, k_chip = jax.random.split(k)
+            k, k_chip = prng.split(k)
             model = with_device_draw(model, k_chip)
         return model.loss(x, y, 0.0, key=k)
 
@@ -69,7 +70,7 @@ def train_epoch(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), (loss, accuracy)
 
-    keys = jax.random.split(k_steps, n_batches)
+    keys = prng.split(k_steps, n_batches)
     (params, opt_state), (losses, accuracies) = jax.lax.scan(
         body, (params, opt_state), (order.reshape(n_batches, batch_size), keys)
     )
@@ -99,8 +100,6 @@ def evaluate(
         return eqx.filter(model, eqx.is_array), (correct, jnp.sum(measure))
 
     idx = jnp.arange(n).reshape(n_batches, batch_size)
-    dynamic, (correct, measure) = jax.lax.scan(
-        body, dynamic, (idx, jax.random.split(key, n_batches))
-    )
+    dynamic, (correct, measure) = jax.lax.scan(body, dynamic, (idx, prng.split(key, n_batches)))
     model = eqx.combine(dynamic, static)
     return model, jnp.sum(correct) / n, jnp.sum(measure) / (n * steps)

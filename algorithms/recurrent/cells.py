@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ...crossbar import AbstractFastTile, AbstractTile
+from ...devices import prng
 
 __all__ = ["AbstractCell", "STPNCell", "LSTMCell", "RNNCell", "NORM_EPS"]
 
@@ -58,7 +59,7 @@ class AbstractCell(eqx.Module):
 
     def _linear(self, x, h, t, key):
         """(x @ W_in + h @ W_rec, cell with the tiles' ledgers grown)."""
-        k_in, k_rec = jax.random.split(key)
+        k_in, k_rec = prng.split(key)
         a_in, w_in = self.w_in.mvm(x, t, key=k_in)
         a_rec, w_rec = self.w_rec.mvm(h, t, key=k_rec)
         return a_in + a_rec, eqx.tree_at(lambda c: (c.w_in, c.w_rec), self, (w_in, w_rec))
@@ -144,7 +145,7 @@ class STPNCell(AbstractCell):
         return eqx.tree_at(lambda c: c.fast, self, self.fast.fresh(0))
 
     def step(self, state, x, t, *, key):
-        k_lin, k_fast, k_read, k_write = jax.random.split(key, 4)
+        k_lin, k_fast, k_read, k_write = prng.split(key, 4)
         z = jnp.concatenate([x, state], axis=-1)
         a, cell = self._linear(x, state, t, k_lin)
         a_fast, fast = cell.fast.mvm(z, key=k_fast)

@@ -18,6 +18,7 @@ import optax
 from jaxtyping import Array, Float
 
 from ...crossbar import AbstractTile, DigitalFastTile
+from ...devices import prng
 from .cells import AbstractCell, LSTMCell, RNNCell, STPNCell
 
 __all__ = ["SequenceClassifier", "init_classifier", "trainable_spec", "CELLS"]
@@ -47,7 +48,7 @@ class SequenceClassifier(eqx.Module):
             cell, state, h, m = cell.step(state, x_t, t, key=k)
             return (eqx.filter(cell, eqx.is_array), state, measure + m), h
 
-        keys = jax.random.split(key, steps + 1)
+        keys = prng.split(key, steps + 1)
         measure = jnp.zeros(x.shape[0], jnp.float32)
         (dynamic, _, measure), hs = jax.lax.scan(
             body, (dynamic, state, measure), (jnp.swapaxes(x, 0, 1), keys[:steps])
@@ -99,7 +100,7 @@ def init_classifier(
             raise ValueError(f"init_classifier: {name} must be a positive integer, got {n!r}")
     cls, gates = CELLS[cell]
     bound = 1.0 / hidden**0.5
-    k_in, k_rec, k_b, k_v, k_c, k_decay, k_gain = jax.random.split(key, 7)
+    k_in, k_rec, k_b, k_v, k_c, k_decay, k_gain = prng.split(key, 7)
 
     def uniform(k, shape, low=-bound, high=bound):
         return jax.random.uniform(k, shape, jnp.float32, low, high)

@@ -56,6 +56,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ...crossbar import AbstractTile
+from ...devices import prng
 from .network import SpikingNetwork
 from .neurons import LIFState
 from .rules import PreState
@@ -120,7 +121,7 @@ def init_state(net: SpikingNetwork, n_inputs: int, fast=None) -> SpikingState:
 
 def _keys(key, w):
     """The keys of window ``w``: (source, MVM, read, update, refresh)."""
-    return jax.random.split(jax.random.fold_in(key, w), 5)
+    return prng.split(prng.fold_in(key, w), 5)
 
 
 #: Folded into a window's key for the fast term's reads and writes (kept apart from
@@ -151,7 +152,7 @@ def _window(net: SpikingNetwork, sources, teacher, key, t_read, W, carry):
     current = net.lif.synaptic_current_A(y, dt)
 
     st_rule, rest = net.short_term, net.rest_every_steps
-    k_fast = jax.random.fold_in(jax.random.fold_in(key, w), _FAST_STREAM)
+    k_fast = prng.fold_in(prng.fold_in(key, w), _FAST_STREAM)
 
     def post_step(c, inputs):
         neurons, trace, fast = c
@@ -163,7 +164,7 @@ def _window(net: SpikingNetwork, sources, teacher, key, t_read, W, carry):
                 net.lif.init(),
             )
         if fast is not None:
-            k_read, k_write = jax.random.split(jax.random.fold_in(k_fast, n))
+            k_read, k_write = prng.split(prng.fold_in(k_fast, n))
             y_fast, fast = fast.read(s, key=k_read)
             i = i + net.lif.synaptic_current_A(y_fast, dt)
         neurons, z = net.lif.step(neurons, i, dt)
@@ -186,7 +187,7 @@ def _window(net: SpikingNetwork, sources, teacher, key, t_read, W, carry):
         if teacher is not None:
             # Deterministic targets need no key; a stochastic teacher gets the source's stream
             # folded apart.
-            target = teacher.sample(w * K, K, dt, key=jax.random.fold_in(k_src, _TEACHER_STREAM))
+            target = teacher.sample(w * K, K, dt, key=prng.fold_in(k_src, _TEACHER_STREAM))
         dW = rule.delta(W, sent, pre_trace, post, post_before, target=target)
     state = SpikingState(neurons, pre, post_trace, state.pending, state.weights, w + 1, short_term)
     traces = {"post_counts": jnp.sum(post, axis=0)}

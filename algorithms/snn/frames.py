@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...crossbar import AbstractFastTile, AbstractTile, EnergyLedger, with_empty_ledgers
+from ...devices import prng
 from .engine import init_state, run_windows
 from .network import SpikingNetwork
 from .sources import RateCodedImages
@@ -90,7 +91,7 @@ def frame_counts(
     n = frames.shape[0]
     pad = (-n) % batch
     padded = np.concatenate([frames, np.zeros((pad, *frames.shape[1:]), np.float32)])
-    keys = jax.random.split(key, n + pad)
+    keys = prng.split(key, n + pad)
     counts, ledgers = [], {"weights": [], "fast": []}
     t0 = jnp.asarray(t0_s, jnp.float32)
     for start in range(0, n + pad, batch):

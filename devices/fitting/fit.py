@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import prng
 from ..abstract import AbstractDevice
 from .measurements import Design, Measurements
 from .moments import MomentLayout, contributions, layout_of, moments
@@ -339,7 +340,7 @@ def fit_device(
     if not fields:
         raise ValueError(f"{measurements.source}: the data determine no parameter ({kept})")
     n_sim = simulated_devices(measurements.n_devices, sim_factor)
-    k_sim, k_weights = jax.random.split(key)
+    k_sim, k_weights = prng.split(key)
     problem, omega = _problem(measurements, base, fields, n_sim, k_sim)
     bounds = _bounds(problem)
     inflation = 1.0 + measurements.n_devices / n_sim
@@ -355,8 +356,8 @@ def fit_device(
         )
         return u, n, np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
-    for stage, k in enumerate(jax.random.split(k_weights, _STAGES)):
-        k_w, k_jac = jax.random.split(k)
+    for stage, k in enumerate(prng.split(k_weights, _STAGES)):
+        k_w, k_jac = prng.split(k)
         # Weights at the base values first, then at the estimate (they depend on it).
         problem = _reweighted(problem, u, k_w)
         u, n, sigma_u = solve(problem, u, k_jac)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import prng
 from ..abstract import AbstractDevice
 from .measurements import Design
 
@@ -75,7 +76,7 @@ def simulate_reads(model: AbstractDevice, schedule: Schedule, n_devices: int, *,
     Returns:
         float32 array ``(n_devices, K, max_reads)``, K the schedule's read points.
     """
-    k_init, k_reset, k_pulses, k_reads = jax.random.split(key, 4)
+    k_init, k_reset, k_pulses, k_reads = prng.split(key, 4)
     state = model.init((n_devices,), key=k_init)
     state = model.reset(state, True, 0.0, key=k_reset)
 
@@ -84,16 +85,14 @@ def simulate_reads(model: AbstractDevice, schedule: Schedule, n_devices: int, *,
         state = model.set_pulses(state, n, t, key=k)
         return state, state
 
-    stage_keys = jax.random.split(k_pulses, schedule.fired.shape[0])
+    stage_keys = prng.split(k_pulses, schedule.fired.shape[0])
     _, states = jax.lax.scan(stage, state, (schedule.fired, schedule.stage_time_s, stage_keys))
 
     def point(s, t, k):
         at = jax.tree.map(lambda leaf: leaf[s], states)
-        return jax.vmap(lambda kr: model.read(at, t, key=kr))(
-            jax.random.split(k, schedule.max_reads)
-        )
+        return jax.vmap(lambda kr: model.read(at, t, key=kr))(prng.split(k, schedule.max_reads))
 
-    point_keys = jax.random.split(k_reads, schedule.point_stage.shape[0])
+    point_keys = prng.split(k_reads, schedule.point_stage.shape[0])
     reads = jax.vmap(point)(schedule.point_stage, schedule.point_time_s, point_keys)
     return jnp.transpose(reads, (2, 0, 1))
 

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...crossbar import ENERGY_CATEGORIES, EnergyLedger, PCMTile
-from ...devices import PulsePCM
+from ...devices import PulsePCM, prng
 from ...hw_configs import format_joules
 from .figure_files import YEAR_S, log_time_axis, make_output_dir, save_figure
 
@@ -106,7 +106,7 @@ def mvm_error_vs_time(tile: PCMTile, x, times_s, *, weights, key) -> np.ndarray:
         float64 array of shape ``(len(times_s),)``.
     """
     times = jnp.asarray(np.asarray(times_s, np.float64), jnp.float32)
-    keys = jax.random.split(key, times.shape[0])
+    keys = prng.split(key, times.shape[0])
     errors = _relative_errors(tile, jnp.asarray(x), jnp.asarray(weights), times, keys)
     return np.asarray(errors, np.float64)
 

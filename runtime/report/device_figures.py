@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...devices import AbstractDevice
+from ...devices import AbstractDevice, prng
 from .figure_files import TIME_TICKS, YEAR_S, log_time_axis, make_output_dir, save_figure
 
 __all__ = [
@@ -93,7 +93,7 @@ def _check_devices(n_devices) -> int:
 
 @eqx.filter_jit
 def _set_pulse_trajectories(model, n_devices: int, n_pulses: int, key):
-    k_init, k_reset, k_pulses = jax.random.split(key, 3)
+    k_init, k_reset, k_pulses = prng.split(key, 3)
     state = model.init((n_devices,), key=k_init)
     state = model.reset(state, True, 0.0, key=k_reset)
 
@@ -101,7 +101,7 @@ def _set_pulse_trajectories(model, n_devices: int, n_pulses: int, key):
         state = model.set_pulses(state, 1, 0.0, key=k)
         return state, state.g_prog_S
 
-    _, g = jax.lax.scan(one_pulse, state, jax.random.split(k_pulses, n_pulses))
+    _, g = jax.lax.scan(one_pulse, state, prng.split(k_pulses, n_pulses))
     return jnp.concatenate([state.g_prog_S[None], g])
 
 
@@ -148,14 +148,14 @@ def _program_and_read(model, targets, times, n_devices: int, key):
     """Devices of shape (n_targets, n_devices) programmed at t = 0 s to ``targets`` (S), and
     their noisy and noiseless conductances (S), shape (n_times, n_targets, n_devices), read
     at ``times`` (s)."""
-    k_init, k_prog, k_read = jax.random.split(key, 3)
+    k_init, k_prog, k_read = prng.split(key, 3)
     state = model.init((targets.shape[0], n_devices), key=k_init)
     state = model.program(state, targets[:, None], 0.0, key=k_prog)
 
     def at(t, k):
         return model.read(state, t, key=k), model.drifted(state, t)
 
-    reads, drifted = jax.vmap(at)(times, jax.random.split(k_read, times.shape[0]))
+    reads, drifted = jax.vmap(at)(times, prng.split(k_read, times.shape[0]))
     return state, reads, drifted
 
 
@@ -341,7 +341,7 @@ def device_figures(model: AbstractDevice, *, n_devices: int = 2000, seed: int = 
     ``set_pulses`` is left out for models without a pulse-level SET response.
     """
     n_devices = _check_devices(n_devices)
-    k_set, k_drift, k_noise = jax.random.split(jax.random.key(seed), 3)
+    k_set, k_drift, k_noise = prng.split(jax.random.key(seed), 3)
     figures = {}
     if supports_set_pulses(model):
         g = set_pulse_curves(model, n_devices, 40, key=k_set)

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...devices import AbstractDevice
+from ...devices import AbstractDevice, prng
 from ...devices.fitting import DeviceFit, Measurements, synthesize
 from .device_figures import (
     drift_curves,
@@ -53,7 +53,7 @@ def _band(ax, x, y, label, style):
 
 
 def _simulations(m: Measurements, fit: DeviceFit, seed: int) -> dict[str, np.ndarray]:
-    k_fit, k_base = jax.random.split(jax.random.key(seed))
+    k_fit, k_base = prng.split(jax.random.key(seed))
     n = max(m.n_devices, 200)
     return {
         "measured": _device_means(m),
@@ -131,7 +131,7 @@ def _relative_read_noise(m: Measurements) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_noise(m: Measurements, fit: DeviceFit, seed: int, title: str) -> Figure:
     fig, ax = _figure()
-    keys = jax.random.split(jax.random.key(seed + 1))
+    keys = prng.split(jax.random.key(seed + 1))
     level, rel = _relative_read_noise(m)
     ax.plot(level, rel, "o", markersize=4, label="measured")
     for (name, model), key in zip(
@@ -185,7 +185,7 @@ def compare_figures(
     """Overlays of several presets: ``compare_set_pulses`` (pulse-level models: mean ± std
     over ``n_devices`` devices, 40 pulses) and ``compare_drift`` (mean read conductance from
     1 s to 10 years after program-and-verify to :data:`COMPARE_TARGETS_S`)."""
-    k_set, k_drift = jax.random.split(jax.random.key(seed))
+    k_set, k_drift = prng.split(jax.random.key(seed))
     names = ", ".join(models)
     figures = {}
     pulsed = {n: m for n, m in models.items() if supports_set_pulses(m)}
