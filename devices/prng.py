@@ -23,6 +23,7 @@ kernel that consumes it; the package's samplers take their key through
 from __future__ import annotations
 
 import math
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -59,9 +60,19 @@ def _keys_of(key, typed: bool, a, b):
     return jax.random.wrap_key_data(words, impl=_THREEFRY) if typed else words
 
 
+def _shape(num) -> tuple[int, ...]:
+    try:
+        shape = tuple(map(operator.index, num if isinstance(num, tuple | list) else (num,)))
+    except TypeError:
+        shape = None
+    if shape is None or any(d < 0 for d in shape):
+        raise ValueError(f"split: num must be a count or a shape of counts >= 0, got {num!r}")
+    return shape
+
+
 def split(key, num: int | tuple[int, ...] = 2):
     """``jax.random.split(key, num)``: ``num`` (an int or a shape) new keys from ``key``."""
-    shape = (num,) if isinstance(num, int) else tuple(num)
+    shape = _shape(num)
     words = _threefry_words(key)
     count = math.prod(shape)
     if words is None or count >= 2**32:

@@ -85,6 +85,10 @@ def test_misuse_raises_as_jax_random_does():
     keys = jax.random.split(jax.random.key(0), 3)
     with pytest.raises(ValueError, match="single key"):
         prng.split(keys, 2)
+    for num in (-1, 2.5, (2, -1), "3"):
+        with pytest.raises(ValueError, match=r"split: num must be a count"):
+            prng.split(jax.random.key(0), num)
+    assert prng.split(jax.random.key(0), np.int64(3)).shape == (3,)
     with pytest.raises(TypeError, match="scalar"):
         prng.fold_in(jax.random.key(0), jnp.arange(3))
 
