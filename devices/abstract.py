@@ -103,7 +103,7 @@ class AbstractDevice(eqx.Module):
             state.g_max_S,
         )
         # Programming noise and the drift draw: the two words of one cipher call per device.
-        xi, nu_z = normal_pair_elementwise(key, shape)
+        xi, nu_z = normal_pair_elementwise(key, shape, once=True)
         g_new = jnp.maximum(target + self.programming_noise.sigma_S(target) * xi, 0.0)
         nu = self.drift.nu(target, nu_z)
         written = state.healthy if mask is None else state.healthy & mask

@@ -122,7 +122,7 @@ class PulsePCM(AbstractDevice):
         shape = state.shape
         mask = jnp.broadcast_to(jnp.asarray(mask, bool), shape)
         # The level and the drift draw from the two words of one cipher call per device.
-        xi, nu_z = normal_pair_elementwise(key, shape)
+        xi, nu_z = normal_pair_elementwise(key, shape, once=True)
         g = self._reset_level(xi)
         written = state.healthy & mask
         state = self.record_write(

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "computed_once",
     "erf_inv",
     "key_words",
     "normal16",
@@ -161,10 +162,28 @@ def _elementwise_words(key, shape):
     return _elementwise_word_pair(key, shape)[0]
 
 
-def _normal_of_word(a, dtype):
+def computed_once(x):
+    """``x`` itself, bit for bit, as a value XLA computes once rather than in every consumer.
+
+    XLA duplicates a cheap elementwise producer into each kernel that consumes it, and counts
+    the cipher's additions, shifts and xors as cheap: the Gaussians of a weight read were
+    ciphered in three kernels of a SoftHebb step, and ``lax.optimization_barrier`` does not
+    stop this on CPU. A division counts as expensive, so XLA computes it, and the cipher
+    before it, once (benchmarks/README.md, "One cipher per sample"). The divisor 1 + 0·x is 1 for every finite
+    x (so the result is x exactly), and XLA cannot simplify it away, as 0·x is NaN for an
+    infinite x. (A division by a scalar would become a multiplication by its reciprocal.)
+    """
+    return x / (1.0 + 0.0 * x)
+
+
+def _normal_of_word(a, dtype, *, once: bool = False):
     # 23 bits: (k + 0.5) 2^-22 − 1 is exact in float32 for k < 2^23, so u < 1 strictly
     # (with 24 bits the largest k rounds to u = 1 and erf_inv gives inf, 1 sample in 2^24).
     u = ((a >> 9).astype(jnp.float32) + 0.5) * (2.0 / (1 << 23)) - 1.0  # uniform in (-1, 1)
+    if once:
+        # The uniform, not the Gaussian: erf_inv reads u twice (its logarithm and its final
+        # product), and the logarithm's kernel is apart from the product's.
+        u = computed_once(u)
     return (math.sqrt(2.0) * erf_inv(u)).astype(dtype)
 
 
@@ -177,16 +196,22 @@ def normal_elementwise(key, shape, dtype=jnp.float32):
     per element on CPU. Outside loops :func:`normal16` is the cheaper of the two. The tails end
     at ±5.3 σ (probability 2^-23).
     """
-    return _normal_of_word(_elementwise_words(key, tuple(shape)), dtype)
+    return _normal_of_word(_elementwise_words(key, tuple(shape)), dtype, once=True)
 
 
-def normal_pair_elementwise(key, shape, dtype=jnp.float32):
+def normal_pair_elementwise(key, shape, dtype=jnp.float32, *, once: bool = False):
     """Two independent arrays of standard normal samples of ``shape`` from one cipher call
     per element: :func:`normal_elementwise` spends only one of the two 32-bit words a
     Threefry-2x32 call gives. Fuses into its consumer inside loops likewise; the first array
-    equals ``normal_elementwise(key, shape)``."""
+    equals ``normal_elementwise(key, shape)``.
+
+    ``once``: each array's uniforms :func:`computed_once`, for samples that many kernels read
+    (a write's new conductance and drift exponent feed every field of the device state). It
+    costs one cipher pass per array, so it is off for a single consumer: the pulse loop, whose
+    one kernel per pulse pair ciphers once, ran slower with it.
+    """
     a, b = _elementwise_word_pair(key, tuple(shape))
-    return _normal_of_word(a, dtype), _normal_of_word(b, dtype)
+    return _normal_of_word(a, dtype, once=once), _normal_of_word(b, dtype, once=once)
 
 
 def uniform_elementwise(key, shape):
@@ -195,7 +220,7 @@ def uniform_elementwise(key, shape):
     The generator of :func:`normal_elementwise`, fused into its consumer inside loops; about
     4× cheaper than ``jax.random.uniform`` on CPU. For Bernoulli draws ``u < p``: P = p to 2^-24.
     """
-    return unit_uniform(_elementwise_words(key, tuple(shape)))
+    return computed_once(unit_uniform(_elementwise_words(key, tuple(shape))))
 
 
 @functools.partial(jax.jit, static_argnames="shape")

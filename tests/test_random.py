@@ -4,11 +4,13 @@ normal_elementwise (one per call), the uniforms of spike trains and the key word
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
 
 from memxbar.devices.random import (
+    computed_once,
     erf_inv,
     key_words,
     normal16,
@@ -161,3 +163,46 @@ def test_key_words_are_the_same_for_a_typed_key_and_its_raw_data():
     legacy = [int(w) for w in key_words(jax.random.PRNGKey(11))]
     assert typed == raw == legacy == [int(w) for w in np.asarray(jax.random.key_data(key))]
     np.testing.assert_array_equal(uniform24(key, (7,)), uniform24(jax.random.key_data(key), (7,)))
+
+
+def _full_shape_xors(fn, shape) -> int:
+    """xor ops over a whole ``shape`` array in the compiled ``fn`` (20-odd per cipher pass)."""
+    hlo = jax.jit(fn).lower(jax.random.key(0)).compile().as_text()
+    dims = f"[{','.join(map(str, shape))}]"
+    return sum(1 for line in hlo.splitlines() if " xor(" in line and dims in line)
+
+
+@pytest.mark.parametrize("generator", [normal_elementwise, uniform_elementwise])
+def test_a_sample_read_by_several_kernels_is_ciphered_once(generator):
+    # XLA duplicates cheap producers into every consumer; three reductions and an elementwise
+    # map are four kernels, and without computed_once each ciphered the samples again.
+    shape = (300, 70)
+
+    def one_consumer(key):
+        return generator(key, shape) * 3.0
+
+    def four_consumers(key):
+        z = generator(key, shape)
+        return jnp.sum(z, axis=0), jnp.max(z, axis=1), jnp.min(z), jnp.round(z * 3.0)
+
+    once = _full_shape_xors(one_consumer, shape)
+    assert once >= 10  # the cipher's rounds are there to be counted
+    assert _full_shape_xors(four_consumers, shape) == once
+
+
+def test_computed_once_is_the_identity_bit_for_bit():
+    # Normal floats of every exponent and both signs, zeros, and the ends of the samplers'
+    # grids (uniforms k 2^-24; the Gaussians' (k + 0.5) 2^-22 - 1). Subnormals are left out:
+    # XLA:CPU flushes them to zero in any arithmetic, and no sampler produces one.
+    tiny = np.finfo(np.float32).tiny
+    x = np.concatenate(
+        [
+            np.float32(2.0) ** np.arange(-126, 128, dtype=np.float32) * 1.2345678,
+            -np.float32(2.0) ** np.arange(-126, 128, dtype=np.float32),
+            [0.0, -0.0, tiny, -tiny, np.finfo(np.float32).max, 2.0**-24, 1 - 2.0**-24],
+            [1 - 2.0**-23, -1 + 2.0**-23, 0.999999940, -2.5],
+        ]
+    ).astype(np.float32)
+    x = x[np.isfinite(x)]
+    y = np.asarray(jax.jit(computed_once)(x))
+    assert y.tobytes() == x.tobytes()
