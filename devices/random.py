@@ -169,9 +169,10 @@ def computed_once(x):
     the cipher's additions, shifts and xors as cheap: the Gaussians of a weight read were
     ciphered in three kernels of a SoftHebb step, and ``lax.optimization_barrier`` does not
     stop this on CPU. A division counts as expensive, so XLA computes it, and the cipher
-    before it, once (benchmarks/README.md, "One cipher per sample"). The divisor 1 + 0·x is 1 for every finite
-    x (so the result is x exactly), and XLA cannot simplify it away, as 0·x is NaN for an
-    infinite x. (A division by a scalar would become a multiplication by its reciprocal.)
+    before it, once (benchmarks/README.md, "One cipher per sample"). The divisor 1 + 0·x is 1
+    for every finite x, so the result is x exactly (subnormal x aside, which XLA:CPU flushes to
+    zero in any arithmetic and no sampler produces), and XLA cannot simplify it away, as 0·x is
+    NaN for an infinite x. A division by a scalar would become a product with its reciprocal.
     """
     return x / (1.0 + 0.0 * x)
 

@@ -198,7 +198,7 @@ def test_computed_once_is_the_identity_bit_for_bit():
     x = np.concatenate(
         [
             np.float32(2.0) ** np.arange(-126, 128, dtype=np.float32) * 1.2345678,
-            -np.float32(2.0) ** np.arange(-126, 128, dtype=np.float32),
+            -(np.float32(2.0) ** np.arange(-126, 128, dtype=np.float32)),
             [0.0, -0.0, tiny, -tiny, np.finfo(np.float32).max, 2.0**-24, 1 - 2.0**-24],
             [1 - 2.0**-23, -1 + 2.0**-23, 0.999999940, -2.5],
         ]
