@@ -1,0 +1,155 @@
+"""Two trees of memxbar timed side by side in one process: the before/after of a change.
+
+Run: ``python benchmarks/ab.py BEFORE AFTER [--workload NAME ...] [--repeats 7]``
+
+BEFORE and AFTER are git revisions of this repository, or ``worktree`` for the files as they
+are now (uncommitted changes included). Each tree is extracted into a temporary folder as a
+package of its own (``memxbar_before``, ``memxbar_after``), the benchmark scripts of this
+checkout are loaded once per tree with their ``memxbar`` imports pointed at it, and each
+workload is timed round-robin: in every round the two trees' calls alternate, so load that
+comes and goes on a shared machine hits both (benchmarks/README.md: on the 2-core machine
+that wrote it, separate processes minutes apart differed by more than most changes).
+Prints each tree's median seconds per call and AFTER / BEFORE.
+
+The scripts of this checkout serve both trees, so the trees must share the API the scripts
+use; an older tree that lacks it fails at import with the name it lacks.
+
+Workloads (``--workload``, repeatable; default: the four PCM ones):
+  softhebb-digits-ideal, softhebb-digits-pcm  one chunk of 44 steps (``softhebb.py``)
+  softhebb-mnist-pcm                          one MNIST-shaped chunk of 8 steps, 32 tiles
+  snn-a-ideal, snn-a-pcm                      net A, 64 seeds vmapped (``snn.py``)
+  snn-b-ideal, snn-b-pcm                      net B, K = 10, M = 1 (``snn.py``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+#: The folders that install as memxbar.<name> (pyproject.toml's package-dir), besides memxbar/.
+FLOORS = ("devices", "crossbar", "compiler", "runtime", "algorithms", "hw_configs")
+WORKTREE = "worktree"
+WORKLOADS = (
+    "softhebb-digits-ideal",
+    "softhebb-digits-pcm",
+    "softhebb-mnist-pcm",
+    "snn-a-ideal",
+    "snn-a-pcm",
+    "snn-b-ideal",
+    "snn-b-pcm",
+)
+DEFAULT_WORKLOADS = ("softhebb-digits-pcm", "softhebb-mnist-pcm", "snn-a-pcm", "snn-b-pcm")
+
+
+def extract_tree(revision: str, package: str, into: Path) -> Path:
+    """The package folder ``into/package`` holding memxbar as of ``revision`` (a git revision
+    of this repository, or ``worktree``): memxbar/ at its root, the floors as subpackages."""
+    source = into / f"src_{package}"
+    source.mkdir(parents=True)
+    if revision == WORKTREE:
+        for name in ("memxbar", *FLOORS):
+            shutil.copytree(
+                REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+    else:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", revision, "memxbar", *FLOORS],
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode:
+            message = archive.stderr.decode(errors="replace").strip()
+            raise ValueError(f"revision {revision!r}: git archive failed: {message}")
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(source, filter="data")
+    root = into / package
+    shutil.copytree(source / "memxbar", root)
+    for name in FLOORS:
+        shutil.copytree(source / name, root / name)
+    return root
+
+
+def load_script(name: str, package: str):
+    """The benchmark script ``benchmarks/<name>.py`` of this checkout as a module whose
+    ``memxbar`` imports come from ``package``."""
+    path = HERE / f"{name}.py"
+    text = path.read_text().replace("from memxbar.", f"from {package}.")
+    module_name = f"{name}_{package}"
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)  # the scripts find examples/ relative to themselves
+    sys.modules[module_name] = module
+    exec(compile(text, str(path), "exec"), module.__dict__)
+    return module
+
+
+def workload_call(name: str, package: str):
+    """A zero-argument call running workload ``name`` on the tree of ``package``, compiled."""
+    family, _, rest = name.partition("-")
+    if family == "softhebb":
+        script = load_script("softhebb", package)
+        size, kind = rest.split("-")
+        label = {"ideal": "IdealTile", "pcm": "PCMTile"}[kind]
+        if size == "digits":
+            data = script.centered(script.load_digits_split(0.2, seed=0))
+            params = script.SoftHebbParams(inv_tau=30.0, eta0=0.045, power=0.2, init_radius=10.0)
+            steps = data.x_train.shape[0] // script.BATCH
+            calls = script.workload(name, data.x_train, 100, params, steps, 0.5)[2]
+        else:
+            x = np.random.default_rng(0).random((2048, 784), dtype=np.float32)
+            params = script.SoftHebbParams(inv_tau=12.0, eta0=0.045, power=0.2, init_radius=2.0)
+            calls = script.workload(name, x, 2000, params, 8, 0.15)[2]
+        return calls[label]
+    script = load_script("snn", package)
+    net, kind = rest.split("-")
+    run = script.workload_a(kind, 64)[0] if net == "a" else script.workload_b(kind, 10, 1, 0)[0]
+    jax.block_until_ready(run())
+    return run
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before", help="git revision, or 'worktree'")
+    parser.add_argument("after", help="git revision, or 'worktree'")
+    parser.add_argument(
+        "--workload", action="append", choices=WORKLOADS, help="repeatable; default: PCM ones"
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds (default 7)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    sys.path.insert(0, str(HERE))  # snn.py imports its sibling softhebb.py
+    from softhebb import median_times_s
+
+    with tempfile.TemporaryDirectory(prefix="memxbar_ab_") as folder:
+        folder = Path(folder)
+        sys.path.insert(0, str(folder))
+        trees = {"before": args.before, "after": args.after}
+        try:
+            for label, revision in trees.items():
+                extract_tree(revision, f"memxbar_{label}", folder)
+        except ValueError as err:
+            print(f"ab.py: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        print(f"before = {args.before}, after = {args.after}; jax {jax.__version__}")
+        print(f"{'workload':24s} {'before s':>10s} {'after s':>10s} {'after/before':>13s}")
+        for name in args.workload or DEFAULT_WORKLOADS:
+            calls = [workload_call(name, f"memxbar_{label}") for label in trees]
+            before, after = median_times_s(calls, args.repeats, warmup=1)
+            print(f"{name:24s} {before:10.4f} {after:10.4f} {after / before:13.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
