@@ -127,6 +127,22 @@ def report(name, steps, calls, compile_s, repeats: int) -> dict[str, float]:
     return rates
 
 
+def digits_case():
+    """``workload``'s arguments for the digits job (64 -> 100, a chunk = one epoch)."""
+    digits = centered(load_digits_split(0.2, seed=0))
+    params = SoftHebbParams(inv_tau=30.0, eta0=0.045, power=0.2, init_radius=10.0)
+    steps = digits.x_train.shape[0] // BATCH
+    return "digits 64 -> 100", digits.x_train, 100, params, steps, 0.5
+
+
+def mnist_case():
+    """``workload``'s arguments for the MNIST-shaped layer (784 -> 2000, chunks of 8 steps):
+    random inputs in [0, 1], the rule, radius and w_max of examples/softhebb_mnist_pcm.yaml."""
+    x = np.random.default_rng(0).random((2048, 784), dtype=np.float32)
+    params = SoftHebbParams(inv_tau=12.0, eta0=0.045, power=0.2, init_radius=2.0)
+    return "MNIST-shaped 784 -> 2000", x, 2000, params, 8, 0.15
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
@@ -134,17 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}")
 
-    digits = centered(load_digits_split(0.2, seed=0))
-    params = SoftHebbParams(inv_tau=30.0, eta0=0.045, power=0.2, init_radius=10.0)
-    steps = digits.x_train.shape[0] // BATCH
-    report(*workload("digits 64 -> 100", digits.x_train, 100, params, steps, 0.5), args.repeats)
-
+    report(*workload(*digits_case()), args.repeats)
     if args.mnist:
-        rng = np.random.default_rng(0)
-        x = rng.random((2048, 784), dtype=np.float32)
-        # The rule, radius and w_max of examples/softhebb_mnist_pcm.yaml.
-        params = SoftHebbParams(inv_tau=12.0, eta0=0.045, power=0.2, init_radius=2.0)
-        report(*workload("MNIST-shaped 784 -> 2000", x, 2000, params, 8, 0.15), args.repeats)
+        report(*workload(*mnist_case()), args.repeats)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,13 @@ def _full_shape_xors(fn, shape) -> int:
     return sum(1 for line in hlo.splitlines() if " xor(" in line and dims in line)
 
 
-@pytest.mark.parametrize("generator", [normal_elementwise, uniform_elementwise])
+def _first_of_pair_once(key, shape):
+    return normal_pair_elementwise(key, shape, once=True)[0]
+
+
+@pytest.mark.parametrize(
+    "generator", [normal_elementwise, uniform_elementwise, _first_of_pair_once]
+)
 def test_a_sample_read_by_several_kernels_is_ciphered_once(generator):
     # XLA duplicates cheap producers into every consumer; three reductions and an elementwise
     # map are four kernels, and without computed_once each ciphered the samples again.
