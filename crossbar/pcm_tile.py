@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ..devices import AbstractDevice, DeviceState, load_preset, prng
+from ..devices.counting import count_max, count_total
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ledger import EnergyLedger
 from .programming import pair_targets, program_cost, reset_and_program, saturated_pairs
@@ -318,11 +319,14 @@ class PCMTile(AbstractTile):
         return eqx.tree_at(lambda s: s.arbiter, self._with_devices(devices), arbiter)
 
     def _book_update(self, n_sides, latency_s):
-        pulses = jnp.sum(n_sides)
+        # Counts are non-negative, so a synapse was written (G+ or G- pulsed) iff this is > 0;
+        # one (rows, cols) array serves all the counts (each reduction costs a pass over it).
+        per_synapse = n_sides[0] + n_sides[1]
+        pulses = count_total(per_synapse)
         return self._book(
             set=self.device.energy.set_J(pulses),
             set_pulses=pulses,
-            update_events=jnp.sum((n_sides[0] > 0) | (n_sides[1] > 0)),  # G+ or G- pulsed
+            update_events=count_total(per_synapse > 0),
             update_calls=1,
             latency_s=latency_s,
         )
@@ -353,7 +357,8 @@ class PCMTile(AbstractTile):
         # Materialised once: XLA would otherwise fuse the rounding's random numbers into each
         # of the counts' consumers (the pulse loop and the ledger's sums) and draw them 4 times.
         n = jax.lax.optimization_barrier(n)
-        latency = self.rows * jnp.max(n) * self.update_config.set_pulse_s
+        # One side of a pair at most has pulses, so a synapse's count is the sum of its sides'.
+        latency = self.rows * count_max(n[0] + n[1]) * self.update_config.set_pulse_s
         # Rounded counts pulse one side of a pair only (the sign of its change).
         return self._apply_pulses(n, t, k_pulse, one_sided=True)._book_update(n, latency)
 
@@ -394,7 +399,7 @@ class PCMTile(AbstractTile):
         lowered = dW < 0
         target = jnp.clip(W_read + dW, -self.w_max, self.w_max)
         tile, cost = tile._reprogram(lowered, target, t, key=k_write)
-        return tile._book(**cost, update_events=jnp.sum(lowered))
+        return tile._book(**cost, update_events=count_total(lowered))
 
     def refresh(self, t, *, key):
         """Refresh synapses whose devices near saturation (Boybat et al. 2018 style).
@@ -423,5 +428,5 @@ class PCMTile(AbstractTile):
             refresh_reset_pulses=cost["reset_pulses"],
             refresh_set_pulses=cost["set_pulses"],
             refresh_adc_conversions=self.rows * self.cols,
-            refreshes=jnp.sum(saturated),
+            refreshes=count_total(saturated),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..devices import AbstractDevice, DeviceState, prng
+from ..devices.counting import count_total
 from .chip import UpdateConfig
 from .read_view import side_sums
 
@@ -32,7 +33,7 @@ def program_cost(energy, targets, mask) -> dict:
     """Ledger increments of program-and-verify writes of ``targets`` where ``mask``: one RESET
     and the preset's iterations of a SET pulse and a verify read per written device."""
     mask = jnp.broadcast_to(mask, targets.shape)
-    writes = jnp.sum(mask)
+    writes = count_total(mask)
     iterations = energy.program_iterations
     return dict(
         reset=writes * energy.reset_pulse_J,
@@ -62,7 +63,7 @@ def reset_and_program(
     devices = device.reset(devices, mask, t, key=k_reset)
     written = mask & (targets > 0)
     devices = device.program(devices, targets, t, key=k_prog, mask=written)
-    resets = jnp.sum(mask)
+    resets = count_total(mask)
     cost = program_cost(device.energy, targets, written)
     cost.update(reset=resets * device.energy.reset_pulse_J, reset_pulses=resets)
     return devices, cost

@@ -29,7 +29,7 @@ def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool =
     ``devices`` are the (2, N, rows, cols) states of model ``device``; returns the new states.
     ``one_sided``: the caller promises that no pair has pulses on both sides (rounded
     updates: a change has one sign). Then the pulsed side of each pair is gathered into one
-    (rows, cols) array and only that is pulsed, which halves the random numbers and the
+    (1, rows, cols) array and only that is pulsed, which halves the random numbers and the
     per-device arithmetic of an update (benchmarks/README.md: an update's cost is its pulse
     loop over the devices). The pulsed devices follow the same statistics either way.
     """
@@ -38,35 +38,45 @@ def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool =
         # One device per side: the index can only be 0. Under vmap with a batched index (the
         # chips of a vmapped sweep; a TiledMatrix group keeps its arbiter once, see
         # PCMTile.lockstep_fields) a dynamic index becomes a gather and a scatter of every
-        # device array (2.5x the cost of an update); static slices never do.
+        # device array (2.5x the cost of an update). The device axis is kept rather than
+        # dropped and re-inserted: a vmapped group laid the re-inserted axis out apart from the
+        # loop's state and copied every device array back each step (benchmarks/README.md).
 
         def select(a):
-            return a[:, 0]
+            return a
 
         def place(full, part):
             del full
-            return part[:, None]
+            return part
 
     else:
 
         def select(a):
-            return jax.lax.dynamic_index_in_dim(a, index, axis=1, keepdims=False)
+            return jax.lax.dynamic_slice_in_dim(a, index, 1, axis=1)
 
         def place(full, part):
-            return jax.lax.dynamic_update_index_in_dim(full, part, index, axis=1)
+            return jax.lax.dynamic_update_slice_in_dim(full, part, index, axis=1)
 
-    chosen = jax.tree.map(select, devices)
+    chosen = jax.tree.map(select, devices)  # (2, 1, rows, cols)
     if not one_sided:
-        return jax.tree.map(place, devices, device.set_pulses(chosen, n_sides, t, key=key))
+        return jax.tree.map(place, devices, device.set_pulses(chosen, n_sides[:, None], t, key=key))
     # Side 0 where it has pulses, else side 1 (which then has pulses or none at all).
     up = n_sides[0] > 0
     pulsed = jax.tree.map(lambda a: jnp.where(up, a[0], a[1]), chosen)
-    fired = device.set_pulses(pulsed, jnp.where(up, n_sides[0], n_sides[1]), t, key=key)
+    # The pulsed side's counts: with one side at most pulsed, the sum of the two sides.
+    fired = device.set_pulses(pulsed, n_sides[0] + n_sides[1], t, key=key)
 
-    def merge(old, new):
-        return jnp.stack([jnp.where(up, new, old[0]), jnp.where(up, old[1], new)])
+    # (2, 1, rows, cols): True on the side whose device was pulsed. Built by broadcasting,
+    # not by stacking the two sides: under vmap a stack came out in a layout of its own that
+    # XLA copied back into the loop's state, every device array, every step.
+    on_pulsed_side = (jnp.arange(2)[:, None, None, None] == 1) != up
 
-    return jax.tree.map(place, devices, jax.tree.map(merge, chosen, fired))
+    def merge(old, before, after):
+        if after is before:  # a field the pulses do not write: nothing to merge
+            return old
+        return jnp.where(on_pulsed_side, after, old)
+
+    return jax.tree.map(place, devices, jax.tree.map(merge, chosen, pulsed, fired))
 
 
 def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):

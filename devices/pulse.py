@@ -10,6 +10,7 @@ from ..hw_configs import InvalidParameter, format_si, section
 from . import prng
 from .abstract import AbstractDevice
 from .conductance import ConductanceRange
+from .counting import count_max
 from .drift import Drift
 from .energy import DeviceEnergy
 from .faults import Faults
@@ -105,7 +106,7 @@ class PulsePCM(AbstractDevice):
             carry = one_pulse(2 * k, *carry, xi_even)
             return one_pulse(2 * k + 1, *carry, xi_odd)
 
-        n_max = jnp.max(n) if n.size else jnp.int32(0)
+        n_max = count_max(n)
         g, memory = jax.lax.fori_loop(0, (n_max + 1) // 2, two_pulses, (g0, state.pulse_memory))
         written = healthy & (n > 0)
         nu = self.drift.nu(g, state.nu_z)

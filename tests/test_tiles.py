@@ -235,6 +235,43 @@ def test_tiled_matrix_assembles_pulse_steps_and_conductances_of_its_blocks():
         TiledMatrix(blocks=mixed, row_edges=matrix.row_edges, col_edges=matrix.col_edges)
 
 
+def test_a_tiled_update_in_a_loop_keeps_the_device_arrays_in_the_loop_layout():
+    # A vmapped group's update once stacked the two sides of every device array in a layout
+    # of its own (side axis or device axis major) and XLA copied each array back into the
+    # loop's layout every step: 97 such arrays in this program, ~10 % of a PCM SoftHebb step.
+    block = create(CHIP, key=K(2), rows=4, cols=3, w_max=0.5, weights=jnp.full((4, 3), 0.1))
+    alike = TiledMatrix.build(8, 6, 4, 3, lambda n, rows, cols: block)
+    arrays, static = eqx.partition(alike, eqx.is_array)
+    dW = jnp.linspace(-0.2, 0.2, 48).reshape(8, 6)
+
+    def steps(arrays):
+        def step(arrays, t):
+            tile = eqx.combine(arrays, static).update(dW, t, key=K(0))
+            return eqx.partition(tile, eqx.is_array)[0], None
+
+        return jax.lax.scan(step, arrays, jnp.arange(1.0, 4.0))[0]
+
+    hlo = jax.jit(steps).lower(arrays).compile().as_text()
+    devices = "[4,2,1,4,3]"  # (blocks, sides, devices per side, rows, cols)
+    laid_out = [line for line in hlo.splitlines() if f"32{devices}{{" in line]
+    assert len(laid_out) > 20  # the device arrays are there to be checked
+    assert all(f"32{devices}{{4,3,2,1,0}}" in line for line in laid_out)
+
+
+def test_pulses_leave_the_fields_they_do_not_write_untouched():
+    tile = create(CHIP, key=K(3), rows=5, cols=4, w_max=1.0, weights=jnp.zeros((5, 4)))
+    dW = jnp.linspace(-0.5, 0.5, 20).reshape(5, 4)
+    after = jax.jit(lambda tile: tile.update(dW, 10.0, key=K(4)))(tile)
+    pulsed = np.asarray(after.devices.set_pulses) > 0
+    assert pulsed[0].any() and pulsed[1].any()  # both sides got pulses somewhere
+    for field in ("step_scale", "g_max_S", "cycles", "fault", "nu_z"):
+        before, now = getattr(tile.devices, field), getattr(after.devices, field)
+        assert np.asarray(now).tobytes() == np.asarray(before).tobytes(), field
+    # The pulsed devices moved and no other did.
+    moved = np.asarray(after.devices.g_prog_S) != np.asarray(tile.devices.g_prog_S)
+    assert moved.any() and not (moved & ~pulsed).any()
+
+
 def test_reset_and_reprogram_is_an_update_on_exact_tiles():
     W = jnp.full((6, 5), 0.25)
     dW = jnp.linspace(-0.2, 0.2, 30).reshape(6, 5)
