@@ -167,17 +167,23 @@ class AbstractDevice(eqx.Module):
 
     def record_write(self, state: DeviceState, written, g_new, t, *, nu, nu_z, pulse_memory):
         """The state after a write: conductance, write time, drift and noise coefficients
-        replaced where ``written`` (a helper of the concrete models' write methods)."""
+        replaced where ``written`` (a helper of the concrete models' write methods).
+
+        A field passed as the state's own array (a SET keeps ``nu_z``) is left as it is, so
+        that callers see it unwritten: a tile's update then does not merge it back.
+        """
         t_new = jnp.broadcast_to(jnp.asarray(t, jnp.float32), state.shape)
+        new = {
+            "g_prog_S": g_new,
+            "t_prog_s": t_new,
+            "nu": nu,
+            "nu_z": nu_z,
+            "read_noise_q": self.read_noise.q_s(g_new),
+            "pulse_memory": pulse_memory,
+        }
+        new = {name: value for name, value in new.items() if value is not getattr(state, name)}
         return eqx.tree_at(
-            lambda s: (s.g_prog_S, s.t_prog_s, s.nu, s.nu_z, s.read_noise_q, s.pulse_memory),
+            lambda s: tuple(getattr(s, name) for name in new),
             state,
-            (
-                jnp.where(written, g_new, state.g_prog_S),
-                jnp.where(written, t_new, state.t_prog_s),
-                jnp.where(written, nu, state.nu),
-                jnp.where(written, nu_z, state.nu_z),
-                jnp.where(written, self.read_noise.q_s(g_new), state.read_noise_q),
-                jnp.where(written, pulse_memory, state.pulse_memory),
-            ),
+            tuple(jnp.where(written, value, getattr(state, name)) for name, value in new.items()),
         )
