@@ -9,7 +9,9 @@ checkout are loaded once per tree with their ``memxbar`` imports pointed at it, 
 workload is timed round-robin: in every round the two trees' calls alternate, so load that
 comes and goes on a shared machine hits both (benchmarks/README.md: on the 2-core machine
 that wrote it, separate processes minutes apart differed by more than most changes).
-Prints each tree's median seconds per call and AFTER / BEFORE.
+Prints each tree's median seconds per call and AFTER / BEFORE: the median over rounds of the
+ratio of the round's two calls (which run back to back, in alternating order), with its
+quartiles.
 
 The scripts of this checkout serve both trees, so the trees must share the API the scripts
 use; an older tree that lacks it stops the run with one line naming the tree and what is
@@ -20,6 +22,9 @@ Workloads (``--workload``, repeatable; default: the four PCM ones):
   softhebb-mnist-pcm                          one MNIST-shaped chunk of 8 steps, 32 tiles
   snn-a-ideal, snn-a-pcm                      net A, 64 seeds vmapped (``snn.py``)
   snn-b-ideal, snn-b-pcm                      net B, K = 10, M = 1 (``snn.py``)
+  crossbar-fresh, crossbar-fresh-column-mean  one PCM forward read at a new chip time, exact
+                                              and 'column_mean' noise (``crossbar.py``, 512²)
+  crossbar-cached, crossbar-update            10 reads with the cached view; a full-tile update
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ import argparse
 import importlib.util
 import io
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -49,6 +56,10 @@ WORKLOADS = (
     "snn-a-pcm",
     "snn-b-ideal",
     "snn-b-pcm",
+    "crossbar-fresh",
+    "crossbar-fresh-column-mean",
+    "crossbar-cached",
+    "crossbar-update",
 )
 DEFAULT_WORKLOADS = ("softhebb-digits-pcm", "softhebb-mnist-pcm", "snn-a-pcm", "snn-b-pcm")
 
@@ -98,6 +109,17 @@ def load_script(name: str, package: str):
 def workload_call(name: str, package: str):
     """A zero-argument call running workload ``name`` on the tree of ``package``, compiled."""
     family, _, rest = name.partition("-")
+    if family == "crossbar":
+        script = load_script("crossbar", package)
+        ((fn, make_args),) = [(row[2], row[3]) for row in script.rows() if row[0] == rest]
+        calls = [0]
+
+        def call():  # a new chip time (and key) per call: the fresh rows recompute the view
+            calls[0] += 1
+            return fn(*make_args(calls[0] % 1000))
+
+        jax.block_until_ready(call())
+        return call
     if family == "softhebb":
         script = load_script("softhebb", package)
         size, kind = rest.split("-")
@@ -108,6 +130,20 @@ def workload_call(name: str, package: str):
     run = script.workload_a(kind, 64)[0] if net == "a" else script.workload_b(kind, 10, 1, 0)[0]
     jax.block_until_ready(run())
     return run
+
+
+def paired_times_s(before, after, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall times (s) of the zero-argument calls ``before`` and ``after``, one of each per
+    round, their order alternating from round to round (after one warm-up call each)."""
+    jax.block_until_ready(before())
+    jax.block_until_ready(after())
+    times = {before: [], after: []}
+    for i in range(repeats):
+        for call in (before, after) if i % 2 == 0 else (after, before):
+            start = time.perf_counter()
+            jax.block_until_ready(call())
+            times[call].append(time.perf_counter() - start)
+    return times[before], times[after]
 
 
 def main(argv=None) -> None:
@@ -122,8 +158,6 @@ def main(argv=None) -> None:
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     sys.path.insert(0, str(HERE))  # snn.py imports its sibling softhebb.py
-    from softhebb import median_times_s
-
     with tempfile.TemporaryDirectory(prefix="memxbar_ab_") as folder:
         folder = Path(folder)
         sys.path.insert(0, str(folder))
@@ -135,7 +169,10 @@ def main(argv=None) -> None:
             print(f"ab.py: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         print(f"before = {args.before}, after = {args.after}; jax {jax.__version__}")
-        print(f"{'workload':24s} {'before s':>10s} {'after s':>10s} {'after/before':>13s}")
+        print(
+            f"{'workload':28s} {'before s':>10s} {'after s':>10s} {'after/before':>13s} "
+            f"{'quartiles':>13s}"
+        )
         for name in args.workload or DEFAULT_WORKLOADS:
             calls = []
             for label, revision in trees.items():
@@ -149,8 +186,17 @@ def main(argv=None) -> None:
                         file=sys.stderr,
                     )
                     raise SystemExit(2) from None
-            before, after = median_times_s(calls, args.repeats, warmup=1)
-            print(f"{name:24s} {before:10.4f} {after:10.4f} {after / before:13.3f}", flush=True)
+            before, after = paired_times_s(*calls, args.repeats)
+            # The ratio of each round's pair, then their median: a round's two calls run
+            # within milliseconds of each other, so they share that moment's load.
+            ratios = [a / b for a, b in zip(after, before, strict=True)]
+            ratio = statistics.median(ratios)
+            low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+            print(
+                f"{name:28s} {statistics.median(before):10.4f} {statistics.median(after):10.4f} "
+                f"{ratio:13.3f} {low:6.3f}-{high:.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ Measured:
   instead of a second matmul; crossbar/read_view.py). Every other row uses the exact mode.
 - PCM update: a full-tile update with stochastic rounding of 1–3 pulses per device.
 - IdealTile mvm.
-The jitted functions return only the outputs (y, or the new conductances for the update):
-returning the whole tile would copy its ~20 MB of device state per call and time that.
+The jitted functions return the outputs (y, or the new conductances for the update) and the
+tile's energy ledger, what a user of the tile gets: returning the whole tile would copy its
+~20 MB of device state per call and time that, and returning y alone would let XLA drop the
+energy booking (the line totals of the read view) and time less than a read does.
 
 Run: ``python benchmarks/crossbar.py [--size 512] [--batch 256] [--repeats 20]``.
 """
@@ -57,14 +59,9 @@ def round_robin_s(rows, *, repeats: int, warmup: int = 3) -> list[list[float]]:
     return times
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=512, help="rows = cols of the tile")
-    parser.add_argument("--batch", type=int, default=256, help="input vectors per MVM")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per entry")
-    args = parser.parse_args(argv)
-    n, batch, repeats = args.size, args.batch, args.repeats
-
+def rows(n: int = 512, batch: int = 256):
+    """The timed rows: (key, label, jitted function, arguments of call i, index of the row it
+    is a ratio to). Call i gets a chip time of its own, so the fresh rows recompute the view."""
     chip = load_chip("pcm_256")
     k_w, k_tile, k_x, k_dw = jax.random.split(jax.random.key(0), 4)
     W = jax.random.uniform(k_w, (n, n), jnp.float32, -1.0, 1.0)
@@ -86,7 +83,11 @@ def main(argv=None) -> None:
 
     matmul = jax.jit(lambda x, W: x @ W)
     matmul_scan = jax.jit(lambda xs, W: jax.lax.scan(lambda c, x: (c, x @ W), None, xs)[1])
-    pcm_mvm = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key)[0])
+
+    def outputs_and_energy(y, tile):
+        return y, tile.ledger
+
+    pcm_mvm = jax.jit(lambda tile, x, t, key: outputs_and_energy(*tile.mvm(x, t, key=key)))
 
     @jax.jit
     def pcm_mvm_scan(tile, xs, t, keys):
@@ -95,10 +96,15 @@ def main(argv=None) -> None:
             y, tile = tile.mvm(x, t, key=key)
             return tile, y
 
-        return jax.lax.scan(step, tile, (xs, keys))[1]
+        tile, ys = jax.lax.scan(step, tile, (xs, keys))
+        return outputs_and_energy(ys, tile)
 
-    pcm_update = jax.jit(lambda tile, dW, t, key: tile.update(dW, t, key=key).devices.g_prog_S)
-    ideal_mvm = jax.jit(lambda tile, x, key: tile.mvm(x, 0.0, key=key)[0])
+    pcm_update = jax.jit(
+        lambda tile, dW, t, key: (lambda new: (new.devices.g_prog_S, new.ledger))(
+            tile.update(dW, t, key=key)
+        )
+    )
+    ideal_mvm = jax.jit(lambda tile, x, key: outputs_and_energy(*tile.mvm(x, 0.0, key=key)))
 
     # The cached-view runs start from a tile whose view is already at 1 day.
     read_at = jax.jit(lambda tile, x, t, key: tile.mvm(x, t, key=key)[1])
@@ -113,37 +119,53 @@ def main(argv=None) -> None:
         return jax.random.split(keys[i], SCAN_LENGTH)
 
     # (label, jitted function, arguments of call i, the row it is a ratio to)
-    rows = [
-        ("plain x @ W (jit)", matmul, lambda i: (x, W), 0),
-        (f"plain scan of {SCAN_LENGTH} x @ W", matmul_scan, lambda i: (xs, W), 1),
-        ("PCM mvm, fresh read view", pcm_mvm, lambda i: (tile, x, t_new(i), keys[i]), 0),
+    return [
+        ("matmul", "plain x @ W (jit)", matmul, lambda i: (x, W), 0),
+        ("matmul-scan", f"plain scan of {SCAN_LENGTH} x @ W", matmul_scan, lambda i: (xs, W), 1),
+        ("fresh", "PCM mvm, fresh read view", pcm_mvm, lambda i: (tile, x, t_new(i), keys[i]), 0),
         (
+            "cached",
             f"PCM mvm, cached view (scan of {SCAN_LENGTH})",
             pcm_mvm_scan,
             lambda i: (cached, xs, jnp.float32(DAY_S), scan_keys(i)),
             1,
         ),
         (
+            "fresh-column-mean",
             "  column_mean noise, fresh read view",
             pcm_mvm,
             lambda i: (cheap_tile, x, t_new(i), keys[i]),
             0,
         ),
         (
+            "cached-column-mean",
             "  column_mean noise, cached view",
             pcm_mvm_scan,
             lambda i: (cheap_cached, xs, jnp.float32(DAY_S), scan_keys(i)),
             1,
         ),
         (
+            "update",
             "PCM update (stochastic, 1-3 pulses)",
             pcm_update,
             lambda i: (tile, dW, t_new(i), keys[i]),
             0,
         ),
-        ("IdealTile mvm", ideal_mvm, lambda i: (ideal, x, keys[i]), 0),
+        ("ideal", "IdealTile mvm", ideal_mvm, lambda i: (ideal, x, keys[i]), 0),
     ]
-    times = round_robin_s(rows, repeats=repeats)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512, help="rows = cols of the tile")
+    parser.add_argument("--batch", type=int, default=256, help="input vectors per MVM")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per entry")
+    args = parser.parse_args(argv)
+    n, batch, repeats = args.size, args.batch, args.repeats
+    timed = [
+        (label, fn, make_args, reference) for _, label, fn, make_args, reference in rows(n, batch)
+    ]
+    times = round_robin_s(timed, repeats=repeats)
 
     print(
         f"crossbar tiles, {n}x{n}, batch {batch}, pcm_256 periphery, read at 1 day; "
@@ -155,7 +177,7 @@ def main(argv=None) -> None:
         f"scan of {SCAN_LENGTH}: {1e3 * statistics.median(times[1]):.3f} ms (medians)"
     )
     print(f"{'operation':40s} {'median':>10s} {'ratio to matmul':>16s} {'quartiles':>13s}")
-    for (name, _, _, reference), row in zip(rows, times, strict=True):
+    for (name, _, _, reference), row in zip(timed, times, strict=True):
         ratios = [t / r for t, r in zip(row, times[reference], strict=True)]
         low, _, high = statistics.quantiles(ratios, n=4)
         print(

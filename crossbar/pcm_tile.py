@@ -207,7 +207,7 @@ class PCMTile(AbstractTile):
         vectors = math.prod(jnp.shape(x)[:-1])
         # A line whose input converts to 0 is not driven (no read pulse, no DAC conversion):
         # event-driven periphery, so a spike train pays only for its spikes.
-        driven = jnp.sum(v != 0)
+        driven = count_total(v != 0)
         tile = tile._book(
             read=self.device.energy.read_J(jnp.sum((v * v) @ in_total)),
             dac=driven * dac.energy_J,

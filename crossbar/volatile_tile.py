@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ..devices import prng
+from ..devices.counting import count_total
 from ..devices.random import normal_elementwise
 from ..devices.volatile import VolatileDevice
 from .chip import Periphery
@@ -128,7 +129,7 @@ class VolatileTile(AbstractFastTile):
         g = self.device.read(self.g_S, key=key)
         sensed = jnp.einsum("br,brc->bc", v, g[:, 0] - g[:, 1]) / self.device.g_max_S
         y = adc.convert(sensed) * dac.input_range * self.f_max * self.column_scale
-        driven = jnp.sum(v != 0)
+        driven = count_total(v != 0)
         batch = x.shape[0]
         tile = self._book(
             read=self._read_energy_J(

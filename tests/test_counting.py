@@ -58,3 +58,25 @@ def test_no_integer_reduce_window_is_left_in_the_compiled_counts():
 
     assert integer_windows(hlo(lambda n: (jnp.max(n), jnp.sum(n))))  # the trap exists
     assert not integer_windows(hlo(lambda n: (count_max(n), count_total(n))))
+
+
+def test_a_forward_read_counts_its_driven_lines_without_an_integer_reduce_window():
+    # The DAC's driven lines (inputs that convert to a non-zero voltage) of every MVM.
+    from memxbar.crossbar import PCMTile, load_chip
+
+    tile = PCMTile.create(
+        load_chip("pcm_256"), key=jax.random.key(0), rows=100, cols=40, weights=jnp.zeros((100, 40))
+    )
+    x = jnp.ones((8, 100)).at[:, ::3].set(0.0)
+
+    def read(tile, x):
+        y, tile = tile.mvm(x, 1.0, key=jax.random.key(1))
+        return y, tile.ledger
+
+    text = jax.jit(read).lower(tile, x).compile().as_text()
+    assert not re.findall(r"reduce-window\S* \(param\S+ s32\[", text)
+    _, ledger = read(tile, x)
+    driven = ledger.count("dac_conversions") - tile.ledger.count("dac_conversions")
+    # 34 of the 100 lines are at 0 V; the drift-compensation reference read (the tile is
+    # calibrated when programmed) drives all 100 rows once.
+    assert int(driven) == 8 * 66 + 100
