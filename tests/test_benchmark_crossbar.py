@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from memxbar.crossbar import EnergyLedger
 
@@ -19,6 +20,8 @@ def _script(name):
     return module
 
 
+# Slow: the rows compile ten programs (~15 s), and the default suite is near its 10 minutes.
+@pytest.mark.slow
 def test_every_tile_row_returns_its_outputs_and_the_energy_it_booked():
     rows = _script("crossbar").rows(n=16, batch=4)
     keys = [key for key, *_ in rows]
