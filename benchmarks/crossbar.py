@@ -99,11 +99,11 @@ def rows(n: int = 512, batch: int = 256):
         tile, ys = jax.lax.scan(step, tile, (xs, keys))
         return outputs_and_energy(ys, tile)
 
-    pcm_update = jax.jit(
-        lambda tile, dW, t, key: (lambda new: (new.devices.g_prog_S, new.ledger))(
-            tile.update(dW, t, key=key)
-        )
-    )
+    @jax.jit
+    def pcm_update(tile, dW, t, key):
+        new = tile.update(dW, t, key=key)
+        return outputs_and_energy(new.devices.g_prog_S, new)
+
     ideal_mvm = jax.jit(lambda tile, x, key: outputs_and_energy(*tile.mvm(x, 0.0, key=key)))
 
     # The cached-view runs start from a tile whose view is already at 1 day.
@@ -118,7 +118,7 @@ def rows(n: int = 512, batch: int = 256):
     def scan_keys(i):
         return jax.random.split(keys[i], SCAN_LENGTH)
 
-    # (label, jitted function, arguments of call i, the row it is a ratio to)
+    # (key, label, jitted function, arguments of call i, the row it is a ratio to)
     return [
         ("matmul", "plain x @ W (jit)", matmul, lambda i: (x, W), 0),
         ("matmul-scan", f"plain scan of {SCAN_LENGTH} x @ W", matmul_scan, lambda i: (xs, W), 1),
