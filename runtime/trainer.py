@@ -15,6 +15,7 @@ import numpy as np
 
 from ..crossbar import ENERGY_CATEGORIES
 from ..devices import prng
+from .lean_jit import lean_jit
 
 __all__ = [
     "Schedule",
@@ -85,7 +86,7 @@ def ledger_row(ledger) -> np.ndarray:
     return np.array([*values, sum(values)], np.float64)
 
 
-@eqx.filter_jit
+@lean_jit
 def train_chunk(algorithm, schedule, refresh_every, state, x_train, indices, steps, key):
     """Learning steps ``steps`` (n,) on the samples ``indices`` (n, batch) of ``x_train``.
 
