@@ -75,11 +75,17 @@ COUNTERS = (
 )
 
 
-def _kahan(total, error, increment):
-    """Compensated addition, so float32 sums of millions of pJ stay accurate to ~1e-14."""
+def _kahan(pair, increment):
+    """Compensated addition of ``increment`` (..., n) to ``pair`` (..., 2, n), a running sum
+    and its running error, so float32 sums of millions of pJ stay accurate to ~1e-14.
+
+    Sum and error live in one array so that a booking is one kernel: kept apart, XLA:CPU ran
+    each booking as three kernels and a copy (the ideal tile's digits step: 49 kernels, 39
+    now; benchmarks/README.md, "Dispatch of a chunk, and the ledger in one array")."""
+    total, error = pair[..., 0, :], pair[..., 1, :]
     y = increment - error
     t = total + y
-    return t, (t - total) - y
+    return jnp.stack([t, (t - total) - y], axis=-2)
 
 
 #: How :meth:`EnergyLedger.add` fails on a negative increment inside compiled code, read when
@@ -93,21 +99,45 @@ CHECKS = ["default"]
 class EnergyLedger(eqx.Module):
     """Joules per category and event counters; additive, never negative, a pytree.
 
-    Sums are float32 with Kahan compensation (``*_err`` hold the running error), so long
-    runs neither overflow an integer nor lose small increments to rounding.
+    Sums are float32 with Kahan compensation, so long runs neither overflow an integer nor
+    lose small increments to rounding. Stacked ledgers (alike blocks of a tiled matrix) carry
+    leading axes.
+
+    Attributes:
+        joules_pair: (..., 2, 6) the running sums of ENERGY_CATEGORIES (J) and their errors.
+        counts_pair: (..., 2, 15) the running sums of COUNTERS and their errors.
     """
 
-    joules: Float[Array, " 6"]
-    joules_err: Float[Array, " 6"]
-    counts: Float[Array, " 15"]
-    counts_err: Float[Array, " 15"]
+    joules_pair: Float[Array, "*blocks 2 6"]
+    counts_pair: Float[Array, "*blocks 2 15"]
+
+    @property
+    def joules(self):
+        """Running sums of ENERGY_CATEGORIES (J), before their error is taken off."""
+        return self.joules_pair[..., 0, :]
+
+    @property
+    def joules_err(self):
+        """Running errors of :attr:`joules` (J): the energies are joules − joules_err."""
+        return self.joules_pair[..., 1, :]
+
+    @property
+    def counts(self):
+        """Running sums of COUNTERS, before their error is taken off."""
+        return self.counts_pair[..., 0, :]
+
+    @property
+    def counts_err(self):
+        """Running errors of :attr:`counts`: the counts are counts − counts_err."""
+        return self.counts_pair[..., 1, :]
 
     @classmethod
     def zeros(cls) -> EnergyLedger:
         """An empty ledger."""
-        e = jnp.zeros(len(ENERGY_CATEGORIES), jnp.float32)
-        c = jnp.zeros(len(COUNTERS), jnp.float32)
-        return cls(e, e, c, c)
+        return cls(
+            jnp.zeros((2, len(ENERGY_CATEGORIES)), jnp.float32),
+            jnp.zeros((2, len(COUNTERS)), jnp.float32),
+        )
 
     def add(self, **increments) -> EnergyLedger:
         """Book increments by name: energy categories in J (``read=...``), counters by name.
@@ -131,14 +161,12 @@ class EnergyLedger(eqx.Module):
         c_inc = eqx.error_if(
             c_inc, jnp.any(c_inc < 0), "negative count booked in the ledger", on_error=mode
         )
-        joules, joules_err = _kahan(self.joules, self.joules_err, e_inc)
-        counts, counts_err = _kahan(self.counts, self.counts_err, c_inc)
-        return EnergyLedger(joules, joules_err, counts, counts_err)
+        return EnergyLedger(_kahan(self.joules_pair, e_inc), _kahan(self.counts_pair, c_inc))
 
     def __add__(self, other: EnergyLedger) -> EnergyLedger:
-        joules, joules_err = _kahan(self.joules, self.joules_err + other.joules_err, other.joules)
-        counts, counts_err = _kahan(self.counts, self.counts_err + other.counts_err, other.counts)
-        return EnergyLedger(joules, joules_err, counts, counts_err)
+        joules = jnp.stack([self.joules, self.joules_err + other.joules_err], axis=-2)
+        counts = jnp.stack([self.counts, self.counts_err + other.counts_err], axis=-2)
+        return EnergyLedger(_kahan(joules, other.joules), _kahan(counts, other.counts))
 
     # --- reading the ledger --------------------------------------------------------------------
 
