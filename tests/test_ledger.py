@@ -135,6 +135,27 @@ def test_kahan_summation_keeps_a_million_small_increments_accurate(million_picoj
     assert abs(float(naive) - exact) / exact > 1e-3
 
 
+def test_a_booking_in_a_loop_compiles_to_one_kernel_per_running_sum():
+    """Sums and their Kahan errors share one (2, n) array so that XLA computes a booking's
+    compensated addition in one kernel per array (kept apart: three kernels each, and the
+    ideal tile's digits step ran 49 kernels instead of 39; benchmarks/README.md)."""
+
+    def booked(ledger, xs):
+        def book(ledger, x):
+            return ledger.add(read=x, set=2 * x, mvm_vectors=x, device_reads=3 * x), None
+
+        return jax.lax.scan(book, ledger, xs)[0]
+
+    xs = jnp.full(5, 0.1, jnp.float32)
+    hlo = jax.jit(booked).lower(EnergyLedger.zeros(), xs).compile().as_text()
+    kernels = re.findall(r"^\s*%\S+ = (f32\[[\d,]*\])\S* fusion\(", hlo, re.M)
+    # The two increment vectors, then one compensated addition per running sum.
+    assert sorted(kernels) == ["f32[15]", "f32[2,15]", "f32[2,6]", "f32[6]"]
+    ledger = booked(EnergyLedger.zeros(), xs)
+    assert float(ledger.energy_J("set")) == approx(f32(1.0), rel=F32)
+    assert float(ledger.count("device_reads")) == approx(1.5, rel=F32)
+
+
 def test_per_mvm_and_per_update_event():
     ledger = EnergyLedger.zeros().add(
         read=3e-12,
