@@ -265,6 +265,20 @@ def run_cli(
     )
 
 
+def benchmark_output(script: str, *args: str, timeout: float = 600) -> str:
+    """What ``python benchmarks/SCRIPT ARGS`` prints, run from the repository in a fresh
+    interpreter (CPU-only); a failing run raises ``CalledProcessError``."""
+    return subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *args],
+        cwd=REPO,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    ).stdout
+
+
 def run_main(capsys, *args: str) -> subprocess.CompletedProcess:
     """``memxbar ARGS`` in this interpreter (``memxbar.cli.main``), its output captured: the
     same contract as :func:`run_cli` without starting Python and importing JAX again (~1 s);

@@ -2,25 +2,14 @@
 asserted: speed is measured in benchmarks/, never in tests)."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from support import benchmark_output
 
 
 @pytest.mark.slow  # four programs compiled in a fresh process (~15 s)
 def test_the_four_rows_are_printed_with_their_cost_beyond_the_program():
-    out = subprocess.run(
-        [sys.executable, "benchmarks/dispatch.py", "--repeats", "3", "--steps", "2"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout
+    out = benchmark_output("dispatch.py", "--repeats", "3", "--steps", "2")
     assert "2 step(s) per call, median of 3" in out
     rows = dict(
         re.findall(

@@ -1,22 +1,12 @@
 """benchmarks/kernels.py: a training chunk's kernels, timed and traced to their source lines."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from support import benchmark_output
 
 
 def test_the_kernels_of_a_chunk_are_timed_and_traced_to_memxbar_lines():
-    out = subprocess.run(
-        [sys.executable, "benchmarks/kernels.py", "--workload", "digits-ideal", "--rounds", "1"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout
+    out = benchmark_output("kernels.py", "--workload", "digits-ideal", "--rounds", "1")
     head = re.match(r"digits-ideal: (\d+) kernels and ([\d.]+) ms of kernel time per step", out)
     assert head and int(head[1]) > 10 and float(head[2]) > 0, out[:300]
     # The rule's matmul is a kernel of the step, and its source is the rule's line.
