@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=201, help="timed rounds (default 201)")
     parser.add_argument("--steps", type=int, default=1, help="learning steps per call")
     args = parser.parse_args()
+    if args.steps < 1 or args.repeats < 1:
+        parser.error(f"--steps and --repeats must be at least 1, got {args.steps}, {args.repeats}")
     rows = calls(args.steps)
     times = median_times_s(list(rows.values()), args.repeats)
     alone = times[0]

@@ -6,7 +6,7 @@ argument, its modules' attribute hooks): on the 64 → 100 digits layer that is 
 learning step of a 44-step chunk, a tenth of what the ideal tile's step costs
 (benchmarks/README.md, "Dispatch of a chunk"). :func:`lean_jit` flattens the arguments once,
 traces their array leaves and keys one compiled program on everything else, as
-``filter_jit`` does; what it does not offer: donation and keyword arguments.
+``filter_jit`` does; what it does not offer: donation.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ jtu.register_pytree_node(_Static, lambda s: ((), s.value), lambda value, _: _Sta
 
 def _split(leaves):
     """(array leaves, the other leaves with None where an array was)."""
-    arrays = [leaf for leaf in leaves if eqx.is_array(leaf)]
-    others = tuple(None if eqx.is_array(leaf) else leaf for leaf in leaves)
-    return arrays, others
+    arrays, others = [], []
+    for leaf in leaves:
+        if eqx.is_array(leaf):
+            arrays.append(leaf)
+            others.append(None)
+        else:
+            others.append(leaf)
+    return arrays, tuple(others)
 
 
 def _merge(arrays, others):
@@ -46,16 +51,16 @@ def _merge(arrays, others):
 
 
 def lean_jit(fn: Callable) -> Callable:
-    """``fn`` compiled like ``eqx.filter_jit(fn)``: every array leaf of the positional
-    arguments is traced, every other leaf is static (and must be hashable), and the outputs
-    may hold non-array leaves. One program per structure and static leaves of the arguments
-    (and per shapes and dtypes of the arrays, as ``jax.jit`` decides)."""
+    """``fn`` compiled like ``eqx.filter_jit(fn)``: every array leaf of the arguments
+    (positional or by name) is traced, every other leaf is static (and must be hashable), and
+    the outputs may hold non-array leaves. One program per structure and static leaves of the
+    arguments (and per shapes and dtypes of the arrays, as ``jax.jit`` decides)."""
     programs: dict = {}
 
     def program_of(treedef, others):
         def run(arrays):
-            args = jtu.tree_unflatten(treedef, _merge(arrays, others))
-            out_leaves, out_treedef = jtu.tree_flatten(fn(*args))
+            args, kwargs = jtu.tree_unflatten(treedef, _merge(arrays, others))
+            out_leaves, out_treedef = jtu.tree_flatten(fn(*args, **kwargs))
             out_arrays, out_others = _split(out_leaves)
             return out_arrays, _Static((out_treedef, out_others))
 
@@ -64,8 +69,8 @@ def lean_jit(fn: Callable) -> Callable:
         return jax.jit(run)
 
     @functools.wraps(fn)
-    def call(*args):
-        leaves, treedef = jtu.tree_flatten(args)
+    def call(*args, **kwargs):
+        leaves, treedef = jtu.tree_flatten((args, kwargs))
         arrays, others = _split(leaves)
         key = (treedef, others)
         try:

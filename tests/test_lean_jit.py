@@ -39,6 +39,14 @@ def test_outputs_are_those_of_filter_jit_with_their_static_parts():
     np.testing.assert_array_equal(lean_out["y"], expected)
 
 
+def test_keyword_arguments_mean_what_they_mean_to_the_function():
+    x = jnp.array([[1.0, -2.0]])
+    by_name = lean_jit(step)(_layer(), x, label="run", times=3)
+    by_position = lean_jit(step)(_layer(), x, 3, "run")
+    assert by_name[1]["label"] == "run"
+    np.testing.assert_array_equal(by_name[1]["y"], by_position[1]["y"])
+
+
 def test_one_trace_per_static_configuration():
     traces = []
 
