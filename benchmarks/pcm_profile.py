@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from softhebb import median_times_s
 
 from memxbar.crossbar import PCMTile, load_chip
-from memxbar.crossbar.pulse_schemes import fire_at_device, rounded_pulses
+from memxbar.crossbar.pulse_schemes import fire_one_sided, rounded_counts, rounded_pulses
 from memxbar.crossbar.read_view import ReadView
 from memxbar.devices.random import normal_elementwise, uniform_elementwise
 
@@ -65,12 +65,13 @@ def rows_of(n: int, batch: int):
     update = jax.jit(lambda tile, dW, t, key: tile.update(dW, t, key=key).devices.g_prog_S)
 
     def pulses(tile, dW, key):
-        return rounded_pulses(dW, tile.dw_pulse, 16, stochastic=True, key=key)
+        return rounded_counts(dW, tile.dw_pulse, 16, stochastic=True, key=key)
 
-    n_sides = jax.jit(pulses)(tile, dW, key)
+    counts = jax.jit(pulses)(tile, dW, key)
+    n_sides = rounded_pulses(dW, tile.dw_pulse, 16, stochastic=True, key=key)
     fire = jax.jit(
-        lambda tile, n, t, key: (
-            fire_at_device(tile.device, tile.devices, 0, n, t, key=key, one_sided=True).g_prog_S
+        lambda tile, counts, t, key: (
+            fire_one_sided(tile.device, tile.devices, 0, counts, t, key=key).g_prog_S
         )
     )
     set_pulses = jax.jit(
@@ -101,8 +102,8 @@ def rows_of(n: int, batch: int):
         "  read_statistics (drift, 1/f sigma)": lambda: stats(tile, t),
         "  ReadView.compute (+ IR drop, sums)": lambda: compute_view(tile, t),
         "update (stochastic, 1-3 pulses)": lambda: update(tile, dW, t, key),
-        "  rounded_pulses": lambda: jax.jit(pulses)(tile, dW, key),
-        "  fire_at_device, one-sided": lambda: fire(tile, n_sides, t, key),
+        "  rounded_counts": lambda: jax.jit(pulses)(tile, dW, key),
+        "  fire_one_sided": lambda: fire(tile, counts, t, key),
         "  set_pulses on (2, rows, cols)": lambda: set_pulses(tile, n_sides, t, key),
         f"  normal_elementwise {'x'.join(map(str, shape))}": lambda: jax.jit(
             normal_elementwise, static_argnums=1

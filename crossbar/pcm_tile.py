@@ -16,7 +16,7 @@ from ..devices.counting import count_max, count_total
 from .chip import ChipSpec, Periphery, UpdateConfig, load_chip
 from .ledger import EnergyLedger
 from .programming import pair_targets, program_cost, reset_and_program, saturated_pairs
-from .pulse_schemes import fire_at_device, pulse_train_pulses, rounded_pulses
+from .pulse_schemes import fire_at_device, fire_one_sided, pulse_train_pulses, rounded_counts
 from .read_view import ReadView, side_sums
 from .tile import AbstractTile, outer_product_update
 
@@ -309,19 +309,15 @@ class PCMTile(AbstractTile):
         tile = tile._book(**program_cost(self.device.energy, targets, True))
         return tile.calibrate(t, key=k_cal)
 
-    def _apply_pulses(self, n_sides, t, key, *, one_sided: bool = False):
-        """Fire pulse counts (2, rows, cols) at the arbiter's device of each side
-        (``one_sided``: no pair has pulses on both sides, see :func:`fire_at_device`)."""
-        devices = fire_at_device(
-            self.device, self.devices, self.arbiter, n_sides, t, key=key, one_sided=one_sided
-        )
+    def _with_pulsed(self, devices) -> PCMTile:
+        """The tile with the pulsed ``devices``; the arbiter turns to the next device."""
         arbiter = (self.arbiter + 1) % self.devices_per_side
         return eqx.tree_at(lambda s: s.arbiter, self._with_devices(devices), arbiter)
 
-    def _book_update(self, n_sides, latency_s):
+    def _book_update(self, per_synapse, latency_s):
+        """Book an update that fired ``per_synapse`` (rows, cols) pulses at the pairs."""
         # Counts are non-negative, so a synapse was written (G+ or G- pulsed) iff this is > 0;
         # one (rows, cols) array serves all the counts (each reduction costs a pass over it).
-        per_synapse = n_sides[0] + n_sides[1]
         pulses = count_total(per_synapse)
         return self._book(
             set=self.device.energy.set_J(pulses),
@@ -347,20 +343,17 @@ class PCMTile(AbstractTile):
                 "products in parallel; call update_outer(x, d, t, key=...) instead"
             )
         k_round, k_pulse = prng.split(key)
-        n = rounded_pulses(
+        n = rounded_counts(
             dW,
             self.dw_pulse,
             self.update_config.max_pulses,
             stochastic=scheme == "stochastic",
             key=k_round,
         )
-        # Materialised once: XLA would otherwise fuse the rounding's random numbers into each
-        # of the counts' consumers (the pulse loop and the ledger's sums) and draw them 4 times.
-        n = jax.lax.optimization_barrier(n)
-        # One side of a pair at most has pulses, so a synapse's count is the sum of its sides'.
-        latency = self.rows * count_max(n[0] + n[1]) * self.update_config.set_pulse_s
-        # Rounded counts pulse one side of a pair only (the sign of its change).
-        return self._apply_pulses(n, t, k_pulse, one_sided=True)._book_update(n, latency)
+        pulses = jnp.abs(n)
+        latency = self.rows * count_max(pulses) * self.update_config.set_pulse_s
+        devices = fire_one_sided(self.device, self.devices, self.arbiter, n, t, key=k_pulse)
+        return self._with_pulsed(devices)._book_update(pulses, latency)
 
     def update_outer(self, x, d, t, *, key, scale=1.0):
         """Apply dW = scale * sum_b outer(x_b, d_b), in parallel when the scheme is pulse_train."""
@@ -374,7 +367,8 @@ class PCMTile(AbstractTile):
         )
         samples = math.prod(jnp.shape(x)[:-1])
         latency = samples * length * self.update_config.set_pulse_s
-        return self._apply_pulses(n, t, k_pulse)._book_update(n, latency)
+        devices = fire_at_device(self.device, self.devices, self.arbiter, n, t, key=k_pulse)
+        return self._with_pulsed(devices)._book_update(n[0] + n[1], latency)
 
     def _reprogram(self, synapses, W, t, *, key):
         """RESET both sides of the ``synapses`` (bool (rows, cols)) and program them to ``W``

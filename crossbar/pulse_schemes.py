@@ -8,8 +8,10 @@ Three schemes, as on real PCM learning chips:
   trains (Gokmen & Vlasov 2016; aihwkit's ``PulseType.STOCHASTIC_COMPRESSED``): a synapse
   receives a pulse in every slot where its row and its column both fire.
 The sign of a change selects the device of the differential pair (G+ up for potentiation,
-G- up for depression); counts are returned per side, and :func:`fire_at_device` fires them
-at one device of each side of a multi-memristive pair.
+G- up for depression). Rounded changes have one sign, so their counts come as one count per
+synapse, signed (:func:`rounded_counts`, fired by :func:`fire_one_sided`); pulse-train
+coincidences may pulse both sides, so theirs come per side (fired by :func:`fire_at_device`).
+Either fires at the arbiter's device of each side of a multi-memristive pair.
 """
 
 from __future__ import annotations
@@ -18,53 +20,61 @@ import jax
 import jax.numpy as jnp
 
 from ..devices import prng
-from ..devices.random import uniform_elementwise
+from ..devices.random import computed_once, uniform_elementwise
+from .device_index import device_of_pair, with_device_of_pair
 
-__all__ = ["fire_at_device", "rounded_pulses", "pulse_train_pulses"]
+__all__ = [
+    "fire_at_device",
+    "fire_one_sided",
+    "pulse_train_pulses",
+    "rounded_counts",
+    "rounded_pulses",
+]
 
 
-def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool = False):
+def _device_of_side(devices, index):
+    """(take, put) of the arbiter's device ``index`` of each side of (2, N, rows, cols)
+    arrays: take gives (2, 1, rows, cols), put writes such an array back."""
+    if jax.tree.leaves(devices)[0].shape[1] == 1:
+        # One device per side: the index can only be 0, and the device axis is kept rather
+        # than dropped and re-inserted: a vmapped group laid the re-inserted axis out apart
+        # from the loop's state and copied every device array back each step
+        # (benchmarks/README.md).
+        return (lambda a: a), (lambda full, part: part)
+    return (
+        lambda a: device_of_pair(a, index),
+        lambda full, part: with_device_of_pair(full, part, index),
+    )
+
+
+def fire_at_device(device, devices, index, n_sides, t, *, key):
     """Fire pulse counts (2, rows, cols) at device ``index`` (of N) of each side of every pair.
 
     ``devices`` are the (2, N, rows, cols) states of model ``device``; returns the new states.
-    ``one_sided``: the caller promises that no pair has pulses on both sides (rounded
-    updates: a change has one sign). Then the pulsed side of each pair is gathered into one
-    (1, rows, cols) array and only that is pulsed, which halves the random numbers and the
-    per-device arithmetic of an update (benchmarks/README.md: an update's cost is its pulse
-    loop over the devices). The pulsed devices follow the same statistics either way.
+    Both sides of a pair may have pulses (pulse-train coincidences); for changes of one sign,
+    :func:`fire_one_sided` does the same work at half the cost.
     """
+    take, put = _device_of_side(devices, index)
+    chosen = jax.tree.map(take, devices)  # (2, 1, rows, cols)
+    return jax.tree.map(put, devices, device.set_pulses(chosen, n_sides[:, None], t, key=key))
 
-    if jax.tree.leaves(devices)[0].shape[1] == 1:
-        # One device per side: the index can only be 0. Under vmap with a batched index (the
-        # chips of a vmapped sweep; a TiledMatrix group keeps its arbiter once, see
-        # PCMTile.lockstep_fields) a dynamic index becomes a gather and a scatter of every
-        # device array (2.5x the cost of an update). The device axis is kept rather than
-        # dropped and re-inserted: a vmapped group laid the re-inserted axis out apart from the
-        # loop's state and copied every device array back each step (benchmarks/README.md).
 
-        def select(a):
-            return a
+def fire_one_sided(device, devices, index, signed_counts, t, *, key):
+    """Fire signed pulse counts (rows, cols) at device ``index`` of each pair's G+ where the
+    count is positive and of its G− where it is negative (:func:`rounded_counts`: the rounded
+    updates, where a change has one sign).
 
-        def place(full, part):
-            del full
-            return part
-
-    else:
-
-        def select(a):
-            return jax.lax.dynamic_slice_in_dim(a, index, 1, axis=1)
-
-        def place(full, part):
-            return jax.lax.dynamic_update_slice_in_dim(full, part, index, axis=1)
-
-    chosen = jax.tree.map(select, devices)  # (2, 1, rows, cols)
-    if not one_sided:
-        return jax.tree.map(place, devices, device.set_pulses(chosen, n_sides[:, None], t, key=key))
+    Only the pulsed side of each pair is gathered into one (1, rows, cols) array and pulsed,
+    which halves the random numbers and the per-device arithmetic against pulsing both sides
+    (benchmarks/README.md: an update's cost is its pulse loop over the devices).
+    """
     # Side 0 where it has pulses, else side 1 (which then has pulses or none at all).
-    up = n_sides[0] > 0
+    up = signed_counts > 0
+    n = jnp.abs(signed_counts)
+    take, put = _device_of_side(devices, index)
+    chosen = jax.tree.map(take, devices)  # (2, 1, rows, cols)
     pulsed = jax.tree.map(lambda a: jnp.where(up, a[0], a[1]), chosen)
-    # The pulsed side's counts: with one side at most pulsed, the sum of the two sides.
-    fired = device.set_pulses(pulsed, n_sides[0] + n_sides[1], t, key=key)
+    fired = device.set_pulses(pulsed, n, t, key=key)
 
     # (2, 1, rows, cols): True on the side whose device was pulsed. Built by broadcasting,
     # not by stacking the two sides: under vmap a stack came out in a layout of its own that
@@ -76,11 +86,12 @@ def fire_at_device(device, devices, index, n_sides, t, *, key, one_sided: bool =
             return old
         return jnp.where(on_pulsed_side, after, old)
 
-    return jax.tree.map(place, devices, jax.tree.map(merge, chosen, pulsed, fired))
+    return jax.tree.map(put, devices, jax.tree.map(merge, chosen, pulsed, fired))
 
 
-def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
-    """Pulse counts (2, rows, cols) int32 for potentiation (side 0) and depression (side 1).
+def rounded_counts(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
+    """Signed pulse counts (rows, cols) int32: n > 0 pulses on G+ (potentiation), n < 0 is
+    |n| pulses on G− (depression).
 
     Args:
         dW: requested weight change (rows, cols).
@@ -95,8 +106,18 @@ def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
         n = whole + (uniform_elementwise(key, q.shape) < (q - whole))
     else:
         n = jnp.round(q)
-    n = jnp.minimum(n, max_pulses).astype(jnp.int32)
-    return jnp.stack([jnp.where(dW > 0, n, 0), jnp.where(dW < 0, n, 0)])
+    # Computed once, sign included: the counts feed the pulse loop, the choice of side and
+    # the ledger's sums, and XLA would otherwise redo the rounding's random numbers (and the
+    # caller's arithmetic behind dW) in each of them.
+    signed = computed_once(jnp.where(dW > 0, 1.0, -1.0) * jnp.minimum(n, max_pulses))
+    return signed.astype(jnp.int32)
+
+
+def rounded_pulses(dW, dw_pulse, max_pulses: int, *, stochastic: bool, key):
+    """Pulse counts (2, rows, cols) int32 for potentiation (side 0) and depression (side 1):
+    :func:`rounded_counts` per side (arguments alike)."""
+    n = rounded_counts(dW, dw_pulse, max_pulses, stochastic=stochastic, key=key)
+    return jnp.stack([jnp.maximum(n, 0), jnp.maximum(-n, 0)])
 
 
 def pulse_train_pulses(x, d, scale, dw_pulse, length: int, max_pulses: int, *, key):
