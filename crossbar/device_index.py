@@ -28,6 +28,11 @@ def _update(full, part, index):
     return jax.lax.dynamic_update_slice_in_dim(full, part, index, axis=1)
 
 
+def _clamped(index, n_devices: int):
+    """The index clamped into [0, N − 1], as a dynamic slice clamps its start."""
+    return jnp.clip(index, 0, n_devices - 1)
+
+
 def _onehot(index, n_devices: int, ndim: int):
     """(batch, 1, N, 1, ...) True at each chip's device, for arrays of ``ndim`` axes (batch
     included)."""
@@ -48,6 +53,7 @@ def _device_of_pair_batched(axis_size, in_batched, a, index):
         return jax.vmap(_slice, in_axes=(0 if a_batched else None, None))(a, index), a_batched
     if not a_batched:
         a = jnp.broadcast_to(a, (axis_size,) + a.shape)
+    index = _clamped(index, a.shape[2])
     index = index.reshape((axis_size,) + (1,) * (a.ndim - 1))
     chosen = a[:, :, :1]
     for n in range(1, a.shape[2]):
@@ -71,4 +77,5 @@ def _with_device_of_pair_batched(axis_size, in_batched, full, part, index):
         full = jnp.broadcast_to(full, (axis_size,) + full.shape)
     if not part_batched:
         part = jnp.broadcast_to(part, (axis_size,) + part.shape)
+    index = _clamped(index, full.shape[2])
     return jnp.where(_onehot(index, full.shape[2], full.ndim), part, full), True

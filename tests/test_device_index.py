@@ -72,6 +72,15 @@ def test_a_shared_index_and_unbatched_operands_keep_the_slice():
     )
     np.testing.assert_array_equal(put[0], a.at[:, 1].set(0.0))
     np.testing.assert_array_equal(put[1], a.at[:, 2].set(0.0))
+    # An index out of range is clamped, as a dynamic slice clamps it.
+    np.testing.assert_array_equal(
+        jax.vmap(device_of_pair, in_axes=(None, 0))(a, jnp.array([5, -1])),
+        jnp.stack([a[:, 2:3], a[:, 0:1]]),
+    )
+    put = jax.vmap(with_device_of_pair, in_axes=(None, None, 0))(
+        a, jnp.zeros((2, 1, 2, 2)), jnp.array([7])
+    )
+    np.testing.assert_array_equal(put[0], a.at[:, 2].set(0.0))
     # Unbatched: the plain slice.
     np.testing.assert_array_equal(device_of_pair(a, 1), a[:, 1:2])
 
